@@ -1,0 +1,14 @@
+// Cohere: Bearer auth; v2 chat bills on usage.billed_units, embed on meta.billed_units; no model in responses.
+import type { ProviderSpec } from './types.ts';
+
+export const cohere: ProviderSpec = {
+  slug: 'cohere',
+  displayName: 'Cohere',
+  baseUrl: 'https://api.cohere.com',
+  credential: { header: 'authorization', prefix: 'Bearer ' },
+  chatCompletionsPath: '/compatibility/v1/chat/completions',
+  chatCompletionsSource: 'https://docs.cohere.com/docs/compatibility-api',
+  formatFor(path) {
+    return path.startsWith('/compatibility/') ? { format: 'openai-chat' } : { format: 'cohere' };
+  },
+};

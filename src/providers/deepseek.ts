@@ -1,0 +1,11 @@
+// DeepSeek: OpenAI-style; with include_usage the usage rides on the finish chunk itself.
+import { openAiStyle } from './openai-style.ts';
+
+export const deepseek = openAiStyle({
+  slug: 'deepseek',
+  displayName: 'DeepSeek',
+  baseUrl: 'https://api.deepseek.com',
+  chatCompletionsPath: '/chat/completions',
+  chatCompletionsSource: 'https://api-docs.deepseek.com/api/create-chat-completion',
+  injectUsageOn: /^(\/v1)?\/chat\/completions$/,
+});

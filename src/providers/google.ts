@@ -1,0 +1,22 @@
+// Google Gemini: x-goog-api-key auth; the model is in the path; usageMetadata is cumulative in streams.
+import type { ProviderSpec } from './types.ts';
+
+const MODEL_IN_PATH = /^\/v1(?:beta|alpha)?\/(?:tunedModels|models)\/([^/:]+):/;
+
+export const google: ProviderSpec = {
+  slug: 'google',
+  displayName: 'Google Gemini',
+  baseUrl: 'https://generativelanguage.googleapis.com',
+  credential: { header: 'x-goog-api-key', prefix: '' },
+  chatCompletionsPath: '/v1beta/openai/chat/completions',
+  chatCompletionsSource: 'https://ai.google.dev/gemini-api/docs/openai',
+  formatFor(path) {
+    return path.startsWith('/v1beta/openai/') ? { format: 'openai-chat' } : { format: 'gemini' };
+  },
+  modelFromPath(path) {
+    const m = MODEL_IN_PATH.exec(path);
+    return m?.[1] ? decodeURIComponent(m[1]) : undefined;
+  },
+  streamRequested: (req) => req.path.endsWith(':streamGenerateContent'),
+  injectStreamUsage: { paths: /^\/v1beta\/openai\/chat\/completions$/ },
+};

@@ -1,0 +1,10 @@
+// Groq: OpenAI-style under /openai/v1; streams carry usage (and x_groq.usage) without being asked.
+import { openAiStyle } from './openai-style.ts';
+
+export const groq = openAiStyle({
+  slug: 'groq',
+  displayName: 'Groq',
+  baseUrl: 'https://api.groq.com',
+  chatCompletionsPath: '/openai/v1/chat/completions',
+  chatCompletionsSource: 'https://console.groq.com/docs/openai',
+});

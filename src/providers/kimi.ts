@@ -1,0 +1,10 @@
+// Kimi (Moonshot): OpenAI-style; stream usage sits in choices[0].usage of the final chunk (unverified: no fixture).
+import { openAiStyle } from './openai-style.ts';
+
+export const kimi = openAiStyle({
+  slug: 'kimi',
+  displayName: 'Kimi (Moonshot)',
+  baseUrl: 'https://api.moonshot.cn',
+  chatCompletionsPath: '/v1/chat/completions',
+  chatCompletionsSource: 'https://platform.moonshot.cn/docs/api/chat',
+});

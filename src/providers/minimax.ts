@@ -1,0 +1,11 @@
+// MiniMax: native chatcompletion_v2 (errors as HTTP 200 with base_resp) and an OpenAI-style endpoint.
+import { openAiStyle } from './openai-style.ts';
+
+export const minimax = openAiStyle({
+  slug: 'minimax',
+  displayName: 'MiniMax',
+  baseUrl: 'https://api.minimax.chat',
+  chatCompletionsPath: '/v1/chat/completions',
+  chatCompletionsSource: 'https://platform.minimaxi.com/document/ChatCompletion%20v2',
+  formats: [[/^\/v1\/text\/chatcompletion_v2$/, { format: 'minimax-native' }]],
+});

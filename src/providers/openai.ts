@@ -1,0 +1,12 @@
+// OpenAI: Bearer auth; chat completions report stream usage only when asked; Responses API has its own usage shape.
+import { openAiStyle } from './openai-style.ts';
+
+export const openai = openAiStyle({
+  slug: 'openai',
+  displayName: 'OpenAI',
+  baseUrl: 'https://api.openai.com',
+  chatCompletionsPath: '/v1/chat/completions',
+  chatCompletionsSource: 'https://platform.openai.com/docs/api-reference/chat/create',
+  injectUsageOn: /^\/v1\/chat\/completions$/,
+  formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
+});

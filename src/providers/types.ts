@@ -1,0 +1,47 @@
+// What arouter knows about one provider, declared as data plus a few small functions.
+
+export interface CredentialPlacement {
+  /** Lower-case header name the provider reads its key from. */
+  header: string;
+  /** Prefix before the key, e.g. 'Bearer '. */
+  prefix: string;
+}
+
+/** The usage format a request path speaks, with provider-specific options as data. */
+export interface FormatChoice {
+  format: string;
+  options?: Record<string, boolean | number | string>;
+}
+
+export interface StreamUsageInjection {
+  /** Paths (no query) of OpenAI-style chat completions where stream_options.include_usage is added when absent. */
+  paths: RegExp;
+}
+
+export interface RequestFacts {
+  path: string;
+  headers: Headers;
+  search: string;
+}
+
+export interface ProviderSpec {
+  slug: string;
+  displayName: string;
+  /** The provider's real base URL, no trailing slash. */
+  baseUrl: string;
+  credential: CredentialPlacement;
+  /** Headers added when the client sent none (lower-case names). */
+  defaultHeaders?: Readonly<Record<string, string>>;
+  /** Path of its OpenAI-compatible chat completions endpoint, relative to baseUrl (unified /v1/chat/completions). */
+  chatCompletionsPath: string;
+  /** Source for chatCompletionsPath (docs page), recorded for maintainers. */
+  chatCompletionsSource: string;
+  /** Which usage format a path speaks. */
+  formatFor(path: string): FormatChoice;
+  /** Model named by the path (Gemini), when the body has none. */
+  modelFromPath?(path: string): string | undefined;
+  /** Whether the request asks for a stream in a way other than body `stream: true` (Dashscope's header, Gemini's path). */
+  streamRequested?(req: RequestFacts): boolean;
+  /** When set, OpenAI-style streams without include_usage get it injected and the usage-only chunk removed. */
+  injectStreamUsage?: StreamUsageInjection;
+}

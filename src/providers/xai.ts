@@ -1,0 +1,13 @@
+// xAI: OpenAI-style, but completion_tokens excludes reasoning tokens (its fixture: 12 + 1 + 290 = 303 total).
+import { openAiStyle } from './openai-style.ts';
+
+export const xai = openAiStyle({
+  slug: 'xai',
+  displayName: 'xAI',
+  baseUrl: 'https://api.x.ai',
+  chatCompletionsPath: '/v1/chat/completions',
+  chatCompletionsSource: 'https://docs.x.ai/docs/api-reference#chat-completions',
+  injectUsageOn: /^\/v1\/chat\/completions$/,
+  chatOptions: { reasoningOutsideCompletion: true },
+  formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
+});
