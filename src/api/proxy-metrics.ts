@@ -1,0 +1,51 @@
+// The proxy's metrics, fed from each finished request's snippet.
+import type { ProxyObserver } from '../proxy/forward.ts';
+import type { UsageSnippet } from '../usage/snippet.ts';
+import { Counter, Gauge, Histogram, Registry } from './metrics.ts';
+
+const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+export interface QueueStats {
+  outboxBytes: number;
+  outboxFiles: number;
+  queued: number;
+}
+
+export class ProxyMetrics implements ProxyObserver {
+  readonly registry = new Registry();
+  private readonly requests = this.registry.register(new Counter('arouter_requests_total', 'Proxied requests by provider, status and outcome.'));
+  private readonly latency = this.registry.register(new Histogram('arouter_request_duration_seconds', 'Time from request start to response end.', LATENCY_BUCKETS_S));
+  private readonly ttfb = this.registry.register(new Histogram('arouter_upstream_ttfb_seconds', 'Time to the provider response headers.', LATENCY_BUCKETS_S));
+  private readonly upstreamErrors = this.registry.register(new Counter('arouter_upstream_errors_total', 'Upstream failures by provider and kind (connect, reset, timeouts).'));
+  private readonly bytes = this.registry.register(new Counter('arouter_bytes_total', 'Body bytes by provider and direction.'));
+  private readonly openStreams = this.registry.register(new Gauge('arouter_open_streams', 'Streaming responses in flight.'));
+
+  constructor(queueStats?: () => QueueStats, queueDepth?: () => number, workerLagS?: () => number) {
+    if (queueStats) {
+      this.registry.register(new Gauge('arouter_outbox_bytes', 'Bytes of usage batches spooled to the local outbox.', () => queueStats().outboxBytes));
+      this.registry.register(new Gauge('arouter_outbox_files', 'Usage batches waiting in the local outbox.', () => queueStats().outboxFiles));
+      this.registry.register(new Gauge('arouter_usage_buffered', 'Usage snippets buffered in memory, not yet sent.', () => queueStats().queued));
+    }
+    if (queueDepth) this.registry.register(new Gauge('arouter_usage_queue_depth', 'Usage jobs waiting in the queue (last sample).', queueDepth));
+    if (workerLagS) this.registry.register(new Gauge('arouter_usage_worker_lag_seconds', 'Age of the oldest waiting usage job (last sample).', workerLagS));
+  }
+
+  finished(s: UsageSnippet): void {
+    const labels = { provider: s.provider, status: String(s.status) };
+    this.requests.inc({ ...labels, outcome: s.outcome });
+    this.latency.observe(labels, s.latencyMs / 1000);
+    if (s.ttfbMs !== undefined) this.ttfb.observe({ provider: s.provider }, s.ttfbMs / 1000);
+    if (s.outcome !== 'complete' && s.outcome !== 'client_abort' && s.outcome !== 'rejected') this.upstreamErrors.inc({ provider: s.provider, kind: s.outcome });
+    this.bytes.inc({ provider: s.provider, direction: 'in' }, s.bytesIn);
+    this.bytes.inc({ provider: s.provider, direction: 'out' }, s.bytesOut);
+  }
+  streamOpened(provider: string): void {
+    this.openStreams.add({ provider }, 1);
+  }
+  streamClosed(provider: string): void {
+    this.openStreams.add({ provider }, -1);
+  }
+  render(): string {
+    return this.registry.render();
+  }
+}

@@ -1,0 +1,80 @@
+// One OpenAI-compatible endpoint for every provider: `model: "provider/model"` picks the provider, nothing else changes.
+import type { Elysia } from 'elysia';
+import { ArouterError, badRequest, bodyTooLarge, errorResponse, providerNotConfigured } from '../errors.ts';
+import type { Authenticator } from '../keys/auth.ts';
+import { extractClientKey } from '../keys/extract.ts';
+import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
+import type { Forwarder } from '../proxy/forward.ts';
+import { prepareJsonBody } from '../proxy/request-body.ts';
+import { replaceTopLevelString } from './json-field.ts';
+
+export interface UnifiedDeps {
+  forwarder: Forwarder;
+  auth: Authenticator;
+  providerKeys: ReadonlyMap<string, string>;
+  maxBodyBytes: number;
+  newRequestId(): string;
+  /** Models per provider slug known to the price table. */
+  knownModels(): ReadonlyArray<{ provider: string; model: string }>;
+}
+
+const PREFIXES = PROVIDERS.map((p) => `${p.slug}/`).join(', ');
+
+export function unifiedRoutes(d: UnifiedDeps) {
+  const chat = async (req: Request): Promise<Response> => {
+    const requestId = d.newRequestId();
+    const startedAt = Date.now();
+    try {
+      const principal = await d.auth.authenticate(extractClientKey(req.headers, null));
+      const declared = Number(req.headers.get('content-length') ?? NaN);
+      if (declared > d.maxBodyBytes) throw bodyTooLarge(d.maxBodyBytes);
+      const text = await req.text();
+      if (text.length > d.maxBodyBytes) throw bodyTooLarge(d.maxBodyBytes);
+      let model: unknown;
+      try {
+        model = (JSON.parse(text) as { model?: unknown }).model;
+      } catch {
+        throw badRequest('The body must be a JSON chat completions request.');
+      }
+      if (typeof model !== 'string' || !model.includes('/')) {
+        throw badRequest(`"model" must be "provider/model", e.g. "openai/gpt-4.1-nano". Accepted prefixes: ${PREFIXES}.`);
+      }
+      const slash = model.indexOf('/');
+      const provider = providerBySlug(model.slice(0, slash));
+      const bare = model.slice(slash + 1);
+      if (!provider || !bare) throw badRequest(`Unknown provider prefix in model "${model.slice(0, 100)}". Accepted prefixes: ${PREFIXES}.`);
+      if (!d.providerKeys.has(provider.slug)) throw providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`);
+      const rewritten = replaceTopLevelString(text, 'model', bare);
+      if (rewritten === null) throw badRequest('"model" must be a top-level string.');
+      const path = provider.chatCompletionsPath;
+      const preparedBody = prepareJsonBody(new TextEncoder().encode(rewritten), {
+        maxBytes: d.maxBodyBytes,
+        injectUsage: !!provider.injectStreamUsage?.paths.test(path),
+      });
+      return await d.forwarder.forward(req, { requestId, provider, path, search: '', principal, startedAt, preparedBody });
+    } catch (err) {
+      if (err instanceof ArouterError) return errorResponse(err, requestId);
+      throw err;
+    }
+  };
+
+  const models = async (req: Request): Promise<Response> => {
+    const requestId = d.newRequestId();
+    try {
+      await d.auth.authenticate(extractClientKey(req.headers, null));
+    } catch (err) {
+      if (err instanceof ArouterError) return errorResponse(err, requestId);
+      throw err;
+    }
+    const data = d
+      .knownModels()
+      .filter((m) => d.providerKeys.has(m.provider))
+      .map((m) => ({ id: `${m.provider}/${m.model}`, object: 'model', created: 0, owned_by: m.provider }));
+    return new Response(JSON.stringify({ object: 'list', data }), {
+      headers: { 'content-type': 'application/json', 'x-arouter-request-id': requestId },
+    });
+  };
+
+  return (app: Elysia) =>
+    app.post('/v1/chat/completions', ({ request }) => chat(request), { parse: 'none' }).get('/v1/models', ({ request }) => models(request));
+}

@@ -1,0 +1,129 @@
+// Composes the HTTP surface (proxy, admin, usage, health, metrics) as one Elysia app, testable with app.handle().
+import { timingSafeEqual } from 'node:crypto';
+import { Elysia, t } from 'elysia';
+import { ArouterError, errorResponse, notFound, unauthorized, unknownProvider } from './errors.ts';
+import type { Authenticator } from './keys/auth.ts';
+import { extractClientKey } from './keys/extract.ts';
+import type { KeyStore } from './keys/store.ts';
+import type { Logger } from './log.ts';
+import { PROVIDERS, providerBySlug } from './providers/index.ts';
+import type { Forwarder } from './proxy/forward.ts';
+import { checkProviderPath, splitTarget, stripKeyFromQuery } from './proxy/target.ts';
+
+export interface AppDeps {
+  forwarder: Forwarder;
+  auth: Authenticator;
+  keys: KeyStore;
+  log: Logger;
+  adminToken: string | undefined;
+  metrics(): string;
+  /** Readiness: key store or outbox usable, and not draining. */
+  ready(): Promise<{ ok: boolean; detail: Record<string, boolean> }>;
+  /** Extra routes (usage API, unified endpoint) mounted by the runtime. */
+  plugins?: ReadonlyArray<(app: Elysia) => Elysia>;
+  /** Called with each proxied request before forwarding (the server lifts its idle timeout for long streams). */
+  onProxyRequest?(req: Request): void;
+}
+
+const SLUGS = PROVIDERS.map((p) => p.slug);
+
+export const newRequestId = (): string => Bun.randomUUIDv7();
+
+const json = (body: unknown, status: number, requestId: string) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'x-arouter-request-id': requestId } });
+
+export function createApp(d: AppDeps) {
+  const requireAdmin = (req: Request, requestId: string): Response | null => {
+    if (!d.adminToken) return errorResponse(new ArouterError(404, 'admin_disabled', 'The admin API is off: set AROUTER_ADMIN_TOKEN to enable it.'), requestId);
+    const got = req.headers.get('authorization') ?? '';
+    const want = `Bearer ${d.adminToken}`;
+    if (got.length !== want.length || !timingSafeEqual(Buffer.from(got), Buffer.from(want))) {
+      return errorResponse(unauthorized('Admin endpoints need "Authorization: Bearer <AROUTER_ADMIN_TOKEN>".'), requestId);
+    }
+    return null;
+  };
+
+  const proxy = async (req: Request): Promise<Response> => {
+    const requestId = newRequestId();
+    const startedAt = Date.now();
+    try {
+      const { slug, rest, search } = splitTarget(req.url);
+      const provider = providerBySlug(slug);
+      if (!provider) throw unknownProvider(slug, SLUGS);
+      const path = checkProviderPath(rest);
+      const hasQuery = search.length > 1;
+      const principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
+      d.onProxyRequest?.(req);
+      return await d.forwarder.forward(req, { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt });
+    } catch (err) {
+      if (err instanceof ArouterError) return errorResponse(err, requestId);
+      d.log('error', 'proxy failed', { request_id: requestId, error: err instanceof Error ? err.name : 'unknown' });
+      return errorResponse(new ArouterError(500, 'internal_error', 'arouter failed to handle this request.'), requestId);
+    }
+  };
+
+  let app = new Elysia()
+    .get('/healthz', () => json({ ok: true }, 200, newRequestId()))
+    .get('/readyz', async () => {
+      const r = await d.ready();
+      return json(r, r.ok ? 200 : 503, newRequestId());
+    })
+    .get('/metrics', () => new Response(d.metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4', 'x-arouter-request-id': newRequestId() } }))
+    .post(
+      '/admin/keys',
+      async ({ request, body }) => {
+        const id = newRequestId();
+        const denied = requireAdmin(request, id);
+        if (denied) return denied;
+        const created = await d.keys.create(body.account, body.name ?? '', body.rpm ?? 0);
+        d.log('info', 'key created', { request_id: id, key_id: created.id, account: created.account });
+        return json(created, 201, id);
+      },
+      {
+        body: t.Object({
+          account: t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' }),
+          name: t.Optional(t.String({ maxLength: 256 })),
+          rpm: t.Optional(t.Integer({ minimum: 0 })),
+        }),
+      },
+    )
+    .get('/admin/keys', async ({ request, query }) => {
+      const id = newRequestId();
+      const denied = requireAdmin(request, id);
+      if (denied) return denied;
+      const account = typeof query.account === 'string' ? query.account : '';
+      if (!account) return errorResponse(new ArouterError(400, 'invalid_request', 'Pass ?account=<account id>.'), id);
+      const keys = (await d.keys.list(account)).map(({ hash: _hash, ...rest }) => rest);
+      return json({ account, keys }, 200, id);
+    })
+    .delete('/admin/keys/:id', async ({ request, params }) => {
+      const id = newRequestId();
+      const denied = requireAdmin(request, id);
+      if (denied) return denied;
+      const ok = await d.keys.revoke(params.id);
+      if (!ok) return errorResponse(new ArouterError(404, 'key_not_found', `No key with id ${params.id.slice(0, 64)}.`), id);
+      d.log('info', 'key revoked', { request_id: id, key_id: params.id });
+      return json({ id: params.id, revoked: true }, 200, id);
+    });
+  for (const plugin of d.plugins ?? []) app = plugin(app);
+  return app
+    .all('/:slug/*', ({ request }) => proxy(request), { parse: 'none' })
+    .all('/:slug', ({ request }) => proxy(request), { parse: 'none' })
+    .onError(({ code, error, request }) => {
+      const id = newRequestId();
+      if (code === 'NOT_FOUND') return errorResponse(notFound(new URL(request.url).pathname), id);
+      if (code === 'VALIDATION') return errorResponse(new ArouterError(400, 'invalid_request', 'Request body failed validation: ' + validationSummary(error)), id);
+      if (code === 'PARSE') return errorResponse(new ArouterError(400, 'invalid_request', 'Request body is not valid JSON.'), id);
+      if (error instanceof ArouterError) return errorResponse(error, id);
+      d.log('error', 'unhandled error', { request_id: id, code: String(code) });
+      return errorResponse(new ArouterError(500, 'internal_error', 'arouter failed to handle this request.'), id);
+    });
+}
+
+function validationSummary(error: unknown): string {
+  const all = (error as { all?: Array<{ path?: string; message?: string }> }).all;
+  if (Array.isArray(all) && all.length) return all.slice(0, 3).map((e) => `${e.path || '/'} ${e.message ?? ''}`.trim()).join('; ');
+  return 'see the API docs';
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,65 @@
+// Command-line key management against the same Redis the proxy uses: create, list, revoke.
+import Redis from 'ioredis';
+import { ConfigError, loadSettings } from './config.ts';
+import { KeyStore } from './keys/store.ts';
+
+const USAGE = `usage:
+  bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>]
+  bun run src/cli.ts keys list --account <account>
+  bun run src/cli.ts keys revoke <key id>
+Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+export async function runCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
+  const [group, cmd, ...rest] = argv;
+  if (group !== 'keys' || !cmd) {
+    out(USAGE);
+    return 2;
+  }
+  let settings;
+  try {
+    settings = loadSettings();
+  } catch (err) {
+    out(err instanceof ConfigError ? err.message : String(err));
+    return 2;
+  }
+  const redis = new Redis(settings.env.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 3_000 });
+  redis.on('error', () => {});
+  const store = new KeyStore(redis, settings.env.AROUTER_KEY_PREFIX);
+  try {
+    if (cmd === 'create') {
+      const account = flag(rest, 'account');
+      if (!account) throw new Error('--account is required');
+      const created = await store.create(account, flag(rest, 'name') ?? '', Number(flag(rest, 'rpm') ?? 0) || 0);
+      out(JSON.stringify(created));
+      return 0;
+    }
+    if (cmd === 'list') {
+      const account = flag(rest, 'account');
+      if (!account) throw new Error('--account is required');
+      const keys = (await store.list(account)).map(({ hash: _h, ...k }) => k);
+      out(JSON.stringify({ account, keys }));
+      return 0;
+    }
+    if (cmd === 'revoke') {
+      const id = rest[0];
+      if (!id) throw new Error('a key id is required');
+      const ok = await store.revoke(id);
+      out(JSON.stringify({ id, revoked: ok }));
+      return ok ? 0 : 1;
+    }
+    out(USAGE);
+    return 2;
+  } catch (err) {
+    out(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+if (import.meta.main) process.exit(await runCli(process.argv.slice(2)));

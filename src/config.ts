@@ -1,0 +1,72 @@
+// All settings, read from the environment and validated once (TypeBox).
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { envName, PROVIDERS } from './providers/index.ts';
+
+const Int = (def: number, min = 0) => Type.Integer({ default: def, minimum: min });
+
+const SettingsSchema = Type.Object({
+  PORT: Int(8080, 0),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
+  CLICKHOUSE_URL: Type.String({ default: 'http://127.0.0.1:8123' }),
+  CLICKHOUSE_USER: Type.String({ default: 'default' }),
+  CLICKHOUSE_PASSWORD: Type.String({ default: '' }),
+  CLICKHOUSE_DB: Type.String({ default: 'arouter', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+  AROUTER_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  AROUTER_MAX_BODY_BYTES: Int(536_870_912, 1),
+  AROUTER_CONNECT_TIMEOUT_MS: Int(10_000, 1),
+  AROUTER_FIRST_BYTE_TIMEOUT_MS: Int(600_000, 1),
+  AROUTER_IDLE_TIMEOUT_MS: Int(300_000, 1),
+  AROUTER_DRAIN_TIMEOUT_MS: Int(30_000, 0),
+  AROUTER_USAGE_QUEUE: Type.String({ default: 'arouter-usage' }),
+  AROUTER_OUTBOX_DIR: Type.String({ default: '.arouter/outbox' }),
+  AROUTER_KEY_PREFIX: Type.String({ default: 'arouter' }),
+  /** How long a pod trusts a cached key lookup before re-checking it in the background. */
+  AROUTER_KEY_CACHE_MS: Int(2_000, 100),
+  /** Requests per minute per key; 0 = no limit. */
+  AROUTER_KEY_RPM: Int(0, 0),
+  AROUTER_LOG_LEVEL: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info' }),
+});
+
+export type EnvSettings = Static<typeof SettingsSchema>;
+
+export interface Settings {
+  env: EnvSettings;
+  /** Operator credentials by slug (only configured ones). */
+  providerKeys: ReadonlyMap<string, string>;
+  /** Upstream base URL by slug (override or the provider's real base), no trailing slash. */
+  upstreams: ReadonlyMap<string, string>;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+}
+
+/** Read settings from an env map; throws ConfigError naming the variable (never its value). */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(SettingsSchema.properties)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const converted = Value.Default(SettingsSchema, Value.Convert(SettingsSchema, raw));
+  const errors = [...Value.Errors(SettingsSchema, converted)];
+  if (errors.length > 0) {
+    const names = errors.map((e) => `${e.path.slice(1)}: ${e.message}`);
+    throw new ConfigError(`invalid settings: ${names.join('; ')}`);
+  }
+  const parsed = converted as EnvSettings;
+  const providerKeys = new Map<string, string>();
+  const upstreams = new Map<string, string>();
+  for (const p of PROVIDERS) {
+    const name = envName(p.slug);
+    const key = env[`${name}_API_KEY`];
+    if (key) providerKeys.set(p.slug, key);
+    const override = env[`AROUTER_UPSTREAM_${name}`];
+    const base = (override || p.baseUrl).replace(/\/+$/, '');
+    if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(base)) throw new ConfigError(`invalid settings: AROUTER_UPSTREAM_${name} must be an http(s) base URL`);
+    upstreams.set(p.slug, base);
+  }
+  return { env: parsed, providerKeys, upstreams };
+}

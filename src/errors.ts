@@ -1,0 +1,44 @@
+// Errors arouter raises itself: each carries a stable `code` (the JSON error type) and an HTTP status.
+
+export class ArouterError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ArouterError';
+  }
+}
+
+export const unauthorized = (message = 'Missing arouter key. Send it as "Authorization: Bearer lr_live_..." or the header your SDK uses.') =>
+  new ArouterError(401, 'authentication_error', message);
+export const unknownProvider = (slug: string, known: readonly string[]) =>
+  new ArouterError(404, 'unknown_provider', `Unknown provider "${slug.slice(0, 64)}". Known providers: ${known.join(', ')}.`);
+export const badPath = (why: string) => new ArouterError(400, 'invalid_path', `Path refused: ${why}. The path must stay under the provider's base URL.`);
+export const badRequest = (message: string) => new ArouterError(400, 'invalid_request', message);
+export const bodyTooLarge = (limit: number) =>
+  new ArouterError(413, 'request_too_large', `Request body exceeds the limit of ${limit} bytes (AROUTER_MAX_BODY_BYTES).`);
+export const rateLimited = (message: string) => new ArouterError(429, 'rate_limit_exceeded', message);
+export const providerNotConfigured = (slug: string, envVar: string) =>
+  new ArouterError(503, 'provider_not_configured', `Provider "${slug}" has no credential configured on this arouter (set ${envVar}).`);
+export const providerUnreachable = (slug: string, detail: string) =>
+  new ArouterError(502, 'provider_unreachable', `Could not reach provider "${slug}": ${detail}.`);
+export const providerTimeout = (slug: string, phase: string, ms: number) =>
+  new ArouterError(504, 'provider_timeout', `Provider "${slug}" timed out ${phase} after ${ms} ms.`);
+export const keyStoreUnavailable = () =>
+  new ArouterError(503, 'key_store_unavailable', 'The key store is unreachable and this key is not cached on this pod; retry shortly.');
+export const notFound = (path: string) => new ArouterError(404, 'not_found', `No route for ${path.slice(0, 200)}.`);
+export const methodNotAllowed = (method: string) => new ArouterError(405, 'method_not_allowed', `Method ${method.slice(0, 16)} is not allowed here.`);
+
+/** The JSON error body of the contract: {"error": {"type", "message"}}. */
+export function errorBody(err: ArouterError, requestId?: string): string {
+  return JSON.stringify({ error: { type: err.code, message: err.message, ...(requestId ? { request_id: requestId } : {}) } });
+}
+
+export function errorResponse(err: ArouterError, requestId: string, extraHeaders?: Record<string, string>): Response {
+  return new Response(errorBody(err, requestId), {
+    status: err.status,
+    headers: { 'content-type': 'application/json', 'x-arouter-request-id': requestId, ...extraHeaders },
+  });
+}

@@ -1,0 +1,106 @@
+// Per-pod key cache: the hot path reads memory; Redis is consulted on a miss and refreshed in the background.
+import type { KeyRecord } from './store.ts';
+
+export interface KeyLookup {
+  findByHash(hash: string): Promise<KeyRecord | null>;
+}
+
+interface Entry {
+  record: KeyRecord | null;
+  checkedAt: number;
+  refreshing: boolean;
+}
+
+export interface KeyCacheOptions {
+  /** After this, a hit is served but re-checked in the background. */
+  refreshAfterMs: number;
+  /** After this, a hit is not trusted and the request waits for Redis (bounds revocation delay when pub/sub is missed). */
+  maxAgeMs: number;
+  /** When Redis is down, known keys keep working this long past maxAge. */
+  outageGraceMs: number;
+  maxEntries: number;
+  now?: () => number;
+}
+
+export class KeyStoreUnavailable extends Error {
+  readonly code = 'key_store_unavailable';
+}
+
+export class KeyCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly lookup: KeyLookup,
+    private readonly opts: KeyCacheOptions,
+  ) {
+    if (opts.refreshAfterMs > opts.maxAgeMs) throw new Error('KeyCache: refreshAfterMs must not exceed maxAgeMs');
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Resolves the record for a key hash, or null for unknown keys. Throws KeyStoreUnavailable on a cold miss with Redis down. */
+  async get(hash: string): Promise<KeyRecord | null> {
+    const e = this.entries.get(hash);
+    const now = this.now();
+    if (e) {
+      const age = now - e.checkedAt;
+      if (age < this.opts.refreshAfterMs) return e.record;
+      if (age < this.opts.maxAgeMs) {
+        if (!e.refreshing) this.refreshInBackground(hash, e);
+        return e.record;
+      }
+      try {
+        return await this.load(hash);
+      } catch (err) {
+        if (e.record && age < this.opts.maxAgeMs + this.opts.outageGraceMs) return e.record;
+        throw err;
+      }
+    }
+    return this.load(hash);
+  }
+
+  /** Called on a revocation message: forget the key at once. */
+  invalidate(hash: string): void {
+    const e = this.entries.get(hash);
+    if (e?.record) e.record = { ...e.record, revoked: true };
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private async load(hash: string): Promise<KeyRecord | null> {
+    let record: KeyRecord | null;
+    try {
+      record = await this.lookup.findByHash(hash);
+    } catch (err) {
+      throw new KeyStoreUnavailable(err instanceof Error ? err.message : 'lookup failed');
+    }
+    if (this.entries.size >= this.opts.maxEntries) this.evictOldest();
+    this.entries.set(hash, { record, checkedAt: this.now(), refreshing: false });
+    return record;
+  }
+
+  private refreshInBackground(hash: string, e: Entry): void {
+    e.refreshing = true;
+    this.lookup.findByHash(hash).then(
+      (record) => {
+        e.record = record;
+        e.checkedAt = this.now();
+        e.refreshing = false;
+      },
+      () => {
+        e.refreshing = false;
+      },
+    );
+  }
+
+  private evictOldest(): void {
+    // Map iterates in insertion order: dropping the first ~10% is a cheap approximation of LRU.
+    let n = Math.max(1, Math.floor(this.entries.size / 10));
+    for (const k of this.entries.keys()) {
+      this.entries.delete(k);
+      if (--n === 0) break;
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// Keys in Redis, stored only as hashes; revocations are published so every pod drops them at once.
+import type Redis from 'ioredis';
+import { generateKey, generateKeyId, hashKey } from './format.ts';
+
+export interface KeyRecord {
+  id: string;
+  account: string;
+  name: string;
+  createdAt: string;
+  revoked: boolean;
+  /** Requests per minute allowed on this key per pod; 0 = the pod default. */
+  rpm: number;
+  /** SHA-256 of the secret, compared in constant time on every check. */
+  hash: string;
+}
+
+export interface CreatedKey {
+  id: string;
+  key: string;
+  account: string;
+  name: string;
+}
+
+export class KeyStore {
+  constructor(
+    private readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  get revocationChannel(): string {
+    return `${this.prefix}:revocations`;
+  }
+
+  private byHash(hash: string) {
+    return `${this.prefix}:key:${hash}`;
+  }
+  private byId(id: string) {
+    return `${this.prefix}:keyid:${id}`;
+  }
+  private accountSet(account: string) {
+    return `${this.prefix}:account:${account}`;
+  }
+
+  async create(account: string, name: string, rpm = 0): Promise<CreatedKey> {
+    const key = generateKey();
+    const id = generateKeyId();
+    const hash = hashKey(key);
+    await this.redis
+      .multi()
+      .hset(this.byHash(hash), { id, account, name, createdAt: new Date().toISOString(), revoked: '0', rpm: String(rpm), hash })
+      .set(this.byId(id), hash)
+      .sadd(this.accountSet(account), id)
+      .exec();
+    return { id, key, account, name };
+  }
+
+  async findByHash(hash: string): Promise<KeyRecord | null> {
+    const h = await this.redis.hgetall(this.byHash(hash));
+    return h.id ? toRecord(h) : null;
+  }
+
+  async list(account: string): Promise<KeyRecord[]> {
+    const ids = await this.redis.smembers(this.accountSet(account));
+    if (ids.length === 0) return [];
+    const hashes = await this.redis.mget(ids.map((id) => this.byId(id)));
+    const pipe = this.redis.pipeline();
+    for (const h of hashes) if (h) pipe.hgetall(this.byHash(h));
+    const rows = (await pipe.exec()) ?? [];
+    return rows
+      .map(([, v]) => v as Record<string, string>)
+      .filter((v) => v && v.id)
+      .map(toRecord)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Returns false when no such key exists. */
+  async revoke(id: string): Promise<boolean> {
+    const hash = await this.redis.get(this.byId(id));
+    if (!hash) return false;
+    await this.redis.hset(this.byHash(hash), 'revoked', '1');
+    await this.redis.publish(this.revocationChannel, hash);
+    return true;
+  }
+}
+
+function toRecord(h: Record<string, string>): KeyRecord {
+  return {
+    id: h.id ?? '',
+    account: h.account ?? '',
+    name: h.name ?? '',
+    createdAt: h.createdAt ?? '',
+    revoked: h.revoked === '1',
+    rpm: Number(h.rpm ?? 0) || 0,
+    hash: h.hash ?? '',
+  };
+}

@@ -1,0 +1,81 @@
+// Removes secrets (the provider credential, the client's key) from response bytes and header values.
+
+const MARK = '[redacted]';
+const MIN_SECRET = 8;
+
+export interface Redactor {
+  /** For header values and short strings. */
+  text(s: string): string;
+  /** For body chunks; may hold back a few bytes that could start a secret, released by the next call or flush(). */
+  chunk(c: Uint8Array): Uint8Array;
+  flush(): Uint8Array | null;
+}
+
+const enc = new TextEncoder();
+
+export function createRedactor(secrets: readonly string[]): Redactor | null {
+  const list = secrets.filter((s) => s.length >= MIN_SECRET);
+  if (list.length === 0) return null;
+  const needles = list.map((s) => Buffer.from(s));
+  const mark = enc.encode(MARK);
+  let held: Buffer | null = null;
+
+  const replaceAll = (buf: Buffer): Buffer => {
+    for (const n of needles) {
+      let i = buf.indexOf(n);
+      if (i < 0) continue;
+      const parts: Buffer[] = [];
+      let from = 0;
+      while (i >= 0) {
+        parts.push(buf.subarray(from, i), Buffer.from(mark));
+        from = i + n.length;
+        i = buf.indexOf(n, from);
+      }
+      parts.push(buf.subarray(from));
+      buf = Buffer.concat(parts);
+    }
+    return buf;
+  };
+
+  // Longest tail of buf that is a proper prefix of some secret: it may complete in the next chunk.
+  const partialTail = (buf: Buffer): number => {
+    let best = 0;
+    for (const n of needles) {
+      const max = Math.min(n.length - 1, buf.length);
+      for (let len = max; len > best; len--) {
+        if (buf[buf.length - len] === n[0] && buf.subarray(buf.length - len).equals(n.subarray(0, len))) {
+          best = len;
+          break;
+        }
+      }
+    }
+    return best;
+  };
+
+  return {
+    text(s) {
+      let out = s;
+      for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(MARK);
+      return out;
+    },
+    chunk(c) {
+      let buf = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+      if (held) {
+        buf = Buffer.concat([held, buf]);
+        held = null;
+      }
+      buf = replaceAll(buf);
+      const keep = partialTail(buf);
+      if (keep > 0) {
+        held = Buffer.from(buf.subarray(buf.length - keep));
+        buf = buf.subarray(0, buf.length - keep);
+      }
+      return buf;
+    },
+    flush() {
+      const h = held;
+      held = null;
+      return h;
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// The response relay: upstream bytes go to the client as they arrive, read only as fast as the client drains,
+// with a tee into usage capture that can never throw into the stream.
+import type { Outcome } from '../usage/snippet.ts';
+import type { Redactor } from './redact.ts';
+
+export interface ByteSink {
+  feed(chunk: Uint8Array): void;
+}
+
+export interface ChunkFilter {
+  push(chunk: Uint8Array): Uint8Array[];
+  end(): Uint8Array[];
+}
+
+export interface RelayOptions {
+  capture: ByteSink;
+  filter: ChunkFilter | null;
+  redactor: Redactor | null;
+  idleTimeoutMs: number;
+  /** Abort the upstream fetch (client gone, idle timeout). */
+  abortUpstream(reason: Outcome): void;
+  /** Called exactly once with how the body ended. */
+  onEnd(outcome: Outcome, bytesOut: number, error?: string): void;
+  /** Cause recorded by the forwarder when it aborted the upstream itself (timeouts, shutdown). */
+  abortCause(): Outcome | null;
+}
+
+export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  let bytesOut = 0;
+  let ended = false;
+  const end = (outcome: Outcome, error?: string) => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(idle);
+    o.onEnd(outcome, bytesOut, error);
+  };
+  const idle = setTimeout(() => o.abortUpstream('timeout_idle'), o.idleTimeoutMs);
+
+  const emit = (ctrl: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array) => {
+    const out = o.redactor ? o.redactor.chunk(chunk) : chunk;
+    if (out.byteLength === 0) return;
+    bytesOut += out.byteLength;
+    ctrl.enqueue(out);
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(ctrl) {
+        let r: ReadableStreamReadResult<Uint8Array>;
+        try {
+          r = await reader.read();
+        } catch (err) {
+          const cause = o.abortCause() ?? 'upstream_reset';
+          end(cause, describe(err, cause));
+          // Bytes already flowed, so the only honest signal left is to cut the client's stream.
+          ctrl.error(err);
+          return;
+        }
+        if (r.done) {
+          if (o.filter) for (const c of o.filter.end()) emit(ctrl, c);
+          const tail = o.redactor?.flush();
+          if (tail && tail.byteLength) emit(ctrl, tail);
+          end('complete');
+          ctrl.close();
+          return;
+        }
+        idle.refresh();
+        o.capture.feed(r.value);
+        if (o.filter) for (const c of o.filter.push(r.value)) emit(ctrl, c);
+        else emit(ctrl, r.value);
+      },
+      cancel() {
+        end(o.abortCause() ?? 'client_abort', 'client closed the connection');
+        o.abortUpstream('client_abort');
+        reader.cancel().catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function describe(err: unknown, cause: Outcome): string {
+  if (cause === 'timeout_idle') return 'upstream went silent mid-body';
+  if (cause === 'shutdown') return 'cut at the drain deadline';
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return msg.slice(0, 200);
+}

@@ -1,0 +1,122 @@
+// Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
+import { bodyTooLarge } from '../errors.ts';
+
+/** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
+const SNIFF_MAX_BYTES = 1 << 20;
+
+export interface PreparedBody {
+  body: BodyInit | null;
+  /** Length sent upstream when known (else the body is streamed chunked). */
+  length: number | null;
+  /** Bytes received from the client so far (final for buffered bodies). */
+  bytesIn: () => number;
+  model: string;
+  /** Body said `"stream": true`. */
+  stream: boolean;
+  /** arouter added stream_options.include_usage, so the usage-only chunk must not reach the client. */
+  injectedUsage: boolean;
+}
+
+export interface BodyPolicy {
+  maxBytes: number;
+  /** Whether include_usage should be injected for this path when the body streams without it. */
+  injectUsage: boolean;
+}
+
+const enc = new TextEncoder();
+const INCLUDE_USAGE = enc.encode('"stream_options":{"include_usage":true},');
+
+export async function prepareBody(req: Request, policy: BodyPolicy): Promise<PreparedBody> {
+  if (req.method === 'GET' || req.method === 'HEAD' || !req.body) {
+    return { body: null, length: null, bytesIn: () => 0, model: '', stream: false, injectedUsage: false };
+  }
+  const declared = parseLength(req.headers.get('content-length'));
+  if (declared !== null && declared > policy.maxBytes) throw bodyTooLarge(policy.maxBytes);
+  const ct = req.headers.get('content-type') ?? '';
+  if (declared !== null && declared <= SNIFF_MAX_BYTES && ct.includes('json')) {
+    const buf = new Uint8Array(await req.arrayBuffer());
+    return sniffJson(buf, policy);
+  }
+  return streamed(req.body, declared, policy.maxBytes);
+}
+
+function parseLength(v: string | null): number | null {
+  if (v === null) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+interface SniffedFields {
+  model?: unknown;
+  stream?: unknown;
+  stream_options?: unknown;
+}
+
+/** A JSON body already in memory (the unified endpoint reads it to route). */
+export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBody {
+  return sniffJson(buf, policy);
+}
+
+function sniffJson(buf: Uint8Array, policy: BodyPolicy): PreparedBody {
+  let fields: SniffedFields = {};
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) fields = parsed as SniffedFields;
+  } catch {
+    // Not JSON after all: forward untouched and let the provider answer.
+  }
+  const model = typeof fields.model === 'string' ? fields.model : '';
+  const stream = fields.stream === true;
+  let body = buf;
+  let injectedUsage = false;
+  if (policy.injectUsage && stream && !hasIncludeUsage(fields.stream_options)) {
+    body = withIncludeUsage(buf, fields);
+    injectedUsage = true;
+  }
+  return { body, length: body.byteLength, bytesIn: () => buf.byteLength, model, stream, injectedUsage };
+}
+
+function hasIncludeUsage(opts: unknown): boolean {
+  return !!opts && typeof opts === 'object' && (opts as { include_usage?: unknown }).include_usage === true;
+}
+
+/** Adds include_usage without re-encoding the client's JSON when it has no stream_options at all. */
+function withIncludeUsage(buf: Uint8Array, fields: SniffedFields): Uint8Array {
+  if (fields.stream_options === undefined) {
+    const brace = buf.indexOf(0x7b);
+    const out = new Uint8Array(buf.byteLength + INCLUDE_USAGE.byteLength);
+    out.set(buf.subarray(0, brace + 1), 0);
+    out.set(INCLUDE_USAGE, brace + 1);
+    out.set(buf.subarray(brace + 1), brace + 1 + INCLUDE_USAGE.byteLength);
+    return out;
+  }
+  // Rare: the client sent stream_options without include_usage; merging needs a re-encode.
+  const opts = fields.stream_options && typeof fields.stream_options === 'object' ? fields.stream_options : {};
+  return enc.encode(JSON.stringify({ ...fields, stream_options: { ...opts, include_usage: true } }));
+}
+
+/** Streams the body through, counting bytes and failing the stream once it passes the limit (RFC 9110 15.5.14). */
+function streamed(source: ReadableStream<Uint8Array>, declared: number | null, maxBytes: number): PreparedBody {
+  let seen = 0;
+  const reader = source.getReader();
+  const limited = new ReadableStream<Uint8Array>(
+    {
+      async pull(ctrl) {
+        const { done, value } = await reader.read();
+        if (done) return ctrl.close();
+        seen += value.byteLength;
+        if (seen > maxBytes) {
+          const err = bodyTooLarge(maxBytes);
+          await reader.cancel(err).catch(() => {});
+          return ctrl.error(err);
+        }
+        ctrl.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { body: limited, length: declared, bytesIn: () => seen, model: '', stream: false, injectedUsage: false };
+}

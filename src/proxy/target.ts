@@ -1,0 +1,54 @@
+// Builds the outbound URL: always the provider's base plus the client's path; anything that could leave the base is refused.
+import { badPath } from '../errors.ts';
+import { KEY_QUERY_PARAM } from '../keys/extract.ts';
+
+// Encoded dot, slash, backslash or NUL: legitimate provider paths never need them, and
+// RFC 3986 section 6.2.2.2 lets an intermediary decode them, which would let a path climb out of the base.
+const ENCODED_DANGER = /%(2e|2f|5c|00)/i;
+// RFC 3986 section 5.2.4: "." and ".." segments are removed by normalization, i.e. they move across the base.
+const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|$)/;
+const CONTROL = /[\u0000-\u001f\u007f\s]/;
+
+/** Validates the raw path after the slug ("" or starting with "/") and returns it unchanged. */
+export function checkProviderPath(rest: string): string {
+  if (rest === '') return '/';
+  if (rest[0] !== '/') throw badPath('it must start with "/"');
+  if (rest.startsWith('//')) throw badPath('"//" would name another host');
+  if (rest.includes('\\')) throw badPath('backslashes are not allowed');
+  if (ENCODED_DANGER.test(rest)) throw badPath('encoded dots, slashes, backslashes or NUL are not allowed');
+  if (DOT_SEGMENT.test(rest)) throw badPath('"." and ".." segments are not allowed');
+  if (CONTROL.test(rest)) throw badPath('control characters and spaces are not allowed');
+  return rest;
+}
+
+/** Query string without the arouter key parameter (`?key=` is how the Gemini SDK may send it). */
+export function stripKeyFromQuery(search: string): string {
+  if (!search || search === '?') return '';
+  if (!search.includes(`${KEY_QUERY_PARAM}=`)) return search;
+  const params = new URLSearchParams(search);
+  params.delete(KEY_QUERY_PARAM);
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+/**
+ * Splits a request target into slug, path and search without normalizing it
+ * (WHATWG URL parsing would silently resolve ".." before we could refuse it).
+ */
+export function splitTarget(rawUrl: string): { slug: string; rest: string; search: string } {
+  let start = 0;
+  if (rawUrl[0] !== '/') {
+    const scheme = rawUrl.indexOf('://');
+    start = scheme >= 0 ? rawUrl.indexOf('/', scheme + 3) : -1;
+    if (start < 0) return { slug: '', rest: '', search: '' };
+  }
+  const q = rawUrl.indexOf('?', start);
+  const hash = rawUrl.indexOf('#', start);
+  const end = q >= 0 ? q : hash >= 0 ? hash : rawUrl.length;
+  const path = rawUrl.slice(start, end);
+  const search = q >= 0 ? rawUrl.slice(q, hash > q ? hash : rawUrl.length) : '';
+  const slash = path.indexOf('/', 1);
+  const slug = slash < 0 ? path.slice(1) : path.slice(1, slash);
+  const rest = slash < 0 ? '' : path.slice(slash);
+  return { slug, rest, search };
+}

@@ -1,0 +1,111 @@
+// Wires real dependencies (Redis, key cache, usage producer, forwarder, metrics) into the app, and drains them on shutdown.
+import Redis from 'ioredis';
+import { createApp, type App } from './app.ts';
+import type { Settings } from './config.ts';
+import { Authenticator } from './keys/auth.ts';
+import { KeyCache } from './keys/cache.ts';
+import { KeyStore } from './keys/store.ts';
+import type { Logger } from './log.ts';
+import { ProxyMetrics } from './api/proxy-metrics.ts';
+import { createConnectProbe } from './proxy/connect-probe.ts';
+import { Forwarder, type UsageSink } from './proxy/forward.ts';
+import { createUsageProducer } from './usage/producer.ts';
+import type { UsageSnippet } from './usage/snippet.ts';
+
+export interface Runtime {
+  app: App;
+  forwarder: Forwarder;
+  /** Flag readiness down, wait for in-flight requests up to the deadline, cut the rest, flush usage, close. */
+  drain(deadlineMs: number): Promise<{ cut: number }>;
+  setServer(s: { timeout(req: Request, seconds: number): void }): void;
+}
+
+export async function createRuntime(settings: Settings, log: Logger): Promise<Runtime> {
+  const env = settings.env;
+  const redis = new Redis(env.REDIS_URL, {
+    // Fail fast while disconnected so a Redis outage never stalls a request; reconnects go on in the background.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (n) => Math.min(200 * n, 2_000),
+  });
+  redis.on('error', () => {});
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, 3_000);
+    redis.once('ready', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+  const keys = new KeyStore(redis, env.AROUTER_KEY_PREFIX);
+  const cache = new KeyCache(keys, {
+    refreshAfterMs: env.AROUTER_KEY_CACHE_MS,
+    maxAgeMs: Math.max(env.AROUTER_KEY_CACHE_MS * 2, 4_000),
+    outageGraceMs: 300_000,
+    maxEntries: 100_000,
+  });
+  const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+  subscriber.on('error', () => {});
+  subscriber.on('message', (_channel: string, hash: string) => cache.invalidate(hash));
+  subscriber.subscribe(keys.revocationChannel).catch(() => log('warn', 'revocation subscription failed; relying on cache expiry', {}));
+
+  const producer = createUsageProducer({
+    redisUrl: env.REDIS_URL,
+    queueName: env.AROUTER_USAGE_QUEUE,
+    outboxDir: env.AROUTER_OUTBOX_DIR,
+    log,
+  });
+  const metrics = new ProxyMetrics(() => producer.stats());
+  const sink: UsageSink = { push: (s: UsageSnippet) => producer.push(s) };
+  const forwarder = new Forwarder({
+    upstreams: settings.upstreams,
+    providerKeys: settings.providerKeys,
+    maxBodyBytes: env.AROUTER_MAX_BODY_BYTES,
+    firstByteTimeoutMs: env.AROUTER_FIRST_BYTE_TIMEOUT_MS,
+    idleTimeoutMs: env.AROUTER_IDLE_TIMEOUT_MS,
+    connectProbe: createConnectProbe(env.AROUTER_CONNECT_TIMEOUT_MS),
+    sink,
+    observer: metrics,
+    log,
+  });
+  const auth = new Authenticator(cache, env.AROUTER_KEY_RPM);
+
+  let draining = false;
+  let server: { timeout(req: Request, seconds: number): void } | null = null;
+  const app = createApp({
+    forwarder,
+    auth,
+    keys,
+    log,
+    adminToken: env.AROUTER_ADMIN_TOKEN,
+    metrics: () => metrics.render(),
+    onProxyRequest: (req) => server?.timeout(req, 0),
+    ready: async () => {
+      const st = producer.stats();
+      const redisOk = redis.status === 'ready';
+      const outboxOk = st.outboxWritable !== false;
+      return { ok: !draining && (redisOk || outboxOk), detail: { draining, redis: redisOk, outbox_writable: outboxOk } };
+    },
+  });
+
+  return {
+    app,
+    forwarder,
+    setServer: (s) => (server = s),
+    async drain(deadlineMs) {
+      draining = true;
+      const deadline = Date.now() + deadlineMs;
+      while (forwarder.inflight.size > 0 && Date.now() < deadline) await Bun.sleep(25);
+      const cut = forwarder.inflight.size;
+      for (const abort of forwarder.inflight) abort('shutdown');
+      // Give cut streams a moment to record their snippets before the final flush.
+      const settle = Date.now() + 1_000;
+      while (forwarder.inflight.size > 0 && Date.now() < settle) await Bun.sleep(10);
+      await producer.close();
+      subscriber.disconnect();
+      redis.disconnect();
+      return { cut };
+    },
+  };
+}

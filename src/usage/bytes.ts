@@ -1,0 +1,52 @@
+// A growable byte buffer with a hard cap, so partial lines and captured values can never grow memory without bound.
+
+export class CappedBytes {
+  private buf: Uint8Array;
+  /** Bytes currently held (at most the cap). */
+  length = 0;
+  /** Some appended bytes were dropped because the cap was reached. */
+  overflowed = false;
+
+  constructor(readonly cap: number) {
+    this.buf = new Uint8Array(Math.min(cap, 1024));
+  }
+
+  append(src: Uint8Array): void {
+    const room = this.cap - this.length;
+    if (src.length > room) {
+      this.overflowed = true;
+      src = src.subarray(0, room);
+    }
+    if (src.length === 0) return;
+    const need = this.length + src.length;
+    if (need > this.buf.length) {
+      const grown = new Uint8Array(Math.min(this.cap, Math.max(need, this.buf.length * 2)));
+      grown.set(this.buf.subarray(0, this.length));
+      this.buf = grown;
+    }
+    this.buf.set(src, this.length);
+    this.length = need;
+  }
+
+  /** The held bytes; only valid until the next append or reset. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** The held bytes in a buffer of their own, safe to hand to someone else. */
+  copy(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+
+  /** Bytes of memory reserved, for tests asserting that memory stays bounded. */
+  get reserved(): number {
+    return this.buf.length;
+  }
+
+  reset(): void {
+    this.length = 0;
+    this.overflowed = false;
+    // One huge line must not pin its buffer for the rest of a long stream.
+    if (this.buf.length > 64 * 1024) this.buf = new Uint8Array(1024);
+  }
+}

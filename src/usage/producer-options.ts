@@ -1,0 +1,155 @@
+// Usage producer settings: types, defaults and the one-time validation the factory runs.
+import { mkdirSync } from 'node:fs';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** Structured logger. `fields` never carry secrets (the Redis URL is reduced to host:port). */
+export type UsageLogger = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+/** How many finished jobs Redis keeps; both limits apply, so the sets cannot grow without bound. */
+export interface KeepPolicy {
+  count: number;
+  ageSeconds: number;
+}
+
+export interface UsageJobOptions {
+  /** Tries per job; a worker that throws (ClickHouse down, say) gets the job again after a backoff. */
+  attempts: number;
+  /** First retry delay; doubles each attempt. */
+  backoffDelayMs: number;
+  keepCompleted: KeepPolicy;
+  keepFailed: KeepPolicy;
+}
+
+export interface UsageProducerOptions {
+  /** redis:// or rediss:// URL. */
+  redisUrl: string;
+  /** Directory of this process's outbox; created if missing. One per pod. */
+  outboxDir: string;
+  /** Default: env AROUTER_USAGE_QUEUE, else `arouter-usage`. */
+  queueName?: string;
+  /** Snippets per job. Default 256. */
+  batchMax?: number;
+  /** Longest a snippet waits in memory before its batch is sent. Default 50 ms. */
+  batchIntervalMs?: number;
+  /** Bytes the outbox may hold before new batches are dropped (and counted). Default 1 GiB. */
+  outboxMaxBytes?: number;
+  /** fsync each outbox file and the directory. Default false: see the durability notes in producer.ts. */
+  outboxFsync?: boolean;
+  /** A Redis call not answered within this is treated as failed and its batch spooled. Default 1000 ms. */
+  sendTimeoutMs?: number;
+  /** Redis probe / outbox drain retry delay, doubling from min to max while Redis stays away. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Outbox files sent per addBulk while draining. Default 32. */
+  drainChunk?: number;
+  /** A claim on an outbox file older than this is presumed orphaned by a dead process and re-claimed. Default 60 s. */
+  staleClaimMs?: number;
+  logger?: UsageLogger;
+  jobOptions?: Partial<Omit<UsageJobOptions, 'keepCompleted' | 'keepFailed'>> & {
+    keepCompleted?: Partial<KeepPolicy>;
+    keepFailed?: Partial<KeepPolicy>;
+  };
+}
+
+export interface ResolvedProducerOptions {
+  redisUrl: string;
+  /** host:port/db, safe to log. */
+  redisTarget: string;
+  outboxDir: string;
+  queueName: string;
+  batchMax: number;
+  batchIntervalMs: number;
+  outboxMaxBytes: number;
+  outboxFsync: boolean;
+  sendTimeoutMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  drainChunk: number;
+  staleClaimMs: number;
+  logger: UsageLogger;
+  jobOptions: UsageJobOptions;
+}
+
+export const DEFAULT_USAGE_QUEUE = 'arouter-usage';
+export const USAGE_JOB_NAME = 'usage';
+const GiB = 1024 ** 3;
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** JSON lines on stderr, debug suppressed; the proxy normally passes its own logger. */
+export const defaultUsageLogger: UsageLogger = (level, msg, fields) => {
+  if (LEVELS[level] < LEVELS.info) return;
+  console.error(JSON.stringify({ level, time: new Date().toISOString(), component: 'usage-producer', msg, ...fields }));
+};
+
+function fail(name: string, why: string): never {
+  throw new TypeError(`usage producer: option ${name} ${why}`);
+}
+
+function int(name: string, v: number | undefined, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(name, `must be an integer in [${min}, ${max}], got ${String(v)}`);
+  return v;
+}
+
+function keep(name: string, v: Partial<KeepPolicy> | undefined, def: KeepPolicy): KeepPolicy {
+  return {
+    count: int(`${name}.count`, v?.count, def.count, 1, 10_000_000),
+    ageSeconds: int(`${name}.ageSeconds`, v?.ageSeconds, def.ageSeconds, 1, 90 * 86_400),
+  };
+}
+
+function redisTarget(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    fail('redisUrl', 'is not a URL');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') fail('redisUrl', `must use redis: or rediss:, got ${u.protocol}`);
+  // Only host, port and db: the URL may carry a password.
+  return `${u.hostname}:${u.port || '6379'}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
+}
+
+/** Validate once, fill defaults, and make sure the outbox directory exists and is usable. Throws TypeError on bad input. */
+export function resolveProducerOptions(o: UsageProducerOptions, env: Record<string, string | undefined> = process.env): ResolvedProducerOptions {
+  if (typeof o !== 'object' || o === null) fail('object', 'is required');
+  if (typeof o.redisUrl !== 'string' || o.redisUrl === '') fail('redisUrl', 'is required');
+  if (typeof o.outboxDir !== 'string' || o.outboxDir === '') fail('outboxDir', 'is required');
+  const queueName = o.queueName ?? env.AROUTER_USAGE_QUEUE ?? DEFAULT_USAGE_QUEUE;
+  if (typeof queueName !== 'string' || queueName === '' || queueName.includes(':')) fail('queueName', 'must be a non-empty string without ":"');
+  if (o.logger !== undefined && typeof o.logger !== 'function') fail('logger', 'must be a function');
+  if (o.outboxFsync !== undefined && typeof o.outboxFsync !== 'boolean') fail('outboxFsync', 'must be a boolean');
+
+  const retryMinMs = int('retryMinMs', o.retryMinMs, 250, 1, 600_000);
+  const retryMaxMs = int('retryMaxMs', o.retryMaxMs, 10_000, retryMinMs, 600_000);
+  const j = o.jobOptions ?? {};
+  const resolved: ResolvedProducerOptions = {
+    redisUrl: o.redisUrl,
+    redisTarget: redisTarget(o.redisUrl),
+    outboxDir: o.outboxDir,
+    queueName,
+    batchMax: int('batchMax', o.batchMax, 256, 1, 100_000),
+    batchIntervalMs: int('batchIntervalMs', o.batchIntervalMs, 50, 1, 60_000),
+    outboxMaxBytes: int('outboxMaxBytes', o.outboxMaxBytes, GiB, 1024, Number.MAX_SAFE_INTEGER),
+    outboxFsync: o.outboxFsync ?? false,
+    sendTimeoutMs: int('sendTimeoutMs', o.sendTimeoutMs, 1000, 10, 60_000),
+    retryMinMs,
+    retryMaxMs,
+    drainChunk: int('drainChunk', o.drainChunk, 32, 1, 10_000),
+    staleClaimMs: int('staleClaimMs', o.staleClaimMs, 60_000, 1, 86_400_000),
+    logger: o.logger ?? defaultUsageLogger,
+    jobOptions: {
+      attempts: int('jobOptions.attempts', j.attempts, 10, 1, 1000),
+      backoffDelayMs: int('jobOptions.backoffDelayMs', j.backoffDelayMs, 2000, 1, 3_600_000),
+      keepCompleted: keep('jobOptions.keepCompleted', j.keepCompleted, { count: 1000, ageSeconds: 3600 }),
+      keepFailed: keep('jobOptions.keepFailed', j.keepFailed, { count: 10_000, ageSeconds: 7 * 86_400 }),
+    },
+  };
+  try {
+    mkdirSync(resolved.outboxDir, { recursive: true });
+  } catch (e) {
+    fail('outboxDir', `cannot be created: ${(e as Error).message}`);
+  }
+  return resolved;
+}

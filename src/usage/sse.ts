@@ -1,0 +1,167 @@
+// SSE parser: a byte-level state machine (WHATWG EventSource rules) fed arbitrary chunks, dispatching (event, data).
+import { CappedBytes } from './bytes.ts';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const COLON = 0x3a;
+const SPACE = 0x20;
+const BOM = new Uint8Array([0xef, 0xbb, 0xbf]);
+const FIELD_DATA = new TextEncoder().encode('data');
+const FIELD_EVENT = new TextEncoder().encode('event');
+const FIELD_ID = new TextEncoder().encode('id');
+
+/** Called once per event. `truncated`: the data exceeded the limit and only its first bytes are given. */
+export type SseEventHandler = (event: string | undefined, data: string, truncated: boolean) => void;
+
+export interface SseParser {
+  push(chunk: Uint8Array): void;
+  /** End of stream: a pending event is dispatched even without its closing blank line. */
+  end(): void;
+}
+
+export interface SseParserOptions {
+  /** Per-event data limit in bytes; what is beyond it is dropped, never buffered. */
+  maxDataBytes?: number;
+}
+
+export function createSseParser(onEvent: SseEventHandler, options: SseParserOptions = {}): SseParser {
+  const maxData = options.maxDataBytes ?? 1024 * 1024;
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  // Only a line split across chunks is copied; the cap keeps one endless line from growing memory.
+  const partialLine = new CappedBytes(maxData + 16);
+  let bomMatched = 0;
+  let bomDecided = false;
+  // A CR ended the previous chunk: an LF starting the next one is the same line break, not a blank line.
+  let skipLF = false;
+  let ended = false;
+
+  let eventType = '';
+  let dataParts: string[] = [];
+  let hasData = false;
+  let dataBytes = 0;
+  let truncated = false;
+
+  function dispatch(): void {
+    if (!hasData) {
+      eventType = '';
+      return;
+    }
+    const data = dataParts.length === 1 ? (dataParts[0] as string) : dataParts.join('\n');
+    const type = eventType === '' ? undefined : eventType;
+    const wasTruncated = truncated;
+    eventType = '';
+    dataParts = [];
+    hasData = false;
+    dataBytes = 0;
+    truncated = false;
+    onEvent(type, data, wasTruncated);
+  }
+
+  function addData(value: Uint8Array, lineTruncated: boolean): void {
+    if (hasData) dataBytes += 1; // the '\n' that joins data lines
+    hasData = true;
+    if (lineTruncated) truncated = true;
+    const room = maxData - dataBytes;
+    if (room <= 0) {
+      truncated = true;
+      return;
+    }
+    if (value.length > room) {
+      value = value.subarray(0, room);
+      truncated = true;
+    }
+    dataParts.push(decoder.decode(value));
+    dataBytes += value.length;
+  }
+
+  function takeLine(line: Uint8Array, lineTruncated: boolean): void {
+    if (line.length === 0) return dispatch();
+    if (line[0] === COLON) return; // comment
+    const colon = line.indexOf(COLON);
+    const nameEnd = colon < 0 ? line.length : colon;
+    let valueStart = colon < 0 ? line.length : colon + 1;
+    if (line[valueStart] === SPACE) valueStart++;
+    if (fieldIs(line, nameEnd, FIELD_DATA)) addData(line.subarray(valueStart), lineTruncated);
+    else if (fieldIs(line, nameEnd, FIELD_EVENT)) eventType = decoder.decode(line.subarray(valueStart));
+    // Dashscope native recordings have no blank line between events: a new id after data starts the next event.
+    else if (fieldIs(line, nameEnd, FIELD_ID) && hasData) dispatch();
+  }
+
+  /** Consumes leading BOM bytes (which may arrive split); returns where content starts in this chunk. */
+  function skipBom(chunk: Uint8Array): number {
+    let i = 0;
+    while (i < chunk.length && bomMatched < BOM.length) {
+      if (chunk[i] !== BOM[bomMatched]) {
+        bomDecided = true;
+        // Not a BOM after all: the bytes matched so far are ordinary line content.
+        partialLine.append(BOM.subarray(0, bomMatched));
+        return i;
+      }
+      bomMatched++;
+      i++;
+    }
+    if (bomMatched === BOM.length) bomDecided = true;
+    return i;
+  }
+
+  function push(chunk: Uint8Array): void {
+    if (ended) return;
+    const n = chunk.length;
+    let i = bomDecided ? 0 : skipBom(chunk);
+    if (skipLF && i < n) {
+      skipLF = false;
+      if (chunk[i] === LF) i++;
+    }
+    // Next LF / CR positions, found with native indexOf and reused until passed (-1: none left in this chunk).
+    let nextLF = -2;
+    let nextCR = -2;
+    while (i < n) {
+      if (nextLF !== -1 && nextLF < i) nextLF = chunk.indexOf(LF, i);
+      if (nextCR !== -1 && nextCR < i) nextCR = chunk.indexOf(CR, i);
+      const eol = nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
+      if (eol === -1) {
+        partialLine.append(chunk.subarray(i));
+        return;
+      }
+      if (partialLine.length > 0 || partialLine.overflowed) {
+        partialLine.append(chunk.subarray(i, eol));
+        const lineTruncated = partialLine.overflowed;
+        const line = partialLine.view();
+        partialLine.reset();
+        takeLine(line, lineTruncated);
+      } else {
+        takeLine(chunk.subarray(i, eol), false);
+      }
+      if (chunk[eol] === CR) {
+        if (eol + 1 < n) i = chunk[eol + 1] === LF ? eol + 2 : eol + 1;
+        else {
+          skipLF = true;
+          i = n;
+        }
+      } else {
+        i = eol + 1;
+      }
+    }
+  }
+
+  function end(): void {
+    if (ended) return;
+    ended = true;
+    if (!bomDecided && bomMatched > 0) partialLine.append(BOM.subarray(0, bomMatched));
+    if (partialLine.length > 0 || partialLine.overflowed) {
+      const lineTruncated = partialLine.overflowed;
+      const line = partialLine.view();
+      partialLine.reset();
+      takeLine(line, lineTruncated);
+    }
+    dispatch();
+  }
+
+  return { push, end };
+}
+
+function fieldIs(line: Uint8Array, nameEnd: number, name: Uint8Array): boolean {
+  if (nameEnd !== name.length) return false;
+  for (let k = 0; k < nameEnd; k++) if (line[k] !== name[k]) return false;
+  return true;
+}

@@ -1,0 +1,84 @@
+// Builds the real app over a real Redis key store, with snippets collected in memory and every provider pointed at a mock.
+import Redis from 'ioredis';
+import { createApp, type App } from '../../src/app.ts';
+import { loadSettings } from '../../src/config.ts';
+import { Authenticator } from '../../src/keys/auth.ts';
+import { KeyCache } from '../../src/keys/cache.ts';
+import { KeyStore } from '../../src/keys/store.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
+import { envName, PROVIDERS } from '../../src/providers/index.ts';
+import { createConnectProbe } from '../../src/proxy/connect-probe.ts';
+import { Forwarder } from '../../src/proxy/forward.ts';
+import type { UsageSnippet } from '../../src/usage/snippet.ts';
+import { TEST_REDIS_URL, uniqueName } from './env.ts';
+
+export const PROVIDER_SECRET = (slug: string) => `sk-provider-${slug}-SENTINEL-0123456789abcdef`;
+export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
+
+export interface TestProxy {
+  app: App;
+  keys: KeyStore;
+  redis: Redis;
+  snippets: UsageSnippet[];
+  logLines: string[];
+  forwarder: Forwarder;
+  createKey(account?: string): Promise<{ id: string; key: string; account: string }>;
+  close(): Promise<void>;
+}
+
+export interface TestProxyOptions {
+  upstream: string;
+  /** Extra env (timeouts, limits, provider keys removed with ''). */
+  env?: Record<string, string>;
+  keyCacheMs?: number;
+}
+
+export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
+  const env: Record<string, string> = { AROUTER_ADMIN_TOKEN: ADMIN_TOKEN };
+  for (const p of PROVIDERS) {
+    env[`${envName(p.slug)}_API_KEY`] = PROVIDER_SECRET(p.slug);
+    env[`AROUTER_UPSTREAM_${envName(p.slug)}`] = o.upstream;
+  }
+  Object.assign(env, o.env);
+  for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
+  const settings = loadSettings(env);
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+  const keys = new KeyStore(redis, uniqueName('t'));
+  const cacheMs = o.keyCacheMs ?? 2_000;
+  const cache = new KeyCache(keys, { refreshAfterMs: cacheMs, maxAgeMs: cacheMs * 2, outageGraceMs: 60_000, maxEntries: 1000 });
+  const logLines: string[] = [];
+  const log: Logger = createLogger('debug', (l) => void logLines.push(l));
+  const snippets: UsageSnippet[] = [];
+  const forwarder = new Forwarder({
+    upstreams: settings.upstreams,
+    providerKeys: settings.providerKeys,
+    maxBodyBytes: settings.env.AROUTER_MAX_BODY_BYTES,
+    firstByteTimeoutMs: settings.env.AROUTER_FIRST_BYTE_TIMEOUT_MS,
+    idleTimeoutMs: settings.env.AROUTER_IDLE_TIMEOUT_MS,
+    connectProbe: createConnectProbe(settings.env.AROUTER_CONNECT_TIMEOUT_MS),
+    sink: { push: (s) => void snippets.push(s) },
+    observer: { finished() {}, streamOpened() {}, streamClosed() {} },
+    log,
+  });
+  const app = createApp({
+    forwarder,
+    auth: new Authenticator(cache, 0),
+    keys,
+    log,
+    adminToken: ADMIN_TOKEN,
+    metrics: () => '',
+    ready: async () => ({ ok: true, detail: {} }),
+  });
+  return {
+    app,
+    keys,
+    redis,
+    snippets,
+    logLines,
+    forwarder,
+    createKey: (account = uniqueName('acct')) => keys.create(account, 'test'),
+    async close() {
+      redis.disconnect();
+    },
+  };
+}

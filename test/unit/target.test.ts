@@ -1,0 +1,35 @@
+import { describe, expect, test } from 'bun:test';
+import { ArouterError } from '../../src/errors.ts';
+import { checkProviderPath, splitTarget, stripKeyFromQuery } from '../../src/proxy/target.ts';
+
+describe('checkProviderPath', () => {
+  const refused = ['/..', '/v1/../x', '/v1/./x', '/%2e%2e/x', '/%2E%2e/x', '/a%2fb', '/a%2Fb', '//evil.example/x', '/a\\b', '/a%5cb', '/a%00', '/a b', '/a\tb'];
+  for (const p of refused) {
+    test(`refuses ${JSON.stringify(p)}`, () => {
+      let err: unknown;
+      try {
+        checkProviderPath(p);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ArouterError);
+      expect((err as ArouterError).status).toBe(400);
+    });
+  }
+  for (const p of ['/v1/chat/completions', '/v1beta/models/gemini-2.5-flash:streamGenerateContent', '/v1/files/file-abc.jsonl', '/a..b/c', '/']) {
+    test(`accepts ${p}`, () => expect(checkProviderPath(p)).toBe(p));
+  }
+  test('empty rest is the base itself', () => expect(checkProviderPath('')).toBe('/'));
+});
+
+describe('splitTarget', () => {
+  test('absolute URL', () => expect(splitTarget('http://h:1/openai/v1/x?a=1')).toEqual({ slug: 'openai', rest: '/v1/x', search: '?a=1' }));
+  test('origin form', () => expect(splitTarget('/google')).toEqual({ slug: 'google', rest: '', search: '' }));
+  test('fragment dropped', () => expect(splitTarget('/groq/a#frag')).toEqual({ slug: 'groq', rest: '/a', search: '' }));
+});
+
+describe('stripKeyFromQuery', () => {
+  test('removes key, keeps the rest', () => expect(stripKeyFromQuery('?alt=sse&key=lr_live_x')).toBe('?alt=sse'));
+  test('only key', () => expect(stripKeyFromQuery('?key=lr_live_x')).toBe(''));
+  test('untouched without key', () => expect(stripKeyFromQuery('?alt=sse&monkey=1')).toBe('?alt=sse&monkey=1'));
+});
