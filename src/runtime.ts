@@ -5,7 +5,7 @@ import type { Settings } from './config.ts';
 import { Authenticator } from './keys/auth.ts';
 import { KeyCache } from './keys/cache.ts';
 import { KeyStore } from './keys/store.ts';
-import type { Logger } from './log.ts';
+import type { LogFields, Logger } from './log.ts';
 import { ProxyMetrics } from './api/proxy-metrics.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
 import { Forwarder, type UsageSink } from './proxy/forward.ts';
@@ -54,7 +54,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     redisUrl: env.REDIS_URL,
     queueName: env.AROUTER_USAGE_QUEUE,
     outboxDir: env.AROUTER_OUTBOX_DIR,
-    log,
+    logger: (level, msg, fields) => log(level, msg, fields as LogFields),
   });
   const metrics = new ProxyMetrics(() => producer.stats());
   const sink: UsageSink = { push: (s: UsageSnippet) => producer.push(s) };
@@ -82,9 +82,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     metrics: () => metrics.render(),
     onProxyRequest: (req) => server?.timeout(req, 0),
     ready: async () => {
-      const st = producer.stats();
       const redisOk = redis.status === 'ready';
-      const outboxOk = st.outboxWritable !== false;
+      const outboxOk = producer.stats().outboxWritable;
       return { ok: !draining && (redisOk || outboxOk), detail: { draining, redis: redisOk, outbox_writable: outboxOk } };
     },
   });

@@ -78,6 +78,8 @@ export class Outbox {
   /** Bytes promised to appends still being written, so concurrent appends cannot overshoot the cap. */
   private reserved = 0;
   private counter = 0;
+  /** Batches this process wrote while a scan was reading the directory; that scan must not forget them. */
+  private writtenDuringScan: Set<string> | undefined;
   private fullSince: number | undefined;
   private droppedInEpisode = 0;
   /** Snippets dropped because the outbox was full, since start. */
@@ -127,6 +129,7 @@ export class Outbox {
       this.reserved -= buf.length;
     }
     this.track(base, buf.length);
+    this.writtenDuringScan?.add(base);
     return 'written';
   }
 
@@ -162,34 +165,42 @@ export class Outbox {
    * (files another process wrote or removed, leftovers of a crashed one).
    */
   async scan(): Promise<OutboxCandidate[]> {
-    const names = await readdir(this.dir);
+    const fresh = new Set<string>();
+    this.writtenDuringScan = fresh;
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } finally {
+      this.writtenDuringScan = undefined;
+    }
     const now = this.now();
-    const seen = new Set<string>();
+    /** base → current file name, for every pending or claimed batch. */
+    const seen = new Map<string, string>();
     const out: OutboxCandidate[] = [];
     const tmps: string[] = [];
     for (const name of names) {
       if (name.endsWith('.batch')) {
         const base = name.slice(0, -'.batch'.length);
-        seen.add(base);
+        seen.set(base, name);
         out.push({ base, file: name });
         continue;
       }
       const m = CLAIM.exec(name);
       if (m) {
         const base = m[1] as string;
-        seen.add(base);
+        seen.set(base, name);
         if (m[2] !== this.o.owner && now - Number(m[3]) > this.o.staleClaimMs) out.push({ base, file: name });
         continue;
       }
       if (name.endsWith('.tmp')) tmps.push(name);
     }
-    for (const base of [...this.sizes.keys()]) if (!seen.has(base)) this.untrack(base);
-    const unknown = out.filter((c) => !this.sizes.has(c.base));
+    for (const base of [...this.sizes.keys()]) if (!seen.has(base) && !fresh.has(base)) this.untrack(base);
+    const unknown = [...seen].filter(([base]) => !this.sizes.has(base));
     for (let i = 0; i < unknown.length; i += STAT_PARALLEL) {
       await Promise.all(
-        unknown.slice(i, i + STAT_PARALLEL).map(async (c) => {
+        unknown.slice(i, i + STAT_PARALLEL).map(async ([base, file]) => {
           try {
-            this.track(c.base, (await stat(join(this.dir, c.file))).size);
+            this.track(base, (await stat(join(this.dir, file))).size);
           } catch (e) {
             if (!isMissing(e)) throw e;
           }

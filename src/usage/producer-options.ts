@@ -2,8 +2,9 @@
 import { mkdirSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-/** Structured logger. `fields` never carry secrets (the Redis URL is reduced to host:port). */
-export type UsageLogger = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+/** Structured logger, the same shape as the proxy's. Fields never carry secrets (the Redis URL is reduced to host:port). */
+export type UsageLogger = (level: LogLevel, msg: string, fields?: LogFields) => void;
 
 /** How many finished jobs Redis keeps; both limits apply, so the sets cannot grow without bound. */
 export interface KeepPolicy {

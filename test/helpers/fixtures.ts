@@ -11,8 +11,8 @@ export function fixtureText(rel: string): string {
   return readFileSync(join(FIXTURES_DIR, rel), 'utf8');
 }
 
-/** Families whose SSE events carry an `event:` line named by the JSON's own `type`. */
-export type SseFlavor = 'openai' | 'typed';
+/** 'openai': data lines then [DONE]; 'typed': `event: <type>` lines too (Anthropic, Cohere v2, Responses); 'plain': data lines only (Gemini). */
+export type SseFlavor = 'openai' | 'typed' | 'plain';
 
 /** `*.chunks.jsonl` → SSE bytes: `data: <line>\n\n` per line; typed flavors add `event: <type>\n`; OpenAI-style ends with [DONE]. */
 export function sseFromChunks(rel: string, flavor: SseFlavor): string {

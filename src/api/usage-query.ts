@@ -1,0 +1,230 @@
+// Usage totals for an account and time range, grouped by day, model, provider or key, each event counted once.
+import type { ClickHouseClient } from '@clickhouse/client';
+import { DAILY_TABLE, USAGE_TABLE, assertIdentifier } from '../../workers/migrations.ts';
+import { DAY_SECONDS, dayString, utcDay, validSeals } from '../../workers/rollup.ts';
+
+export const GROUP_BYS = ['day', 'model', 'provider', 'key'] as const;
+export type GroupBy = (typeof GROUP_BYS)[number];
+
+export interface UsageQueryParams {
+  /** Omit for every account (admin views). */
+  accountId?: string;
+  /** Inclusive. */
+  from: Date;
+  /** Exclusive. */
+  to: Date;
+  groupBy?: GroupBy;
+}
+
+export interface UsageTotals {
+  requests: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_micro_usd: number;
+  /** Requests whose model had no price (their cost counts as 0). */
+  unpriced_requests: number;
+  usage_status: { reported: number; partial: number; missing: number };
+}
+
+export interface UsageGroup extends UsageTotals {
+  /** 'YYYY-MM-DD' (UTC) for day, else the model, provider or key id. */
+  key: string;
+}
+
+export interface UsageReport {
+  account_id: string | null;
+  from: string;
+  to: string;
+  group_by: GroupBy | null;
+  totals: UsageTotals;
+  groups: UsageGroup[];
+}
+
+export type UsageQueryErrorCode = 'invalid_group_by' | 'invalid_date' | 'invalid_range' | 'invalid_account';
+
+export class UsageQueryError extends Error {
+  readonly status = 400;
+  constructor(
+    readonly code: UsageQueryErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Longest range one query may cover; bounds the work a single API call can ask of ClickHouse. */
+export const MAX_RANGE_DAYS = 400;
+const MAX_ACCOUNT_ID = 256;
+
+/**
+ * ClickHouse 18.16 has no server-side parameters, so the one string value (the account id) is inlined as a quoted
+ * literal with every character that is special inside quotes escaped. Dates and numbers are inlined as integers.
+ */
+export function quoteString(s: string): string {
+  return `'${s.replace(/[\\'\0\n\r\t\b\f]/g, (c) => ESCAPES[c] ?? c)}'`;
+}
+const ESCAPES: Record<string, string> = { '\\': '\\\\', "'": "\\'", '\0': '\\0', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
+
+function isGroupBy(v: unknown): v is GroupBy {
+  return typeof v === 'string' && (GROUP_BYS as readonly string[]).includes(v);
+}
+
+export interface CheckedParams {
+  accountId: string | undefined;
+  fromS: number;
+  toS: number;
+  groupBy: GroupBy | undefined;
+}
+
+/** Runtime checks: params reach here from HTTP, so the types above are a hope, not a guarantee. */
+export function checkParams(p: UsageQueryParams): CheckedParams {
+  const groupBy: unknown = p.groupBy;
+  if (groupBy !== undefined && !isGroupBy(groupBy)) {
+    throw new UsageQueryError('invalid_group_by', `group_by must be one of ${GROUP_BYS.join(', ')}`);
+  }
+  for (const [name, d] of [['from', p.from], ['to', p.to]] as const) {
+    if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new UsageQueryError('invalid_date', `${name} is not a valid date`);
+  }
+  // Whole seconds: the column is DateTime. Round outward so a range never silently drops its edges.
+  const fromS = Math.floor(p.from.getTime() / 1000);
+  const toS = Math.ceil(p.to.getTime() / 1000);
+  if (fromS < 0 || toS > 4_294_967_295) throw new UsageQueryError('invalid_date', 'dates must fall between 1970 and 2106');
+  if (toS <= fromS) throw new UsageQueryError('invalid_range', 'from must be earlier than to');
+  if (toS - fromS > MAX_RANGE_DAYS * DAY_SECONDS) throw new UsageQueryError('invalid_range', `a range may span at most ${MAX_RANGE_DAYS} days`);
+  const accountId: unknown = p.accountId;
+  if (accountId !== undefined && (typeof accountId !== 'string' || accountId === '' || accountId.length > MAX_ACCOUNT_ID)) {
+    throw new UsageQueryError('invalid_account', 'account id must be a non-empty string of at most 256 characters');
+  }
+  return { accountId, fromS, toS, groupBy };
+}
+
+/** Query-string form (`from`, `to` as ISO 8601 or epoch seconds; `group_by`), with to = now and from = to - 30 days by default. */
+export function parseUsageQuery(q: { from?: string | null; to?: string | null; group_by?: string | null }, nowMs = Date.now()): Omit<UsageQueryParams, 'accountId'> {
+  const parse = (name: string, v: string): Date => {
+    const d = /^\d{1,10}$/.test(v) ? new Date(Number(v) * 1000) : new Date(v);
+    if (Number.isNaN(d.getTime())) throw new UsageQueryError('invalid_date', `${name} must be an ISO 8601 date or epoch seconds`);
+    return d;
+  };
+  const to = q.to ? parse('to', q.to) : new Date(nowMs);
+  const from = q.from ? parse('from', q.from) : new Date(to.getTime() - 30 * DAY_SECONDS * 1000);
+  const groupBy = q.group_by || undefined;
+  if (groupBy !== undefined && !isGroupBy(groupBy)) throw new UsageQueryError('invalid_group_by', `group_by must be one of ${GROUP_BYS.join(', ')}`);
+  return { from, to, groupBy };
+}
+
+const RAW_KEY: Record<GroupBy, string> = { day: 'toString(toDate(ts))', model: 'model', provider: 'provider', key: 'key_id' };
+const DAILY_KEY: Record<GroupBy, string> = { day: 'toString(day)', model: 'model', provider: 'provider', key: 'key_id' };
+const TOKEN_COLUMNS = ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens', 'cost_micro_usd'] as const;
+
+/** Split [fromS, toS) into whole sealed days (read from the rollup) and the rest (read raw), as second ranges. */
+function plan(fromS: number, toS: number, sealed: Map<number, number>): { versions: number[]; raw: Array<[number, number]> } {
+  const versions: number[] = [];
+  const raw: Array<[number, number]> = [];
+  let cursor = fromS;
+  for (let day = Math.ceil(fromS / DAY_SECONDS); (day + 1) * DAY_SECONDS <= toS; day++) {
+    const version = sealed.get(day);
+    if (version === undefined) continue;
+    if (cursor < day * DAY_SECONDS) raw.push([cursor, day * DAY_SECONDS]);
+    versions.push(version);
+    cursor = (day + 1) * DAY_SECONDS;
+  }
+  if (cursor < toS) raw.push([cursor, toS]);
+  return { versions, raw };
+}
+
+export function buildUsageSql(db: string, p: CheckedParams, sealed: Map<number, number>): string {
+  const d = assertIdentifier(db);
+  const account = p.accountId === undefined ? '' : `account_id = ${quoteString(p.accountId)} AND `;
+  const { versions, raw } = plan(p.fromS, p.toS, sealed);
+  const parts: string[] = [];
+  if (versions.length > 0) {
+    const key = p.groupBy ? DAILY_KEY[p.groupBy] : "''";
+    // seal_version is unique across days; the day bounds only let the primary index skip other days.
+    parts.push(`SELECT ${key} AS g, requests, ${TOKEN_COLUMNS.join(', ')}, reported, partial, missing, unpriced
+FROM ${d}.${DAILY_TABLE}
+WHERE ${account}day >= toDate('${dayString(utcDay(p.fromS))}') AND day <= toDate('${dayString(utcDay(p.toS))}') AND seal_version IN (${versions.join(', ')})`);
+  }
+  if (raw.length > 0) {
+    const key = p.groupBy ? RAW_KEY[p.groupBy] : "''";
+    const ranges = raw.map(([a, b]) => `(ts >= toDateTime(${a}) AND ts < toDateTime(${b}))`).join(' OR ');
+    parts.push(`SELECT ${key} AS g, count() AS requests, ${TOKEN_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
+  countIf(usage_status = 'reported') AS reported, countIf(usage_status = 'partial') AS partial,
+  countIf(usage_status = 'missing') AS missing, countIf(price_known = 0) AS unpriced
+FROM ${d}.${USAGE_TABLE} FINAL
+WHERE ${account}(${ranges})
+GROUP BY g`);
+  }
+  return `SELECT g, sum(requests) AS requests, ${TOKEN_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
+  sum(reported) AS reported, sum(partial) AS partial, sum(missing) AS missing, sum(unpriced) AS unpriced
+FROM (${parts.join('\nUNION ALL\n')})
+GROUP BY g
+ORDER BY g`;
+}
+
+type Numeric = string | number;
+export interface UsageSqlRow {
+  g: string;
+  requests: Numeric;
+  input_tokens: Numeric;
+  cached_input_tokens: Numeric;
+  cache_write_tokens: Numeric;
+  output_tokens: Numeric;
+  reasoning_tokens: Numeric;
+  cost_micro_usd: Numeric;
+  reported: Numeric;
+  partial: Numeric;
+  missing: Numeric;
+  unpriced: Numeric;
+}
+
+function emptyTotals(): UsageTotals {
+  return {
+    requests: 0, input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0,
+    cost_micro_usd: 0, unpriced_requests: 0, usage_status: { reported: 0, partial: 0, missing: 0 },
+  };
+}
+
+function add(into: UsageTotals, g: UsageTotals): void {
+  into.requests += g.requests;
+  for (const c of TOKEN_COLUMNS) into[c] += g[c];
+  into.unpriced_requests += g.unpriced_requests;
+  into.usage_status.reported += g.usage_status.reported;
+  into.usage_status.partial += g.usage_status.partial;
+  into.usage_status.missing += g.usage_status.missing;
+}
+
+/** UInt64 arrives as a JSON string; usage totals stay far below 2^53. */
+export function toReport(p: CheckedParams, rows: UsageSqlRow[]): UsageReport {
+  const groups: UsageGroup[] = rows.map((r) => ({
+    key: r.g,
+    requests: Number(r.requests),
+    input_tokens: Number(r.input_tokens),
+    cached_input_tokens: Number(r.cached_input_tokens),
+    cache_write_tokens: Number(r.cache_write_tokens),
+    output_tokens: Number(r.output_tokens),
+    reasoning_tokens: Number(r.reasoning_tokens),
+    cost_micro_usd: Number(r.cost_micro_usd),
+    unpriced_requests: Number(r.unpriced),
+    usage_status: { reported: Number(r.reported), partial: Number(r.partial), missing: Number(r.missing) },
+  }));
+  const totals = emptyTotals();
+  for (const g of groups) add(totals, g);
+  return {
+    account_id: p.accountId ?? null,
+    from: new Date(p.fromS * 1000).toISOString(),
+    to: new Date(p.toS * 1000).toISOString(),
+    group_by: p.groupBy ?? null,
+    totals,
+    groups: p.groupBy ? groups : [],
+  };
+}
+
+export async function queryUsage(ch: ClickHouseClient, db: string, params: UsageQueryParams): Promise<UsageReport> {
+  const p = checkParams(params);
+  const sealed = await validSeals(ch, db, Math.ceil(p.fromS / DAY_SECONDS), Math.floor(p.toS / DAY_SECONDS));
+  const rs = await ch.query({ query: buildUsageSql(db, p, sealed), format: 'JSONEachRow' });
+  return toReport(p, await rs.json<UsageSqlRow>());
+}

@@ -1,0 +1,120 @@
+// Usage capture for one response body: SSE or JSON scanning chosen by content type, bounded, and never throwing.
+import type { Capture, SseEventRecord } from './snippet.ts';
+import type { SseKeep, UsageFormat } from './formats/types.ts';
+import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture } from './json-capture.ts';
+import { createSseParser, type SseParser } from './sse.ts';
+
+export const MAX_KEPT_EVENTS = 16;
+export const MAX_EVENT_DATA_BYTES = MAX_CAPTURED_VALUE_BYTES;
+
+export interface UsageCapture {
+  feed(chunk: Uint8Array): void;
+  /** The capture so far; the first call ends it and later feeds are ignored. */
+  finish(): Capture;
+}
+
+type BodyKind = 'sse' | 'json' | 'sniff' | 'none';
+
+export function bodyKindOf(contentType: string | null): BodyKind {
+  const mime = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mime === '') return 'sniff';
+  if (mime === 'text/event-stream') return 'sse';
+  if (mime === 'application/json' || mime.endsWith('+json')) return 'json';
+  return 'none';
+}
+
+export function createCapture(format: UsageFormat, contentType: string | null): UsageCapture {
+  let failure: string | null = null;
+  let result: Capture | null = null;
+  let body: { push(chunk: Uint8Array): void; finish(): Capture } | null = null;
+  try {
+    const kind = bodyKindOf(contentType);
+    // A missing content type is sniffed by the JSON scanner itself: it stops at once unless the body opens with { or [.
+    if (kind === 'sse') body = sseBody(format);
+    else if (kind === 'json' || kind === 'sniff') body = jsonBody(createJsonCapture(format.jsonKeys));
+  } catch (e) {
+    failure = messageOf(e);
+  }
+
+  return {
+    feed(chunk) {
+      if (failure !== null || result !== null || body === null) return;
+      try {
+        body.push(chunk);
+      } catch (e) {
+        failure = messageOf(e);
+      }
+    },
+    finish() {
+      if (result !== null) return result;
+      if (failure === null && body !== null) {
+        try {
+          result = body.finish();
+        } catch (e) {
+          failure = messageOf(e);
+        }
+      }
+      result ??= failure !== null ? { kind: 'error', message: failure } : { kind: 'none' };
+      body = null;
+      return result;
+    },
+  };
+}
+
+function jsonBody(scanner: JsonCapture): { push(chunk: Uint8Array): void; finish(): Capture } {
+  return {
+    push: (chunk) => scanner.push(chunk),
+    finish() {
+      const r = scanner.finish();
+      if (!r.sawJson) return { kind: 'none' };
+      return r.truncated ? { kind: 'json', fields: r.fields, truncated: true } : { kind: 'json', fields: r.fields };
+    },
+  };
+}
+
+function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish(): Capture } {
+  // Kept events in arrival order; a slot's 'last' replacement moves it to the end, which is its arrival position.
+  const kept: Array<{ slot: string; record: SseEventRecord }> = [];
+  let truncated = false;
+
+  function keepEvent(event: string | undefined, data: string, dataTruncated: boolean): void {
+    const keep: SseKeep | null = format.sseKeep(event, data);
+    if (keep === null) return;
+    // A cut JSON text can never be parsed; keeping it would only push out a good one.
+    if (dataTruncated) {
+      truncated = true;
+      return;
+    }
+    const record: SseEventRecord = event === undefined ? { data } : { event, data };
+    const existing = kept.findIndex((k) => k.slot === keep.slot);
+    if (keep.mode === 'first' && existing !== -1) return;
+    if (keep.mode === 'last' && existing !== -1) kept.splice(existing, 1);
+    if (kept.length >= MAX_KEPT_EVENTS) {
+      truncated = true;
+      // Appended slots lose their oldest event: with cumulative or overlaid usage the later ones matter more.
+      if (keep.mode !== 'append' || existing === -1) return;
+      kept.splice(existing, 1);
+    }
+    kept.push({ slot: keep.slot, record });
+  }
+
+  const parser: SseParser = createSseParser(keepEvent, { maxDataBytes: MAX_EVENT_DATA_BYTES });
+  return {
+    push: (chunk) => parser.push(chunk),
+    finish() {
+      parser.end();
+      const events = kept.map((k) => k.record);
+      return truncated ? { kind: 'sse', events, truncated: true } : { kind: 'sse', events };
+    },
+  };
+}
+
+function messageOf(e: unknown): string {
+  let message = 'unknown error';
+  try {
+    message = e instanceof Error ? e.message : String(e);
+  } catch {
+    // Even describing the error must not throw into the client's stream.
+  }
+  return `usage capture failed: ${message}`.slice(0, 300);
+}

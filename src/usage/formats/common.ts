@@ -1,0 +1,134 @@
+// Helpers every usage format shares: tolerant JSON reading, cheap SSE checks, and the canonical row builder.
+import type { CanonicalUsage, SseEventRecord, UsageSnippet } from '../snippet.ts';
+
+export type JsonObject = Record<string, unknown>;
+
+/** Counts as a format reads them, before the canonical invariants are enforced. */
+export interface UsageCounts {
+  input: number;
+  cached: number;
+  cacheWrite: number;
+  output: number;
+  reasoning: number;
+}
+
+export interface FormatReading {
+  /** null: the response carried no usage at all. */
+  counts: UsageCounts | null;
+  /** false when the counts are known to be a lower bound even though the body ended (e.g. no Anthropic message_delta). */
+  final?: boolean;
+  model?: string;
+  providerError?: string;
+}
+
+export function asObject(v: unknown): JsonObject | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;
+}
+
+/** JSON.parse that answers undefined for anything but an object: captured text may be truncated or garbage. */
+export function parseObject(text: string | undefined): JsonObject | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return asObject(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseValue(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A token count: a finite non-negative number, floored; anything else counts as 0. */
+export function count(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
+}
+
+export function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The captured top-level fields of a JSON body, parsed; a damaged field is simply absent. */
+export function parseFields(fields: Readonly<Record<string, string>>): JsonObject {
+  const body: JsonObject = {};
+  for (const [key, raw] of Object.entries(fields)) {
+    const value = parseValue(raw);
+    if (value !== undefined) body[key] = value;
+  }
+  return body;
+}
+
+/** Parsed data of the captured SSE events, in arrival order, skipping any that are not JSON objects. */
+export function parsedEvents(events: readonly SseEventRecord[]): Array<{ event?: string; body: JsonObject }> {
+  const out: Array<{ event?: string; body: JsonObject }> = [];
+  for (const e of events) {
+    const body = parseObject(e.data);
+    if (body) out.push(e.event === undefined ? { body } : { event: e.event, body });
+  }
+  return out;
+}
+
+/** Short text for an error object such as {type, message} or {code, message}. */
+export function describeError(v: unknown): string | undefined {
+  const o = asObject(v);
+  if (!o) return text(v);
+  const label = text(o.type) ?? text(o.code) ?? text(o.status) ?? (typeof o.code === 'number' ? String(o.code) : undefined);
+  const message = text(o.message);
+  const both = label && message ? `${label}: ${message}` : (label ?? message);
+  return both?.slice(0, 300);
+}
+
+/** Whether some `"key": {` occurs in the text: a cheap test for a non-null object value, no parsing. */
+export function hasObjectValue(data: string, key: string): boolean {
+  const needle = `"${key}"`;
+  for (let at = data.indexOf(needle); at !== -1; at = data.indexOf(needle, at + needle.length)) {
+    let k = skipSpaces(data, at + needle.length);
+    if (data.charCodeAt(k) !== 0x3a) continue;
+    k = skipSpaces(data, k + 1);
+    if (data.charCodeAt(k) === 0x7b) return true;
+  }
+  return false;
+}
+
+function skipSpaces(s: string, k: number): number {
+  for (;;) {
+    const c = s.charCodeAt(k);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return k;
+    k++;
+  }
+}
+
+export function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/**
+ * The canonical row. Counts become non-negative integers and a part never exceeds its whole (cached and
+ * cache writes within input, reasoning within output), so cost arithmetic downstream can never go negative.
+ */
+export function toCanonical(s: UsageSnippet, r: FormatReading): CanonicalUsage {
+  const c = r.counts ?? { input: 0, cached: 0, cacheWrite: 0, output: 0, reasoning: 0 };
+  const input = count(c.input);
+  const cached = Math.min(count(c.cached), input);
+  const cacheWrite = Math.min(count(c.cacheWrite), input - cached);
+  const output = count(c.output);
+  const reasoning = Math.min(count(c.reasoning), output);
+  const found = r.counts !== null;
+  const usage: CanonicalUsage = {
+    model: r.model || s.requestModel,
+    input_tokens: input,
+    cached_input_tokens: cached,
+    cache_write_tokens: cacheWrite,
+    output_tokens: output,
+    reasoning_tokens: reasoning,
+    usage_status: !found ? 'missing' : s.outcome === 'complete' && r.final !== false ? 'reported' : 'partial',
+  };
+  // Only a 2xx can hide an error in its body; other statuses already say so.
+  if (r.providerError && isSuccess(s.status)) usage.provider_error = r.providerError;
+  return usage;
+}

@@ -1,0 +1,130 @@
+// Price table (USD per million tokens, per provider and model) and the integer micro-dollar cost of one usage row.
+import { readFileSync } from 'node:fs';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { CanonicalUsage } from './snippet.ts';
+
+const Rate = Type.Number({ minimum: 0, maximum: 1_000_000 });
+const ModelPriceSchema = Type.Object(
+  { input: Rate, cached_input: Type.Optional(Rate), cache_write: Type.Optional(Rate), output: Rate },
+  { additionalProperties: false },
+);
+const PriceFileSchema = Type.Object({
+  providers: Type.Record(Type.String({ minLength: 1 }), Type.Record(Type.String({ minLength: 1 }), ModelPriceSchema)),
+});
+
+/** Rates in USD per million tokens, every one filled in. */
+export interface ModelPrice {
+  input: number;
+  cached_input: number;
+  cache_write: number;
+  output: number;
+}
+
+export interface PriceMatch {
+  /** The table entry that matched (the model itself or its longest listed prefix). */
+  key: string;
+  price: ModelPrice;
+}
+
+export interface PricedUsage {
+  cost_micro_usd: number;
+  price_known: 0 | 1;
+}
+
+export class PriceTableError extends Error {
+  readonly code = 'invalid_price_table';
+  readonly status = 500;
+}
+
+export const DEFAULT_PRICES_FILE = new URL('./prices.json', import.meta.url).pathname;
+
+export class PriceTable {
+  private readonly byProvider: Map<string, Map<string, ModelPrice>>;
+
+  constructor(file: Static<typeof PriceFileSchema>) {
+    this.byProvider = new Map(
+      Object.entries(file.providers).map(([provider, models]) => [
+        provider,
+        new Map(
+          Object.entries(models).map(([model, p]) => [
+            model,
+            { input: p.input, cached_input: p.cached_input ?? p.input, cache_write: p.cache_write ?? p.input, output: p.output },
+          ]),
+        ),
+      ]),
+    );
+  }
+
+  /** Exact id first, then the longest listed id followed by '-' in the model (dated snapshots, -latest aliases). */
+  lookup(provider: string, model: string): PriceMatch | undefined {
+    const models = this.byProvider.get(provider);
+    if (!models || model === '') return undefined;
+    const exact = models.get(model);
+    if (exact) return { key: model, price: exact };
+    let best: PriceMatch | undefined;
+    for (const [key, price] of models) {
+      // The '-' boundary keeps gpt-4.1 from pricing gpt-4.10; the model names are few per provider, so a scan is cheap.
+      if (model.startsWith(`${key}-`) && (!best || key.length > best.key.length)) best = { key, price };
+    }
+    return best;
+  }
+
+  price(provider: string, usage: CanonicalUsage): PricedUsage {
+    const match = this.lookup(provider, usage.model);
+    return match ? { cost_micro_usd: costMicroUsd(usage, match.price), price_known: 1 } : { cost_micro_usd: 0, price_known: 0 };
+  }
+}
+
+export function parsePriceTable(json: unknown): PriceTable {
+  if (!Value.Check(PriceFileSchema, json)) {
+    const first = [...Value.Errors(PriceFileSchema, json)][0];
+    throw new PriceTableError(`price table is invalid at ${first?.path || '/'}: ${first?.message ?? 'unknown error'}`);
+  }
+  return new PriceTable(json);
+}
+
+/** Read once at start-up; a broken operator edit must stop the worker rather than bill everything at 0. */
+export function loadPriceTable(path: string = process.env.AROUTER_PRICES_FILE || DEFAULT_PRICES_FILE): PriceTable {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new PriceTableError(`cannot read price table ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new PriceTableError(`price table ${path} is not JSON: ${(e as Error).message}`);
+  }
+  return parsePriceTable(json);
+}
+
+const PICO_PER_MICRO = 1_000_000n;
+
+function tokens(n: number): bigint {
+  return Number.isFinite(n) && n > 0 ? BigInt(Math.trunc(n)) : 0n;
+}
+
+/** USD per million tokens is pico-dollars per token times 1e-6; rates with up to six decimals stay exact. */
+function picoPerToken(usdPerMillion: number): bigint {
+  return BigInt(Math.round(usdPerMillion * 1_000_000));
+}
+
+/**
+ * Cost in micro-dollars, rounded half up once at the end. input_tokens already include the cached and cache-write
+ * parts (providers.md), so only the rest is billed at the plain input rate. BigInt keeps large counts exact.
+ */
+export function costMicroUsd(usage: CanonicalUsage, price: ModelPrice): number {
+  const input = tokens(usage.input_tokens);
+  const cached = tokens(usage.cached_input_tokens);
+  const written = tokens(usage.cache_write_tokens);
+  const plain = input - cached - written;
+  const pico =
+    (plain > 0n ? plain : 0n) * picoPerToken(price.input) +
+    cached * picoPerToken(price.cached_input) +
+    written * picoPerToken(price.cache_write) +
+    tokens(usage.output_tokens) * picoPerToken(price.output);
+  return Number((pico + PICO_PER_MICRO / 2n) / PICO_PER_MICRO);
+}

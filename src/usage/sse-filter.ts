@@ -1,0 +1,181 @@
+// Byte-level SSE event framer for the client's path: every event passes through byte for byte unless a predicate drops it.
+import { CappedBytes } from './bytes.ts';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const COLON = 0x3a;
+const SPACE = 0x20;
+const FIELD_DATA = new TextEncoder().encode('data');
+
+export interface SseEventFilter {
+  /** Raw bytes ready for the client: every event completed by this chunk, minus dropped ones. */
+  push(chunk: Uint8Array): Uint8Array[];
+  /** Whatever trailing bytes never formed a complete event, unchanged. */
+  end(): Uint8Array[];
+}
+
+export interface SseEventFilterOptions {
+  /** An event larger than this is streamed through undecided: usage-only chunks are small, and memory stays bounded. */
+  maxBufferedEventBytes?: number;
+}
+
+export function createSseEventFilter(drop: (data: string) => boolean, options: SseEventFilterOptions = {}): SseEventFilter {
+  const cap = options.maxBufferedEventBytes ?? 256 * 1024;
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  // Bytes of the current event that arrived in earlier chunks.
+  const held = new CappedBytes(cap);
+  let passthrough = false;
+  let lineHasBytes = false;
+  // A CR ended a line at the end of a chunk: an LF next is the rest of that line break.
+  let skipLF = false;
+  // An event ended with a CR at the end of a chunk: an LF next belongs to that event, kept or dropped with it.
+  let lfOwner: 'kept' | 'dropped' | null = null;
+
+  function closeEvent(tail: Uint8Array, out: Uint8Array[]): boolean {
+    if (passthrough) {
+      passthrough = false;
+      emit(out, tail);
+      return true;
+    }
+    let bytes = tail;
+    if (held.length > 0) {
+      if (held.length + tail.length > cap) {
+        emit(out, held.copy());
+        emit(out, tail);
+        held.reset();
+        return true;
+      }
+      held.append(tail);
+      bytes = held.copy();
+      held.reset();
+    }
+    if (bytes.length <= cap && drop(eventData(bytes, decoder))) return false;
+    emit(out, bytes);
+    return true;
+  }
+
+  function holdRest(rest: Uint8Array, out: Uint8Array[]): void {
+    if (passthrough) return emit(out, rest);
+    if (held.length + rest.length > cap) {
+      passthrough = true;
+      if (held.length > 0) emit(out, held.copy());
+      held.reset();
+      return emit(out, rest);
+    }
+    held.append(rest);
+  }
+
+  function push(chunk: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const n = chunk.length;
+    if (n === 0) return out;
+    let i = 0;
+    let eventStart = 0;
+    if (lfOwner !== null) {
+      if (chunk[0] === LF) {
+        if (lfOwner === 'kept') emit(out, chunk.subarray(0, 1));
+        i = eventStart = 1;
+      }
+      lfOwner = null;
+    } else if (skipLF) {
+      if (chunk[0] === LF) i = 1;
+    }
+    skipLF = false;
+    let nextLF = -2;
+    let nextCR = -2;
+    while (i < n) {
+      if (nextLF !== -1 && nextLF < i) nextLF = chunk.indexOf(LF, i);
+      if (nextCR !== -1 && nextCR < i) nextCR = chunk.indexOf(CR, i);
+      const eol = nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
+      if (eol === -1) {
+        lineHasBytes = true;
+        break;
+      }
+      let next = eol + 1;
+      let crAtChunkEnd = false;
+      if (chunk[eol] === CR) {
+        if (next < n) {
+          if (chunk[next] === LF) next++;
+        } else {
+          crAtChunkEnd = true;
+        }
+      }
+      if (!lineHasBytes && eol === i) {
+        const kept = closeEvent(chunk.subarray(eventStart, next), out);
+        eventStart = next;
+        if (crAtChunkEnd) lfOwner = kept ? 'kept' : 'dropped';
+      } else if (crAtChunkEnd) {
+        skipLF = true;
+      }
+      lineHasBytes = false;
+      i = next;
+    }
+    if (eventStart < n) holdRest(chunk.subarray(eventStart), out);
+    return out;
+  }
+
+  function end(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (!passthrough && held.length > 0) emit(out, held.copy());
+    held.reset();
+    passthrough = false;
+    lineHasBytes = false;
+    skipLF = false;
+    lfOwner = null;
+    return out;
+  }
+
+  return { push, end };
+}
+
+/** Appends bytes, merging with the previous piece when both are adjacent views of one buffer (fewer writes downstream). */
+function emit(out: Uint8Array[], bytes: Uint8Array): void {
+  if (bytes.length === 0) return;
+  const last = out[out.length - 1];
+  if (last && last.buffer === bytes.buffer && last.byteOffset + last.byteLength === bytes.byteOffset) {
+    out[out.length - 1] = new Uint8Array(bytes.buffer, last.byteOffset, last.byteLength + bytes.byteLength);
+  } else {
+    out.push(bytes);
+  }
+}
+
+/** The event's data field values joined by '\n', as an SSE client would see them. */
+function eventData(event: Uint8Array, decoder: TextDecoder): string {
+  const parts: string[] = [];
+  let start = 0;
+  while (start < event.length) {
+    let end = start;
+    while (end < event.length && event[end] !== LF && event[end] !== CR) end++;
+    if (isDataLine(event, start, end)) {
+      let valueStart = start + FIELD_DATA.length;
+      if (valueStart < end) valueStart++; // the colon
+      if (valueStart < end && event[valueStart] === SPACE) valueStart++;
+      parts.push(decoder.decode(event.subarray(valueStart, end)));
+    }
+    start = end + (event[end] === CR && event[end + 1] === LF ? 2 : 1);
+  }
+  return parts.join('\n');
+}
+
+function isDataLine(event: Uint8Array, start: number, end: number): boolean {
+  if (end - start < FIELD_DATA.length) return false;
+  for (let k = 0; k < FIELD_DATA.length; k++) if (event[start + k] !== FIELD_DATA[k]) return false;
+  const after = start + FIELD_DATA.length;
+  return after === end || event[after] === COLON;
+}
+
+const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+
+/** An OpenAI-style chunk that only carries usage: `choices` is empty and `usage` is an object. */
+export function isUsageOnlyChunk(data: string): boolean {
+  if (!data.includes('"usage"') || !USAGE_OBJECT.test(data) || !EMPTY_CHOICES.test(data)) return false;
+  try {
+    const chunk: unknown = JSON.parse(data);
+    if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) return false;
+    const { choices, usage } = chunk as { choices?: unknown; usage?: unknown };
+    return Array.isArray(choices) && choices.length === 0 && typeof usage === 'object' && usage !== null && !Array.isArray(usage);
+  } catch {
+    return false;
+  }
+}
