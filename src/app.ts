@@ -20,12 +20,18 @@ export interface AppDeps {
   /** Readiness: key store or outbox usable, and not draining. */
   ready(): Promise<{ ok: boolean; detail: Record<string, boolean> }>;
   /** Extra routes (usage API, unified endpoint) mounted by the runtime. */
-  plugins?: ReadonlyArray<(app: Elysia) => Elysia>;
+  plugins?: ReadonlyArray<(app: Elysia) => unknown>;
   /** Called with each proxied request before forwarding (the server lifts its idle timeout for long streams). */
   onProxyRequest?(req: Request): void;
 }
 
 const SLUGS = PROVIDERS.map((p) => p.slug);
+/** First path segments that belong to arouter itself, never to a provider. */
+const RESERVED = new Set(['healthz', 'readyz', 'metrics', 'admin', 'v1']);
+
+function firstSegment(url: string): string {
+  return splitTarget(url).slug;
+}
 
 export const newRequestId = (): string => Bun.randomUUIDv7();
 
@@ -62,62 +68,69 @@ export function createApp(d: AppDeps) {
     }
   };
 
-  let app = new Elysia()
-    .get('/healthz', () => json({ ok: true }, 200, newRequestId()))
-    .get('/readyz', async () => {
-      const r = await d.ready();
-      return json(r, r.ok ? 200 : 503, newRequestId());
-    })
-    .get('/metrics', () => new Response(d.metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4', 'x-arouter-request-id': newRequestId() } }))
-    .post(
-      '/admin/keys',
-      async ({ request, body }) => {
+  const extra = new Elysia();
+  for (const plugin of d.plugins ?? []) plugin(extra);
+  return (
+    new Elysia()
+      // Proxy routes are claimed before routing: the router never sees them (so a "/:slug/*" pattern cannot shadow
+      // static routes) and no framework body parsing happens on them.
+      .onRequest(({ request }) => (providerBySlug(firstSegment(request.url)) ? proxy(request) : undefined))
+      .onError(({ code, error, request }) => {
+        const id = newRequestId();
+        if (code === 'NOT_FOUND') {
+          const seg = firstSegment(request.url);
+          return errorResponse(seg && !RESERVED.has(seg) ? unknownProvider(seg, SLUGS) : notFound(new URL(request.url).pathname), id);
+        }
+        if (code === 'VALIDATION') return errorResponse(new ArouterError(400, 'invalid_request', `Request body failed validation: ${validationSummary(error)}`), id);
+        if (code === 'PARSE') return errorResponse(new ArouterError(400, 'invalid_request', 'Request body is not valid JSON.'), id);
+        if (error instanceof ArouterError) return errorResponse(error, id);
+        d.log('error', 'unhandled error', { request_id: id, code: String(code) });
+        return errorResponse(new ArouterError(500, 'internal_error', 'arouter failed to handle this request.'), id);
+      })
+      .get('/healthz', () => json({ ok: true }, 200, newRequestId()))
+      .get('/readyz', async () => {
+        const r = await d.ready();
+        return json(r, r.ok ? 200 : 503, newRequestId());
+      })
+      .get('/metrics', () => new Response(d.metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4', 'x-arouter-request-id': newRequestId() } }))
+      .post(
+        '/admin/keys',
+        async ({ request, body }) => {
+          const id = newRequestId();
+          const denied = requireAdmin(request, id);
+          if (denied) return denied;
+          const created = await d.keys.create(body.account, body.name ?? '', body.rpm ?? 0);
+          d.log('info', 'key created', { request_id: id, key_id: created.id, account: created.account });
+          return json(created, 201, id);
+        },
+        {
+          body: t.Object({
+            account: t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' }),
+            name: t.Optional(t.String({ maxLength: 256 })),
+            rpm: t.Optional(t.Integer({ minimum: 0 })),
+          }),
+        },
+      )
+      .get('/admin/keys', async ({ request, query }) => {
         const id = newRequestId();
         const denied = requireAdmin(request, id);
         if (denied) return denied;
-        const created = await d.keys.create(body.account, body.name ?? '', body.rpm ?? 0);
-        d.log('info', 'key created', { request_id: id, key_id: created.id, account: created.account });
-        return json(created, 201, id);
-      },
-      {
-        body: t.Object({
-          account: t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' }),
-          name: t.Optional(t.String({ maxLength: 256 })),
-          rpm: t.Optional(t.Integer({ minimum: 0 })),
-        }),
-      },
-    )
-    .get('/admin/keys', async ({ request, query }) => {
-      const id = newRequestId();
-      const denied = requireAdmin(request, id);
-      if (denied) return denied;
-      const account = typeof query.account === 'string' ? query.account : '';
-      if (!account) return errorResponse(new ArouterError(400, 'invalid_request', 'Pass ?account=<account id>.'), id);
-      const keys = (await d.keys.list(account)).map(({ hash: _hash, ...rest }) => rest);
-      return json({ account, keys }, 200, id);
-    })
-    .delete('/admin/keys/:id', async ({ request, params }) => {
-      const id = newRequestId();
-      const denied = requireAdmin(request, id);
-      if (denied) return denied;
-      const ok = await d.keys.revoke(params.id);
-      if (!ok) return errorResponse(new ArouterError(404, 'key_not_found', `No key with id ${params.id.slice(0, 64)}.`), id);
-      d.log('info', 'key revoked', { request_id: id, key_id: params.id });
-      return json({ id: params.id, revoked: true }, 200, id);
-    });
-  for (const plugin of d.plugins ?? []) app = plugin(app);
-  return app
-    .all('/:slug/*', ({ request }) => proxy(request), { parse: 'none' })
-    .all('/:slug', ({ request }) => proxy(request), { parse: 'none' })
-    .onError(({ code, error, request }) => {
-      const id = newRequestId();
-      if (code === 'NOT_FOUND') return errorResponse(notFound(new URL(request.url).pathname), id);
-      if (code === 'VALIDATION') return errorResponse(new ArouterError(400, 'invalid_request', 'Request body failed validation: ' + validationSummary(error)), id);
-      if (code === 'PARSE') return errorResponse(new ArouterError(400, 'invalid_request', 'Request body is not valid JSON.'), id);
-      if (error instanceof ArouterError) return errorResponse(error, id);
-      d.log('error', 'unhandled error', { request_id: id, code: String(code) });
-      return errorResponse(new ArouterError(500, 'internal_error', 'arouter failed to handle this request.'), id);
-    });
+        const account = typeof query.account === 'string' ? query.account : '';
+        if (!account) return errorResponse(new ArouterError(400, 'invalid_request', 'Pass ?account=<account id>.'), id);
+        const keys = (await d.keys.list(account)).map(({ hash: _hash, ...rest }) => rest);
+        return json({ account, keys }, 200, id);
+      })
+      .delete('/admin/keys/:id', async ({ request, params }) => {
+        const id = newRequestId();
+        const denied = requireAdmin(request, id);
+        if (denied) return denied;
+        const ok = await d.keys.revoke(params.id);
+        if (!ok) return errorResponse(new ArouterError(404, 'key_not_found', `No key with id ${params.id.slice(0, 64)}.`), id);
+        d.log('info', 'key revoked', { request_id: id, key_id: params.id });
+        return json({ id: params.id, revoked: true }, 200, id);
+      })
+      .use(extra)
+  );
 }
 
 function validationSummary(error: unknown): string {

@@ -123,6 +123,8 @@ export class Forwarder {
     const url = upstreamBase + call.path + call.search;
     const controller = new AbortController();
     let abortCause: Outcome | null = null;
+    // Read through a function: TypeScript cannot see the closure below assigning it.
+    const cause = (): Outcome | null => abortCause;
     const abort = (cause: Outcome) => {
       if (abortCause === null) abortCause = cause;
       controller.abort();
@@ -149,11 +151,11 @@ export class Forwarder {
       clearTimeout(firstByte);
       stopProbe();
       this.inflight.delete(abort);
-      const cause: Outcome | null = abortCause;
       if (err instanceof ArouterError) return fail(err, 'rejected');
-      if (cause === 'timeout_first_byte') return fail(providerTimeout(provider.slug, 'waiting for the first response byte', this.d.firstByteTimeoutMs), cause);
-      if (cause === 'timeout_connect') return fail(providerTimeout(provider.slug, 'connecting', this.d.connectProbe.timeoutMs), cause);
-      if (cause === 'client_abort' || cause === 'shutdown') return fail(new ArouterError(499, 'client_closed_request', 'The client closed the request.'), cause);
+      const why = cause();
+      if (why === 'timeout_first_byte') return fail(providerTimeout(provider.slug, 'waiting for the first response byte', this.d.firstByteTimeoutMs), why);
+      if (why === 'timeout_connect') return fail(providerTimeout(provider.slug, 'connecting', this.d.connectProbe.timeoutMs), why);
+      if (why === 'client_abort' || why === 'shutdown') return fail(new ArouterError(499, 'client_closed_request', 'The client closed the request.'), why);
       const bodyErr = findArouterError(err);
       if (bodyErr) return fail(bodyErr, 'rejected');
       return fail(providerUnreachable(provider.slug, describeFetchError(err)), 'connect_error');
@@ -186,19 +188,19 @@ export class Forwarder {
     if (!isSse && !upstream.headers.has('content-encoding') && declared <= BUFFER_MAX_BYTES) {
       const idle = setTimeout(() => abort('timeout_idle'), this.d.idleTimeoutMs);
       try {
-        let body = new Uint8Array(await upstream.arrayBuffer());
+        let body: Uint8Array = new Uint8Array(await upstream.arrayBuffer());
         clearTimeout(idle);
         capture.feed(body);
         if (redactor) body = concat(redactor.chunk(body), redactor.flush());
         done();
         record(upstream.status, 'complete', capture.finish(), body.byteLength, { ttfbMs });
-        return new Response(body, { status: upstream.status, headers });
+        return new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers });
       } catch (err) {
         clearTimeout(idle);
         done();
-        const cause: Outcome = abortCause ?? 'upstream_reset';
-        record(upstream.status, cause, capture.finish(), 0, { ttfbMs, error: describeFetchError(err) });
-        if (cause === 'timeout_idle') return errorResponse(providerTimeout(provider.slug, 'between two chunks', this.d.idleTimeoutMs), requestId);
+        const why: Outcome = cause() ?? 'upstream_reset';
+        record(upstream.status, why, capture.finish(), 0, { ttfbMs, error: describeFetchError(err) });
+        if (why === 'timeout_idle') return errorResponse(providerTimeout(provider.slug, 'between two chunks', this.d.idleTimeoutMs), requestId);
         return errorResponse(providerUnreachable(provider.slug, 'the connection failed while reading the response'), requestId);
       }
     }
@@ -211,7 +213,7 @@ export class Forwarder {
       redactor,
       idleTimeoutMs: this.d.idleTimeoutMs,
       abortUpstream: abort,
-      abortCause: () => abortCause,
+      abortCause: cause,
       onEnd: (outcome, bytesOut, error) => {
         done();
         if (isSse) this.d.observer.streamClosed(provider.slug);

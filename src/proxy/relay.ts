@@ -47,7 +47,7 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
   return new ReadableStream<Uint8Array>(
     {
       async pull(ctrl) {
-        let r: ReadableStreamReadResult<Uint8Array>;
+        let r: Awaited<ReturnType<typeof reader.read>>;
         try {
           r = await reader.read();
         } catch (err) {

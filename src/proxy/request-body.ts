@@ -5,7 +5,7 @@ import { bodyTooLarge } from '../errors.ts';
 const SNIFF_MAX_BYTES = 1 << 20;
 
 export interface PreparedBody {
-  body: BodyInit | null;
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
   /** Length sent upstream when known (else the body is streamed chunked). */
   length: number | null;
   /** Bytes received from the client so far (final for buffered bodies). */

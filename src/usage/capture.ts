@@ -78,13 +78,13 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
   let truncated = false;
 
   function keepEvent(event: string | undefined, data: string, dataTruncated: boolean): void {
-    const keep: SseKeep | null = format.sseKeep(event, data);
-    if (keep === null) return;
-    // A cut JSON text can never be parsed; keeping it would only push out a good one.
+    // A cut JSON text can never be parsed, and its usage may have been in the part cut off: flag it, keep nothing.
     if (dataTruncated) {
       truncated = true;
       return;
     }
+    const keep: SseKeep | null = format.sseKeep(event, data);
+    if (keep === null) return;
     const record: SseEventRecord = event === undefined ? { data } : { event, data };
     const existing = kept.findIndex((k) => k.slot === keep.slot);
     if (keep.mode === 'first' && existing !== -1) return;

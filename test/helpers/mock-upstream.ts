@@ -63,10 +63,10 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       let bytes = typeof reply.body === 'string' ? enc.encode(reply.body) : reply.body;
       if (!h.has('content-type')) h.set('content-type', 'application/json');
       if (reply.gzip) {
-        bytes = Bun.gzipSync(bytes);
+        bytes = Bun.gzipSync(bytes as Uint8Array<ArrayBuffer>);
         h.set('content-encoding', 'gzip');
       }
-      return new Response(bytes, { status: reply.status ?? 200, headers: h });
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { status: reply.status ?? 200, headers: h });
     },
   });
   return {

@@ -31,6 +31,8 @@ export interface TestProxyOptions {
   /** Extra env (timeouts, limits, provider keys removed with ''). */
   env?: Record<string, string>;
   keyCacheMs?: number;
+  /** Share keys between harnesses (two "pods"). */
+  keyPrefix?: string;
 }
 
 export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
@@ -43,9 +45,13 @@ export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
   for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
   const settings = loadSettings(env);
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
-  const keys = new KeyStore(redis, uniqueName('t'));
+  const keys = new KeyStore(redis, o.keyPrefix ?? uniqueName('t'));
   const cacheMs = o.keyCacheMs ?? 2_000;
   const cache = new KeyCache(keys, { refreshAfterMs: cacheMs, maxAgeMs: cacheMs * 2, outageGraceMs: 60_000, maxEntries: 1000 });
+  // Revocations reach every pod through pub/sub, as in the runtime.
+  const subscriber = redis.duplicate();
+  subscriber.on('message', (_c: string, hash: string) => cache.invalidate(hash));
+  await subscriber.subscribe(keys.revocationChannel);
   const logLines: string[] = [];
   const log: Logger = createLogger('debug', (l) => void logLines.push(l));
   const snippets: UsageSnippet[] = [];
@@ -78,6 +84,7 @@ export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
     forwarder,
     createKey: (account = uniqueName('acct')) => keys.create(account, 'test'),
     async close() {
+      subscriber.disconnect();
       redis.disconnect();
     },
   };

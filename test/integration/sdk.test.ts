@@ -86,7 +86,7 @@ describe('openai SDK', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as InstanceType<typeof OpenAI.BadRequestError>).error).toEqual((JSON.parse(fixtureText('openai/error-400.json')) as { error: unknown }).error);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).error).toEqual((JSON.parse(fixtureText('openai/error-400.json')) as { error: object }).error);
   });
 });
 

@@ -101,6 +101,10 @@ describe('framing', () => {
     }, 1024);
     expect(dec(out)).toBe(big);
     expect(asked).toBe(2);
+    // The same decision when the big event arrives in one chunk: chunking never changes what is filtered.
+    asked = 0;
+    expect(dec(filterAll([wire], () => ++asked > 0, 1024))).toBe(big);
+    expect(asked).toBe(2);
   });
 });
 

@@ -100,6 +100,10 @@ describe('BOM and end of stream', () => {
     ]);
   });
 
+  test('a BOM and an unterminated last line: the BOM is not replayed into the data at end', () => {
+    expect(parseEverySplit(enc('\uFEFFdata: a'))).toEqual([ev('a')]);
+  });
+
   test('pushes after end are ignored', () => {
     const seen: string[] = [];
     const parser = createSseParser((_e, d) => seen.push(d));

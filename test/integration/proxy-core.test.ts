@@ -1,0 +1,177 @@
+// Proxy contract: errors arouter raises, path escapes over a real socket, revocation across pods, client aborts.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { connect } from 'node:net';
+import { uniqueName, waitFor } from '../helpers/env.ts';
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
+import { ADMIN_TOKEN, createTestProxy, type TestProxy } from '../helpers/proxy-harness.ts';
+
+let mock: MockUpstream;
+let proxy: TestProxy;
+let server: ReturnType<typeof Bun.serve>;
+let key: string;
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  mock.on('*', { body: '{"ok":true}' });
+  proxy = await createTestProxy({ upstream: mock.url, env: { MISTRAL_API_KEY: '', AROUTER_MAX_BODY_BYTES: '1000' } });
+  server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (req) => proxy.app.handle(req) });
+  key = (await proxy.createKey()).key;
+});
+afterAll(async () => {
+  server.stop(true);
+  mock.stop();
+  await proxy.close();
+});
+
+const handle = (path: string, init: RequestInit = {}) => proxy.app.handle(new Request(`http://arouter.test${path}`, init));
+const auth = () => ({ authorization: `Bearer ${key}` });
+
+async function expectError(res: Response, status: number, type: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('x-arouter-request-id')).toBeTruthy();
+  const body = (await res.json()) as { error: { type: string; message: string } };
+  expect(body.error.type).toBe(type);
+  expect(body.error.message.length).toBeGreaterThan(10);
+}
+
+describe('errors arouter raises', () => {
+  test('401 without a key, no upstream call', async () => {
+    const before = mock.received.length;
+    await expectError(await handle('/openai/v1/models'), 401, 'authentication_error');
+    expect(mock.received.length).toBe(before);
+  });
+  test('404 unknown provider, no upstream call', async () => {
+    const before = mock.received.length;
+    await expectError(await handle('/nosuch/v1/models', { headers: auth() }), 404, 'unknown_provider');
+    expect(mock.received.length).toBe(before);
+  });
+  test('503 provider not configured names the variable', async () => {
+    const res = await handle('/mistral/v1/models', { headers: auth() });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('MISTRAL_API_KEY');
+  });
+  test('413 when the declared body is over the limit, no upstream call', async () => {
+    const before = mock.received.length;
+    await expectError(await handle('/openai/v1/chat/completions', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: 'x'.repeat(1001) }), 413, 'request_too_large');
+    expect(mock.received.length).toBe(before);
+  });
+  test('413 mid-stream for a chunked body over the limit', async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 5; i++) c.enqueue(new Uint8Array(400));
+        c.close();
+      },
+    });
+    const res = await fetch(`http://127.0.0.1:${server.port}/openai/v1/files`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/octet-stream' }, body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+  test('502 when the provider is unreachable', async () => {
+    const dead = Bun.serve({ port: 0, fetch: () => new Response('') });
+    const port = dead.port;
+    dead.stop(true);
+    const p = await createTestProxy({ upstream: `http://127.0.0.1:${port}` });
+    const k = (await p.createKey()).key;
+    const res = await p.app.handle(new Request('http://arouter.test/openai/v1/models', { headers: { authorization: `Bearer ${k}` } }));
+    await expectError(res, 502, 'provider_unreachable');
+    expect(p.snippets.at(-1)?.outcome).toBe('connect_error');
+    await p.close();
+  });
+  test('every response carries a request id, proxied or not', async () => {
+    for (const r of [await handle('/healthz'), await handle('/openai/v1/models', { headers: auth() }), await handle('/nope')]) {
+      expect(r.headers.get('x-arouter-request-id')).toBeTruthy();
+    }
+  });
+});
+
+describe('paths that try to leave the provider base, over a raw socket', () => {
+  const raw = (target: string) =>
+    new Promise<string>((resolve, reject) => {
+      const s = connect(server.port!, '127.0.0.1', () => s.write(`GET ${target} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`));
+      let d = '';
+      s.on('data', (b) => (d += b.toString()));
+      s.on('end', () => resolve(d));
+      s.on('error', reject);
+    });
+  const targets = ['/openai/v1/../../etc/passwd', '/openai/%2e%2e/%2e%2e/x', '/openai/v1/%2fevil', '/openai//evil.example/x', '/openai/v1%5c..%5cx', '/openai/..%2f..%2fx', '/openai/v1/./x/../../..'];
+  for (const t of targets) {
+    test(`${t} is refused and reaches no upstream outside the base`, async () => {
+      const before = mock.received.length;
+      const out = await raw(t);
+      const status = Number(out.split(' ')[1]);
+      expect([400, 404]).toContain(status);
+      const after = mock.received.slice(before);
+      expect(after).toEqual([]);
+    });
+  }
+});
+
+describe('keys', () => {
+  test('admin creates a key (lr_live_ format), lists it without the secret, and revocation reaches another pod within 5 s', async () => {
+    const prefix = uniqueName('pods');
+    const podA = await createTestProxy({ upstream: mock.url, keyPrefix: prefix, keyCacheMs: 1_000 });
+    const podB = await createTestProxy({ upstream: mock.url, keyPrefix: prefix, keyCacheMs: 1_000 });
+    const created = await podA.app.handle(new Request('http://arouter.test/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ account: 'acme', name: 'ci' }) }));
+    expect(created.status).toBe(201);
+    const { id, key: secret, account } = (await created.json()) as { id: string; key: string; account: string };
+    expect(secret).toMatch(/^lr_live_[A-Za-z0-9_-]{40,}$/);
+    expect(account).toBe('acme');
+    const stored = JSON.stringify(await podA.redis.keys(`${prefix}:*`)) + JSON.stringify(await podA.redis.hgetall(`${prefix}:key:${new Bun.CryptoHasher('sha256').update(secret).digest('hex')}`));
+    expect(stored).not.toContain(secret);
+    const listed = await podA.app.handle(new Request('http://arouter.test/admin/keys?account=acme', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    const listText = await listed.text();
+    expect(listText).toContain(id);
+    expect(listText).not.toContain(secret);
+    const use = (p: TestProxy) => p.app.handle(new Request('http://arouter.test/openai/v1/models', { headers: { 'x-api-key': secret } }));
+    expect((await use(podB)).status).toBe(200);
+    const t0 = Date.now();
+    const del = await podA.app.handle(new Request(`http://arouter.test/admin/keys/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    expect(del.status).toBe(200);
+    await waitFor(async () => (await use(podB)).status === 401, 5_000, 'revocation on pod B');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    await podA.close();
+    await podB.close();
+  });
+  test('admin API refuses a wrong token', async () => {
+    const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: '{"account":"a"}' });
+    expect(res.status).toBe(401);
+  });
+  test('admin API validates input', async () => {
+    const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"account":""}' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request');
+  });
+});
+
+test('client gone mid-stream: the upstream request is aborted and the snippet says client_abort', async () => {
+  let upstreamCancelled = false;
+  mock.on('/v1/chat/completions', {
+    raw: () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(c) {
+            c.enqueue(new TextEncoder().encode('data: {"choices":[{"delta":{"content":"x"}}]}\n\n'));
+            await Bun.sleep(20);
+          },
+          cancel() {
+            upstreamCancelled = true;
+          },
+        }),
+        { headers: { 'content-type': 'text/event-stream' } },
+      ),
+  });
+  const ac = new AbortController();
+  const res = await fetch(`http://127.0.0.1:${server.port}/openai/v1/chat/completions`, {
+    method: 'POST',
+    headers: { ...auth(), 'content-type': 'application/json' },
+    body: '{"model":"gpt-4.1-nano","stream":true,"stream_options":{"include_usage":true}}',
+    signal: ac.signal,
+  });
+  const reader = res.body!.getReader();
+  await reader.read();
+  const id = res.headers.get('x-arouter-request-id');
+  ac.abort();
+  await waitFor(() => upstreamCancelled, 5_000, 'upstream cancel');
+  const s = await waitFor(() => proxy.snippets.find((x) => x.requestId === id), 5_000, 'snippet');
+  expect(s.outcome).toBe('client_abort');
+  expect(s.stream).toBe(true);
+});

@@ -1,0 +1,51 @@
+// Job payload validation: the container must be { snippets: [] }; each snippet is checked alone with a reason that names the field.
+import { describe, expect, test } from 'bun:test';
+import { checkSnippet, isUsageJobData } from '../../workers/job-schema.ts';
+
+const good = {
+  v: 1, requestId: 'req_1', ts: 1_700_000_000_000, accountId: 'acct', keyId: 'key', provider: 'openai', format: 'openai-chat',
+  requestModel: 'gpt-4.1-nano', method: 'POST', path: '/v1/chat/completions', status: 200, stream: false, outcome: 'complete',
+  latencyMs: 10, bytesIn: 1, bytesOut: 2, capture: { kind: 'none' },
+};
+
+describe('job data', () => {
+  test('needs a snippets array', () => {
+    expect(isUsageJobData({ snippets: [] })).toBe(true);
+    expect(isUsageJobData({ snippets: [good, 'junk'] })).toBe(true); // entries are checked one by one later
+    expect(isUsageJobData({ snippet: [] })).toBe(false);
+    expect(isUsageJobData({ snippets: 'x' })).toBe(false);
+    expect(isUsageJobData(null)).toBe(false);
+  });
+});
+
+describe('checkSnippet', () => {
+  test('accepts a well-formed snippet of each capture kind', () => {
+    expect(checkSnippet(good).ok).toBe(true);
+    expect(checkSnippet({ ...good, capture: { kind: 'json', fields: { usage: '{}' } } }).ok).toBe(true);
+    expect(checkSnippet({ ...good, capture: { kind: 'sse', events: [{ event: 'message_start', data: '{}' }], truncated: true } }).ok).toBe(true);
+    expect(checkSnippet({ ...good, capture: { kind: 'error', message: 'boom' }, error: 'x', ttfbMs: 3, formatOptions: { a: true } }).ok).toBe(true);
+  });
+
+  test.each([
+    ['missing requestId', { ...good, requestId: undefined }, '/requestId'],
+    ['empty account', { ...good, accountId: '' }, '/accountId'],
+    ['string ts', { ...good, ts: '2025-01-01' }, '/ts'],
+    ['unknown outcome', { ...good, outcome: 'exploded' }, '/outcome'],
+    ['bad capture kind', { ...good, capture: { kind: 'xml' } }, '/capture'],
+    ['wrong version', { ...good, v: 2 }, '/v'],
+  ])('rejects %s, naming the field', (_name, value, path) => {
+    const r = checkSnippet(value);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toContain(path);
+  });
+
+  test('the reason names the request but never echoes field values', () => {
+    const r = checkSnippet({ ...good, accountId: 42, path: '/secret-looking-value' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error).toContain('req_1');
+      expect(r.error).not.toContain('secret-looking-value');
+    }
+    expect(checkSnippet('not an object').ok).toBe(false);
+  });
+});

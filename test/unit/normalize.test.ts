@@ -1,0 +1,250 @@
+// normalizeSnippet and the per-format rules fixtures alone do not exercise (variants built from the real payloads).
+import { describe, expect, test } from 'bun:test';
+import { PROVIDERS } from '../../src/providers/index.ts';
+import { formatById, USAGE_FORMATS } from '../../src/usage/formats/index.ts';
+import { normalizeSnippet } from '../../src/usage/normalize.ts';
+import type { CanonicalUsage, Capture, Outcome } from '../../src/usage/snippet.ts';
+import { captureOf, chunkLines, fixtureText, snippet } from './usage-wire.ts';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+type Json = Record<string, unknown>;
+
+function jsonFixture(rel: string): Json {
+  return JSON.parse(fixtureText(rel).replace(/^\uFEFF/, '')) as Json;
+}
+
+function fromJson(format: string, body: unknown, opts: { status?: number; outcome?: Outcome; formatOptions?: Record<string, boolean> } = {}): CanonicalUsage {
+  const capture = captureOf(format, 'application/json', [enc(JSON.stringify(body))]);
+  return normalizeSnippet(snippet({ format, capture, ...opts }));
+}
+
+function fromSse(format: string, wire: string, outcome: Outcome = 'complete', status = 200): CanonicalUsage {
+  const capture = captureOf(format, 'text/event-stream', [enc(wire)]);
+  return normalizeSnippet(snippet({ format, capture, outcome, status }));
+}
+
+/** [input, cached, cacheWrite, output, reasoning, status] */
+function nums(u: CanonicalUsage): [number, number, number, number, number, string] {
+  return [u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens, u.usage_status];
+}
+
+describe('normalizeSnippet', () => {
+  test('an unknown format id throws, naming it', () => {
+    expect(() => normalizeSnippet(snippet({ format: 'no-such-format', capture: { kind: 'none' } }))).toThrow(/no-such-format/);
+  });
+
+  test('none and error captures are missing with zero counts and the request model', () => {
+    for (const capture of [{ kind: 'none' }, { kind: 'error', message: 'x' }] as Capture[]) {
+      for (const f of USAGE_FORMATS) {
+        const u = normalizeSnippet(snippet({ format: f.id, capture, requestModel: 'm-req' }));
+        expect(u).toEqual({
+          model: 'm-req', input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0,
+          output_tokens: 0, reasoning_tokens: 0, usage_status: 'missing',
+        });
+      }
+    }
+  });
+
+  test('every format a provider module can choose exists', () => {
+    const paths = ['/v1/chat/completions', '/v1/responses', '/v1/messages', '/v2/chat', '/v2/embed', '/v1/embeddings',
+      '/v1beta/models/gemini-2.0-flash:generateContent', '/v1/text/chatcompletion_v2',
+      '/api/v1/services/aigc/text-generation/generation', '/compatible-mode/v1/chat/completions', '/compatibility/v1/chat/completions'];
+    for (const p of PROVIDERS) for (const path of paths) expect(formatById(p.formatFor(path).format)).toBeDefined();
+  });
+
+  test('counts are non-negative integers and parts never exceed their whole', () => {
+    const u = fromJson('openai-chat', {
+      usage: { prompt_tokens: 10.7, completion_tokens: -5, total_tokens: 6, prompt_tokens_details: { cached_tokens: 50, cache_write_tokens: 3 },
+        completion_tokens_details: { reasoning_tokens: '7' } },
+    });
+    expect(nums(u)).toEqual([10, 10, 0, 0, 0, 'reported']);
+  });
+});
+
+describe('openai-chat family', () => {
+  test('DeepSeek prompt_cache_hit_tokens is the cached count (real body with a cache hit)', () => {
+    const body = jsonFixture('deepseek/chat-nonstream.json');
+    body.usage = { ...(body.usage as Json), prompt_cache_hit_tokens: 8, prompt_cache_miss_tokens: 5 };
+    expect(nums(fromJson('openai-chat', body))).toEqual([13, 8, 0, 300, 0, 'reported']);
+  });
+
+  test('Moonshot top-level cached_tokens (unverified: family rule)', () => {
+    const u = fromJson('openai-chat', { model: 'kimi-k2', usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25, cached_tokens: 16 } });
+    expect([...nums(u), u.model]).toEqual([20, 16, 0, 5, 0, 'reported', 'kimi-k2']);
+  });
+
+  test('Kimi stream: usage inside choices[0] of the final chunk (unverified: family rule)', () => {
+    const wire = [
+      'data: {"id":"c1","model":"kimi-k2","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n',
+      'data: {"id":"c1","model":"kimi-k2","choices":[{"index":0,"delta":{},"finish_reason":"stop","usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"cached_tokens":4}}]}\n\n',
+      'data: [DONE]\n\n',
+    ].join('');
+    expect(nums(fromSse('openai-chat', wire))).toEqual([9, 4, 0, 2, 0, 'reported']);
+  });
+
+  test('Groq: x_groq.usage alone is enough (the real final chunk without its top-level copy)', () => {
+    const lines = chunkLines('groq/chat-stream.chunks.jsonl');
+    const last = JSON.parse(lines.at(-1) as string) as Json;
+    delete last.usage;
+    const wire = `data: ${lines[0]}\n\ndata: ${JSON.stringify(last)}\n\ndata: [DONE]\n\n`;
+    expect(nums(fromSse('openai-chat', wire))).toEqual([45, 0, 0, 662, 0, 'reported']);
+  });
+
+  test('zero placeholders (MiniMax-style) never win over the real usage, before or after it', () => {
+    const zero = '"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}';
+    const wire = [
+      `data: {"model":"MiniMax-M1","choices":[{"index":0,"delta":{"content":"a"}}],${zero}}\n\n`,
+      'data: {"model":"MiniMax-M1","choices":[],"usage":{"prompt_tokens":30,"completion_tokens":7,"total_tokens":37}}\n\n',
+      `data: {"model":"MiniMax-M1","choices":[{"index":0,"delta":{}}],${zero}}\n\n`,
+    ].join('');
+    expect(nums(fromSse('openai-chat', wire))).toEqual([30, 0, 0, 7, 0, 'reported']);
+  });
+
+  test('cache_write_tokens and reasoning are read from the details objects', () => {
+    const body = jsonFixture('openai/chat-nonstream.json');
+    body.usage = { ...(body.usage as Json), prompt_tokens_details: { cached_tokens: 4, cache_write_tokens: 6 }, completion_tokens_details: { reasoning_tokens: 100 } };
+    expect(nums(fromJson('openai-chat', body))).toEqual([16, 4, 6, 363, 100, 'reported']);
+  });
+
+  test('without the xAI option, reasoning stays inside completion (the same real body reads differently)', () => {
+    const body = jsonFixture('xai/chat-nonstream.json');
+    expect(nums(fromJson('openai-chat', body))).toEqual([12, 2, 0, 1, 1, 'reported']);
+    expect(nums(fromJson('openai-chat', body, { formatOptions: { reasoningOutsideCompletion: true } }))).toEqual([12, 2, 0, 229, 228, 'reported']);
+  });
+
+  test('an error chunk inside a 200 stream is a provider error', () => {
+    const wire = 'data: {"model":"gpt-4.1","choices":[{"index":0,"delta":{"content":"x"}}]}\n\ndata: {"error":{"type":"server_error","message":"The server had an error"}}\n\n';
+    const u = fromSse('openai-chat', wire, 'complete');
+    expect([u.usage_status, u.provider_error, u.model]).toEqual(['missing', 'server_error: The server had an error', 'gpt-4.1']);
+  });
+
+  test('MiniMax base_resp with a non-zero status on HTTP 200 is a provider error (unverified)', () => {
+    const body = { base_resp: { status_code: 1004, status_msg: 'authorized error' } };
+    expect(fromJson('openai-chat', body).provider_error).toBe('base_resp 1004: authorized error');
+    expect(fromJson('minimax-native', body).provider_error).toBe('base_resp 1004: authorized error');
+    expect(fromJson('minimax-native', body, { status: 401 }).provider_error).toBeUndefined();
+  });
+});
+
+describe('minimax-native (unverified)', () => {
+  test('usage.prompt_tokens / completion_tokens, body and stream', () => {
+    const u = fromJson('minimax-native', { model: 'MiniMax-Text-01', usage: { total_tokens: 50, prompt_tokens: 40, completion_tokens: 10 }, base_resp: { status_code: 0, status_msg: '' } });
+    expect([...nums(u), u.model, u.provider_error]).toEqual([40, 0, 0, 10, 0, 'reported', 'MiniMax-Text-01', undefined]);
+    const wire = [
+      'data: {"model":"MiniMax-Text-01","choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"total_tokens":0}}\n\n',
+      'data: {"model":"MiniMax-Text-01","choices":[],"usage":{"total_tokens":12,"prompt_tokens":9,"completion_tokens":3},"base_resp":{"status_code":0,"status_msg":""}}\n\n',
+    ].join('');
+    expect(nums(fromSse('minimax-native', wire))).toEqual([9, 0, 0, 3, 0, 'reported']);
+  });
+
+  test('a failing base_resp inside a 200 stream is a provider error', () => {
+    const u = fromSse('minimax-native', 'data: {"base_resp":{"status_code":1008,"status_msg":"insufficient balance"}}\n\n');
+    expect([u.usage_status, u.provider_error]).toEqual(['missing', 'base_resp 1008: insufficient balance']);
+  });
+});
+
+describe('openai-responses', () => {
+  const response = jsonFixture('openai/responses-nonstream.json');
+  const event = (type: string, r: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: 1, response: r })}\n\n`;
+
+  test('stream: response.created (usage null) then response.completed (the real response)', () => {
+    const wire = event('response.created', { ...response, status: 'in_progress', usage: null, output: [] }) + event('response.completed', response);
+    const u = fromSse('openai-responses', wire);
+    expect([...nums(u), u.model]).toEqual([7243, 3072, 0, 423, 58, 'reported', 'gpt-5.3-codex']);
+  });
+
+  test('stream cut after response.created: missing, model from response.created', () => {
+    const u = fromSse('openai-responses', event('response.created', { ...response, usage: null }), 'client_abort');
+    expect([u.usage_status, u.model]).toEqual(['missing', 'gpt-5.3-codex']);
+  });
+
+  test('response.incomplete and response.failed also carry usage; failed carries the error', () => {
+    expect(nums(fromSse('openai-responses', event('response.incomplete', { ...response, status: 'incomplete' })))[0]).toBe(7243);
+    const failed = fromSse('openai-responses', event('response.failed', { ...response, status: 'failed', error: { code: 'server_error', message: 'boom' } }));
+    expect([failed.input_tokens, failed.provider_error]).toEqual([7243, 'server_error: boom']);
+  });
+
+  test('stream without event lines: the type in the data is enough', () => {
+    const wire = `data: ${JSON.stringify({ type: 'response.completed', response })}\n\n`;
+    expect(nums(fromSse('openai-responses', wire))[3]).toBe(423);
+  });
+});
+
+describe('anthropic-messages', () => {
+  test('input includes cache reads and writes (real body with cache counts)', () => {
+    const body = jsonFixture('anthropic/messages-nonstream.json');
+    body.usage = { ...(body.usage as Json), cache_creation_input_tokens: 100, cache_read_input_tokens: 200 };
+    expect(nums(fromJson('anthropic-messages', body))).toEqual([312, 200, 100, 29, 0, 'reported']);
+  });
+
+  test('message_delta overlays every non-null field, including changed input counts (server tools)', () => {
+    const lines = chunkLines('anthropic/messages-stream.chunks.jsonl');
+    const start = lines[0] as string;
+    const delta = '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":40,"cache_creation_input_tokens":null,"cache_read_input_tokens":5,"output_tokens":30}}';
+    const wire = `event: message_start\ndata: ${start}\n\nevent: message_delta\ndata: ${delta}\n\n`;
+    expect(nums(fromSse('anthropic-messages', wire))).toEqual([45, 5, 0, 30, 0, 'reported']);
+  });
+
+  test('event: error inside a 200 stream is a provider error; usage stays partial', () => {
+    const raw = fixtureText('anthropic/messages-stream-basic-raw.sse');
+    const wire = `${raw.slice(0, raw.indexOf('event: content_block_stop'))}event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n`;
+    const u = fromSse('anthropic-messages', wire, 'complete');
+    expect([...nums(u), u.provider_error]).toEqual([11, 0, 0, 1, 0, 'partial', 'overloaded_error: Overloaded']);
+  });
+});
+
+describe('gemini', () => {
+  test('toolUsePromptTokenCount adds to input; cachedContentTokenCount is the cached part', () => {
+    const body = jsonFixture('gemini/generateContent.json');
+    body.usageMetadata = { ...(body.usageMetadata as Json), toolUsePromptTokenCount: 11, cachedContentTokenCount: 5 };
+    expect(nums(fromJson('gemini', body))).toEqual([20, 5, 0, 272, 244, 'reported']);
+  });
+
+  test('an error envelope in a 200 body is a provider error', () => {
+    const u = fromJson('gemini', jsonFixture('gemini/error-429.json'));
+    expect([u.usage_status, u.provider_error]).toEqual(['missing', 'RESOURCE_EXHAUSTED: You exceeded your current quota, please check your plan.']);
+  });
+});
+
+describe('cohere', () => {
+  test('v2 embed and v1 bill on meta.billed_units; output 0 for embeddings', () => {
+    const embed = { id: 'e1', embeddings: { float: [[0.1, 0.2]] }, texts: ['hello'], meta: { api_version: { version: '2' }, billed_units: { input_tokens: 3 } } };
+    expect(nums(fromJson('cohere', embed))).toEqual([3, 0, 0, 0, 0, 'reported']);
+    const v1 = { text: 'Paris.', generation_id: 'g', meta: { billed_units: { input_tokens: 12, output_tokens: 7 } } };
+    expect(nums(fromJson('cohere', v1))).toEqual([12, 0, 0, 7, 0, 'reported']);
+  });
+
+  test('v1 streaming (JSON lines, application/stream+json): the stream-end line carries response.meta.billed_units', () => {
+    const lines = [
+      '{"is_finished":false,"event_type":"stream-start","generation_id":"g"}',
+      '{"is_finished":false,"event_type":"text-generation","text":"Paris"}',
+      '{"is_finished":true,"event_type":"stream-end","response":{"text":"Paris","meta":{"billed_units":{"input_tokens":12,"output_tokens":1}}},"finish_reason":"COMPLETE"}',
+    ].join('\n');
+    const capture = captureOf('cohere', 'application/stream+json', [enc(lines)]);
+    expect(nums(normalizeSnippet(snippet({ format: 'cohere', capture })))).toEqual([12, 0, 0, 1, 0, 'reported']);
+  });
+});
+
+describe('dashscope-native', () => {
+  test('embeddings report only total_tokens, all of it input', () => {
+    const body = { output: { embeddings: [{ text_index: 0, embedding: [0.1] }] }, usage: { total_tokens: 7 }, request_id: 'r' };
+    expect(nums(fromJson('dashscope-native', body))).toEqual([7, 0, 0, 0, 0, 'reported']);
+  });
+
+  test('cached and reasoning details are read when present', () => {
+    const body = jsonFixture('dashscope/native-generation-nonstream.json');
+    body.usage = { ...(body.usage as Json), prompt_tokens_details: { cached_tokens: 3 }, output_tokens_details: { reasoning_tokens: 20 } };
+    expect(nums(fromJson('dashscope-native', body))).toEqual([8, 3, 0, 39, 20, 'reported']);
+  });
+
+  test('an error event inside the stream is a provider error', () => {
+    const wire = 'id:1\nevent:error\n:HTTP_STATUS/400\ndata:{"code":"InvalidParameter","message":"bad input","request_id":"r"}\n';
+    const u = fromSse('dashscope-native', wire);
+    expect([u.usage_status, u.provider_error]).toEqual(['missing', 'InvalidParameter: bad input']);
+  });
+
+  test('the real error body on its real status (401) is missing without a provider error', () => {
+    const u = fromJson('dashscope-native', jsonFixture('dashscope/native-error-invalid-api-key.json'), { status: 401 });
+    expect([u.usage_status, u.provider_error]).toEqual(['missing', undefined]);
+  });
+});

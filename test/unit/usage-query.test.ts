@@ -1,0 +1,89 @@
+// Usage query parameters and SQL: validation errors (code/status 400), literal escaping, and the rollup/raw split.
+import { describe, expect, test } from 'bun:test';
+import { buildUsageSql, checkParams, parseUsageQuery, quoteString, UsageQueryError, type UsageQueryParams } from '../../src/api/usage-query.ts';
+
+const DAY = 86_400;
+const day = (n: number) => new Date(n * DAY * 1000);
+
+function errorOf(p: unknown): UsageQueryError {
+  try {
+    checkParams(p as UsageQueryParams);
+  } catch (e) {
+    if (e instanceof UsageQueryError) return e;
+    throw e;
+  }
+  throw new Error('expected a UsageQueryError');
+}
+
+describe('checkParams', () => {
+  test.each([
+    ['unknown group_by', { from: day(1), to: day(2), groupBy: 'hour' }, 'invalid_group_by'],
+    ['invalid date', { from: new Date('nope'), to: day(2) }, 'invalid_date'],
+    ['not a date', { from: '2025-01-01', to: day(2) }, 'invalid_date'],
+    ['to before from', { from: day(3), to: day(2) }, 'invalid_range'],
+    ['empty range', { from: day(3), to: day(3) }, 'invalid_range'],
+    ['over 400 days', { from: day(0), to: day(401) }, 'invalid_range'],
+    ['empty account', { accountId: '', from: day(1), to: day(2) }, 'invalid_account'],
+    ['numeric account', { accountId: 7, from: day(1), to: day(2) }, 'invalid_account'],
+  ])('%s → 400 %s', (_name, params, code) => {
+    const e = errorOf(params);
+    expect(e.code).toBe(code as UsageQueryError['code']);
+    expect(e.status).toBe(400);
+  });
+
+  test('rounds a sub-second range outward to whole seconds', () => {
+    expect(checkParams({ from: new Date(1500), to: new Date(2500) })).toMatchObject({ fromS: 1, toS: 3 });
+  });
+});
+
+describe('parseUsageQuery', () => {
+  test('ISO dates and epoch seconds; to defaults to now and from to 30 days before to', () => {
+    expect(parseUsageQuery({ from: '2025-01-01T00:00:00Z', to: '1735776000', group_by: 'day' })).toEqual({
+      from: new Date('2025-01-01T00:00:00Z'), to: new Date('2025-01-02T00:00:00Z'), groupBy: 'day',
+    });
+    const now = Date.UTC(2025, 5, 30);
+    expect(parseUsageQuery({}, now)).toEqual({ from: new Date(now - 30 * DAY * 1000), to: new Date(now), groupBy: undefined });
+  });
+  test('bad strings are typed 400 errors', () => {
+    expect(() => parseUsageQuery({ from: 'yesterday' })).toThrow(UsageQueryError);
+    expect(() => parseUsageQuery({ group_by: 'account' })).toThrow(/group_by/);
+  });
+});
+
+describe('quoteString', () => {
+  test('escapes everything special inside a ClickHouse string literal', () => {
+    expect(quoteString("a'b")).toBe("'a\\'b'");
+    expect(quoteString('a\\b')).toBe("'a\\\\b'");
+    expect(quoteString("x\\' OR 1=1 --")).toBe("'x\\\\\\' OR 1=1 --'");
+    expect(quoteString('nul\0line\nend')).toBe("'nul\\0line\\nend'");
+  });
+});
+
+describe('buildUsageSql', () => {
+  const p = checkParams({ accountId: 'acct', from: new Date((10 * DAY + 3600) * 1000), to: new Date((14 * DAY + 60) * 1000), groupBy: 'model' });
+
+  test('no valid seals: everything from usage_events FINAL, one range', () => {
+    const sql = buildUsageSql('db1', p, new Map());
+    expect(sql).toContain('FROM db1.usage_events FINAL');
+    expect(sql).not.toContain('usage_daily');
+    expect(sql).toContain(`(ts >= toDateTime(${10 * DAY + 3600}) AND ts < toDateTime(${14 * DAY + 60}))`);
+    expect(sql).toContain("account_id = 'acct'");
+  });
+
+  test('whole sealed days come from the rollup, the gaps and partial edges from raw FINAL', () => {
+    // Days 11, 12, 13 are whole inside the range; 12 has no valid seal.
+    const sql = buildUsageSql('db1', p, new Map([[11, 111], [13, 133], [10, 100], [14, 144]]));
+    expect(sql).toContain('FROM db1.usage_daily');
+    expect(sql).toContain('seal_version IN (111, 133)');
+    expect(sql).toContain(`(ts >= toDateTime(${10 * DAY + 3600}) AND ts < toDateTime(${11 * DAY}))`);
+    expect(sql).toContain(`(ts >= toDateTime(${12 * DAY}) AND ts < toDateTime(${13 * DAY}))`);
+    expect(sql).toContain(`(ts >= toDateTime(${14 * DAY}) AND ts < toDateTime(${14 * DAY + 60}))`);
+  });
+
+  test('a range of whole sealed days needs no raw read; no account means all accounts', () => {
+    const all = checkParams({ from: day(11), to: day(13) });
+    const sql = buildUsageSql('db1', all, new Map([[11, 1], [12, 2]]));
+    expect(sql).not.toContain('usage_events');
+    expect(sql).not.toContain('account_id =');
+  });
+});
