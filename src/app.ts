@@ -1,6 +1,6 @@
 // Composes the HTTP surface (proxy, admin, usage, health, metrics) as one Elysia app, testable with app.handle().
-import { timingSafeEqual } from 'node:crypto';
 import { Elysia, t } from 'elysia';
+import { adminGuard } from './api/admin-auth.ts';
 import { ArouterError, errorResponse, notFound, unauthorized, unknownProvider } from './errors.ts';
 import type { Authenticator } from './keys/auth.ts';
 import { extractClientKey } from './keys/extract.ts';
@@ -39,15 +39,7 @@ const json = (body: unknown, status: number, requestId: string) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'x-arouter-request-id': requestId } });
 
 export function createApp(d: AppDeps) {
-  const requireAdmin = (req: Request, requestId: string): Response | null => {
-    if (!d.adminToken) return errorResponse(new ArouterError(404, 'admin_disabled', 'The admin API is off: set AROUTER_ADMIN_TOKEN to enable it.'), requestId);
-    const got = req.headers.get('authorization') ?? '';
-    const want = `Bearer ${d.adminToken}`;
-    if (got.length !== want.length || !timingSafeEqual(Buffer.from(got), Buffer.from(want))) {
-      return errorResponse(unauthorized('Admin endpoints need "Authorization: Bearer <AROUTER_ADMIN_TOKEN>".'), requestId);
-    }
-    return null;
-  };
+  const requireAdmin = adminGuard(d.adminToken);
 
   const proxy = async (req: Request): Promise<Response> => {
     const requestId = newRequestId();

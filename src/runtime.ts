@@ -1,6 +1,10 @@
 // Wires real dependencies (Redis, key cache, usage producer, forwarder, metrics) into the app, and drains them on shutdown.
+import { createClient } from '@clickhouse/client';
 import Redis from 'ioredis';
-import { createApp, type App } from './app.ts';
+import { unifiedRoutes } from './api/unified.ts';
+import { usageRoutes } from './api/usage-routes.ts';
+import { loadPriceTable } from './usage/prices.ts';
+import { createApp, newRequestId, type App } from './app.ts';
 import type { Settings } from './config.ts';
 import { Authenticator } from './keys/auth.ts';
 import { KeyCache } from './keys/cache.ts';
@@ -71,6 +75,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   });
   const auth = new Authenticator(cache, env.AROUTER_KEY_RPM);
 
+  const ch = createClient({ url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, request_timeout: 10_000 });
+  const prices = loadPriceTable();
   let draining = false;
   let server: { timeout(req: Request, seconds: number): void } | null = null;
   const app = createApp({
@@ -80,6 +86,10 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     log,
     adminToken: env.AROUTER_ADMIN_TOKEN,
     metrics: () => metrics.render(),
+    plugins: [
+      usageRoutes({ ch, db: env.CLICKHOUSE_DB, auth, adminToken: env.AROUTER_ADMIN_TOKEN, log, newRequestId }),
+      unifiedRoutes({ forwarder, auth, providerKeys: settings.providerKeys, maxBodyBytes: env.AROUTER_MAX_BODY_BYTES, newRequestId, knownModels: () => prices.list() }),
+    ],
     onProxyRequest: (req) => server?.timeout(req, 0),
     ready: async () => {
       const redisOk = redis.status === 'ready';
@@ -104,6 +114,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
       await producer.close();
       subscriber.disconnect();
       redis.disconnect();
+      await ch.close();
       return { cut };
     },
   };

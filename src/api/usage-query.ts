@@ -1,7 +1,7 @@
 // Usage totals for an account and time range, grouped by day, model, provider or key, each event counted once.
-import type { ClickHouseClient } from '@clickhouse/client';
 import { DAILY_TABLE, USAGE_TABLE, assertIdentifier } from '../../workers/migrations.ts';
 import { DAY_SECONDS, dayString, utcDay, validSeals } from '../../workers/rollup.ts';
+import { sqlRunner, type UsageStore } from '../../workers/sql.ts';
 
 export const GROUP_BYS = ['day', 'model', 'provider', 'key'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
@@ -222,9 +222,10 @@ export function toReport(p: CheckedParams, rows: UsageSqlRow[]): UsageReport {
   };
 }
 
-export async function queryUsage(ch: ClickHouseClient, db: string, params: UsageQueryParams): Promise<UsageReport> {
+/** `ch` is the ClickHouse client (or any SqlRunner); `db` the usage database (CLICKHOUSE_DB). */
+export async function queryUsage(ch: UsageStore, db: string, params: UsageQueryParams): Promise<UsageReport> {
   const p = checkParams(params);
-  const sealed = await validSeals(ch, db, Math.ceil(p.fromS / DAY_SECONDS), Math.floor(p.toS / DAY_SECONDS));
-  const rs = await ch.query({ query: buildUsageSql(db, p, sealed), format: 'JSONEachRow' });
-  return toReport(p, await rs.json<UsageSqlRow>());
+  const sql = sqlRunner(ch);
+  const sealed = await validSeals(sql, db, Math.ceil(p.fromS / DAY_SECONDS), Math.floor(p.toS / DAY_SECONDS));
+  return toReport(p, await sql.rows<UsageSqlRow>(buildUsageSql(db, p, sealed)));
 }

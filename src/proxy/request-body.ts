@@ -37,7 +37,26 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
     const buf = new Uint8Array(await req.arrayBuffer());
     return sniffJson(buf, policy);
   }
-  return streamed(req.body, declared, policy.maxBytes);
+  if (declared === null && ct.includes('json')) {
+    // Chunked JSON: read a bounded prefix; a body that ends within it is as good as a declared small one.
+    const reader = req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const head = await readUpTo(reader, SNIFF_MAX_BYTES);
+    if (head.done) return sniffJson(head.bytes, policy);
+    return streamed(reader, head.bytes, declared, policy.maxBytes);
+  }
+  return streamed(req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>, null, declared, policy.maxBytes);
+}
+
+async function readUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number): Promise<{ bytes: Uint8Array; done: boolean }> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  while (n <= limit) {
+    const { done, value } = await reader.read();
+    if (done) return { bytes: Buffer.concat(parts, n), done: true };
+    parts.push(value);
+    n += value.byteLength;
+  }
+  return { bytes: Buffer.concat(parts, n), done: false };
 }
 
 function parseLength(v: string | null): number | null {
@@ -96,14 +115,21 @@ function withIncludeUsage(buf: Uint8Array, fields: SniffedFields): Uint8Array {
 }
 
 /** Streams the body through, counting bytes and failing the stream once it passes the limit (RFC 9110 15.5.14). */
-function streamed(source: ReadableStream<Uint8Array>, declared: number | null, maxBytes: number): PreparedBody {
+function streamed(reader: ReadableStreamDefaultReader<Uint8Array>, head: Uint8Array | null, declared: number | null, maxBytes: number): PreparedBody {
   let seen = 0;
-  const reader = source.getReader();
+  let pending = head;
   const limited = new ReadableStream<Uint8Array>(
     {
       async pull(ctrl) {
-        const { done, value } = await reader.read();
-        if (done) return ctrl.close();
+        let value: Uint8Array;
+        if (pending) {
+          value = pending;
+          pending = null;
+        } else {
+          const r = await reader.read();
+          if (r.done) return ctrl.close();
+          value = r.value;
+        }
         seen += value.byteLength;
         if (seen > maxBytes) {
           const err = bodyTooLarge(maxBytes);

@@ -70,6 +70,13 @@ export class PriceTable {
     return best;
   }
 
+  /** Every priced model, for listings such as GET /v1/models. */
+  list(): Array<{ provider: string; model: string }> {
+    const out: Array<{ provider: string; model: string }> = [];
+    for (const [provider, models] of this.byProvider) for (const model of models.keys()) out.push({ provider, model });
+    return out;
+  }
+
   price(provider: string, usage: CanonicalUsage): PricedUsage {
     const match = this.lookup(provider, usage.model);
     return match ? { cost_micro_usd: costMicroUsd(usage, match.price), price_known: 1 } : { cost_micro_usd: 0, price_known: 0 };

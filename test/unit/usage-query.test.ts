@@ -25,7 +25,7 @@ describe('checkParams', () => {
     ['over 400 days', { from: day(0), to: day(401) }, 'invalid_range'],
     ['empty account', { accountId: '', from: day(1), to: day(2) }, 'invalid_account'],
     ['numeric account', { accountId: 7, from: day(1), to: day(2) }, 'invalid_account'],
-  ])('%s → 400 %s', (_name, params, code) => {
+  ])('%s → 400', (_name, params, code) => {
     const e = errorOf(params);
     expect(e.code).toBe(code as UsageQueryError['code']);
     expect(e.status).toBe(400);

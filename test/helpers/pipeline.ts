@@ -1,0 +1,77 @@
+// The whole usage pipeline in one test process: the real runtime (producer → Redis), a real worker, real ClickHouse.
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings } from '../../src/config.ts';
+import { silentLogger } from '../../src/log.ts';
+import { envName, PROVIDERS } from '../../src/providers/index.ts';
+import { createRuntime, type Runtime } from '../../src/runtime.ts';
+import { readWorkerSettings } from '../../workers/settings.ts';
+import { startUsageWorker, type UsageWorkerHandle } from '../../workers/usage-worker.ts';
+import { TEST_CLICKHOUSE_URL, TEST_REDIS_URL, uniqueName } from './env.ts';
+import { ADMIN_TOKEN, PROVIDER_SECRET } from './proxy-harness.ts';
+
+export interface Pipeline {
+  runtime: Runtime;
+  worker: UsageWorkerHandle;
+  ch: ClickHouseClient;
+  db: string;
+  env: Record<string, string>;
+  createKey(account: string): Promise<string>;
+  /** Rows in usage_events read with FINAL. */
+  rows<T = Record<string, unknown>>(where?: string): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function startPipeline(upstream: string, extraEnv: Record<string, string> = {}): Promise<Pipeline> {
+  const db = uniqueName('pipe');
+  const outbox = mkdtempSync(join(tmpdir(), 'arouter-outbox-'));
+  const env: Record<string, string> = {
+    REDIS_URL: TEST_REDIS_URL,
+    CLICKHOUSE_URL: TEST_CLICKHOUSE_URL,
+    CLICKHOUSE_DB: db,
+    AROUTER_USAGE_QUEUE: uniqueName('q'),
+    AROUTER_OUTBOX_DIR: outbox,
+    AROUTER_ADMIN_TOKEN: ADMIN_TOKEN,
+    AROUTER_KEY_PREFIX: uniqueName('k'),
+    AROUTER_WORKER_FLUSH_MS: '200',
+    AROUTER_ROLLUP_INTERVAL_MS: '0',
+    ...extraEnv,
+  };
+  for (const p of PROVIDERS) {
+    env[`${envName(p.slug)}_API_KEY`] = PROVIDER_SECRET(p.slug);
+    env[`AROUTER_UPSTREAM_${envName(p.slug)}`] = upstream;
+  }
+  const worker = await startUsageWorker(readWorkerSettings(env), { log: () => {} });
+  const runtime = await createRuntime(loadSettings(env), silentLogger);
+  const ch = createClient({ url: TEST_CLICKHOUSE_URL });
+  return {
+    runtime,
+    worker,
+    ch,
+    db,
+    env,
+    async createKey(account) {
+      const res = await runtime.app.handle(
+        new Request('http://arouter.test/admin/keys', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ account, name: 'pipeline' }),
+        }),
+      );
+      return ((await res.json()) as { key: string }).key;
+    },
+    async rows<T>(where = '1') {
+      const rs = await ch.query({ query: `SELECT * FROM ${db}.usage_events FINAL WHERE ${where} ORDER BY ts, request_id`, format: 'JSONEachRow' });
+      return rs.json<T>();
+    },
+    async close() {
+      await runtime.drain(0);
+      await worker.close();
+      await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+      await ch.close();
+      rmSync(outbox, { recursive: true, force: true });
+    },
+  };
+}
