@@ -37,12 +37,12 @@ export async function startPipeline(upstream: string, extraEnv: Record<string, s
     AROUTER_KEY_PREFIX: uniqueName('k'),
     AROUTER_WORKER_FLUSH_MS: '200',
     AROUTER_ROLLUP_INTERVAL_MS: '0',
-    ...extraEnv,
   };
   for (const p of PROVIDERS) {
     env[`${envName(p.slug)}_API_KEY`] = PROVIDER_SECRET(p.slug);
     env[`AROUTER_UPSTREAM_${envName(p.slug)}`] = upstream;
   }
+  Object.assign(env, extraEnv);
   const worker = await startUsageWorker(readWorkerSettings(env), { log: () => {} });
   const runtime = await createRuntime(loadSettings(env), silentLogger);
   const ch = createClient({ url: TEST_CLICKHOUSE_URL });

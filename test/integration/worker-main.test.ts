@@ -39,16 +39,20 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       stdout: 'ignore',
       stderr: 'pipe',
     });
-    const jobId = `${signal}-job`;
-    await queue.add(USAGE_JOB_NAME, { snippets: [0, 1, 2].map((i) => fixtureSnippet(OPENAI_CHAT, { requestId: `${signal}_${i}`, accountId: account })) }, { jobId });
-    await waitFor(async () => (await queue.getJobState(jobId)) === 'active', 20_000, 'the worker took the job');
-    expect(await scalar(u.ch, `SELECT count() FROM ${u.db}.${USAGE_TABLE} WHERE account_id = '${account}'`)).toBe(0);
+    try {
+      const jobId = `${signal}-job`;
+      await queue.add(USAGE_JOB_NAME, { snippets: [0, 1, 2].map((i) => fixtureSnippet(OPENAI_CHAT, { requestId: `${signal}_${i}`, accountId: account })) }, { jobId });
+      await waitFor(async () => (await queue.getJobState(jobId)) === 'active', 20_000, 'the worker took the job');
+      expect(await scalar(u.ch, `SELECT count() FROM ${u.db}.${USAGE_TABLE} WHERE account_id = '${account}'`)).toBe(0);
 
-    proc.kill(signal);
-    const code = await proc.exited;
-    if (code !== 0) console.error(await new Response(proc.stderr).text());
-    expect(code).toBe(0);
-    expect(await queue.getJobState(jobId)).toBe('completed');
-    expect(await scalar(u.ch, `SELECT count() FROM ${u.db}.${USAGE_TABLE} FINAL WHERE account_id = '${account}'`)).toBe(3);
+      proc.kill(signal);
+      const code = await proc.exited;
+      if (code !== 0) console.error(await new Response(proc.stderr).text());
+      expect(code).toBe(0);
+      expect(await queue.getJobState(jobId)).toBe('completed');
+      expect(await scalar(u.ch, `SELECT count() FROM ${u.db}.${USAGE_TABLE} FINAL WHERE account_id = '${account}'`)).toBe(3);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
   }, 60_000);
 }

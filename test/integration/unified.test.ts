@@ -1,0 +1,118 @@
+// One OpenAI SDK client, many providers: /v1/chat/completions routes by the model's provider prefix.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import OpenAI from 'openai';
+import { waitFor } from '../helpers/env.ts';
+import { fixtureText, sseEvents, sseFromChunks } from '../helpers/fixtures.ts';
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
+import { startPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { PROVIDER_SECRET } from '../helpers/proxy-harness.ts';
+
+let mock: MockUpstream;
+let pipe: Pipeline;
+let server: ReturnType<typeof Bun.serve>;
+let client: OpenAI;
+let key: string;
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  pipe = await startPipeline(mock.url, { MINIMAX_API_KEY: '' });
+  server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (req) => pipe.runtime.app.handle(req) });
+  key = await pipe.createKey('acct-unified');
+  client = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${server.port}/v1`, maxRetries: 0 });
+});
+afterAll(async () => {
+  server.stop(true);
+  await pipe.close();
+  mock.stop();
+});
+
+interface Case {
+  model: string;
+  slug: string;
+  bare: string;
+  path: string;
+  json: string;
+  chunks: string;
+  usage: [number, number];
+}
+const CASES: Case[] = [
+  { model: 'openai/gpt-4.1-nano', slug: 'openai', bare: 'gpt-4.1-nano', path: '/v1/chat/completions', json: 'openai/chat-nonstream.json', chunks: 'openai/chat-stream-include-usage.chunks.jsonl', usage: [16, 363] },
+  { model: 'deepseek/deepseek-chat', slug: 'deepseek', bare: 'deepseek-chat', path: '/chat/completions', json: 'deepseek/chat-nonstream.json', chunks: 'deepseek/chat-stream.chunks.jsonl', usage: [13, 300] },
+  { model: 'groq/llama-3.3-70b-versatile', slug: 'groq', bare: 'llama-3.3-70b-versatile', path: '/openai/v1/chat/completions', json: 'groq/chat-nonstream.json', chunks: 'groq/chat-stream.chunks.jsonl', usage: [45, 607] },
+  { model: 'xai/grok-3-mini', slug: 'xai', bare: 'grok-3-mini', path: '/v1/chat/completions', json: 'xai/chat-nonstream.json', chunks: 'xai/chat-stream.chunks.jsonl', usage: [12, 229] },
+  { model: 'mistral/mistral-small-latest', slug: 'mistral', bare: 'mistral-small-latest', path: '/v1/chat/completions', json: 'mistral/chat-nonstream.json', chunks: 'mistral/chat-stream.chunks.jsonl', usage: [13, 434] },
+  { model: 'dashscope/qwen3-max', slug: 'dashscope', bare: 'qwen3-max', path: '/compatible-mode/v1/chat/completions', json: 'dashscope/compatible-chat-nonstream.json', chunks: 'dashscope/compatible-chat-stream.chunks.jsonl', usage: [18, 1064] },
+];
+
+const lastFor = (slug: string) => [...mock.received].reverse().find((r) => (r.headers.authorization ?? '') === `Bearer ${PROVIDER_SECRET(slug)}`)!;
+
+describe.each(CASES)('$model', (c) => {
+  test('not streamed: routed, model rewritten, rest of the body byte for byte, exact usage row', async () => {
+    mock.on(c.path, { body: fixtureText(c.json) });
+    const raw = await client.chat.completions
+      .create({ model: c.model, messages: [{ role: 'user', content: 'hi "there"' }], temperature: 0.25, user: 'u-1' })
+      .withResponse();
+    expect(raw.data).toEqual(JSON.parse(fixtureText(c.json)));
+    const id = raw.response.headers.get('x-arouter-request-id')!;
+    const r = lastFor(c.slug);
+    expect(r.path).toBe(c.path);
+    const sent = new TextDecoder().decode(r.body);
+    const body = JSON.parse(sent) as Record<string, unknown>;
+    expect(body.model).toBe(c.bare);
+    expect(body).toEqual({ model: c.bare, messages: [{ role: 'user', content: 'hi "there"' }], temperature: 0.25, user: 'u-1' });
+    expect(sent).not.toContain(key);
+    const row = await waitFor(async () => (await pipe.rows<{ provider: string; input_tokens: number; output_tokens: number; usage_status: string }>(`request_id = '${id}'`))[0], 15_000, 'row');
+    expect(row.provider).toBe(c.slug);
+    expect([Number(row.input_tokens), Number(row.output_tokens)]).toEqual(c.usage);
+    expect(row.usage_status).toBe('reported');
+  });
+
+  test('streamed without include_usage: the client stream is what it asked for, the row still has usage', async () => {
+    const flavor = 'openai' as const;
+    mock.on(c.path, { events: sseEvents(sseFromChunks(c.chunks, flavor)) });
+    const stream = await client.chat.completions.create({ model: c.model, messages: [{ role: 'user', content: 'hi' }], stream: true }).withResponse();
+    const id = stream.response.headers.get('x-arouter-request-id')!;
+    let chunks = 0;
+    let usageOnly = 0;
+    for await (const ch of stream.data) {
+      chunks++;
+      if (ch.choices.length === 0) usageOnly++;
+    }
+    expect(chunks).toBeGreaterThan(1);
+    expect(usageOnly).toBe(0);
+    const row = await waitFor(async () => (await pipe.rows<{ input_tokens: number; usage_status: string; stream: number }>(`request_id = '${id}'`))[0], 15_000, 'row');
+    expect(Number(row.input_tokens)).toBe(c.usage[0]);
+    expect(row.usage_status).toBe('reported');
+    expect(Number(row.stream)).toBe(1);
+  });
+});
+
+test('unknown provider prefix: 400 naming the accepted prefixes', async () => {
+  const res = await fetch(`http://127.0.0.1:${server.port}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4.1-nano', messages: [] }),
+  });
+  expect(res.status).toBe(400);
+  const err = (await res.json()) as { error: { message: string } };
+  expect(err.error.message).toContain('anthropic/');
+  expect(err.error.message).toContain('google/');
+});
+
+test('provider without a key: 503', async () => {
+  let status = 0;
+  try {
+    await client.chat.completions.create({ model: 'minimax/MiniMax-M1', messages: [{ role: 'user', content: 'hi' }] });
+  } catch (e) {
+    status = (e as { status: number }).status;
+  }
+  expect(status).toBe(503);
+});
+
+test('GET /v1/models lists priced models of configured providers as provider/model', async () => {
+  const models = await client.models.list();
+  const ids = models.data.map((m) => m.id);
+  expect(ids).toContain('openai/gpt-4.1-nano');
+  expect(ids.every((id) => /^[a-z]+\/.+/.test(id))).toBe(true);
+  expect(ids.some((id) => id.startsWith('minimax/'))).toBe(false);
+});
