@@ -19,7 +19,7 @@ export function looksLikeKey(s: string): boolean {
 
 /** SHA-256 is enough here: keys carry 256 bits of entropy, so no slow KDF is needed to resist guessing. */
 export function hashKey(key: string): string {
-  return new Bun.CryptoHasher('sha256').update(key).digest('hex');
+  return Bun.SHA256.hash(key, 'hex');
 }
 
 export function sameHash(a: string, b: string): boolean {
