@@ -8,8 +8,10 @@ export const anthropic: ProviderSpec = {
   credential: { header: 'x-api-key', prefix: '' },
   defaultHeaders: { 'anthropic-version': '2023-06-01' },
   chatCompletionsPath: '/v1/chat/completions',
-  chatCompletionsSource: 'https://docs.anthropic.com/en/api/openai-sdk',
+  chatCompletionsSource: 'https://platform.claude.com/docs/en/cli-sdks-libraries/libraries/openai-sdk',
   formatFor(path) {
     return path === '/v1/chat/completions' ? { format: 'openai-chat' } : { format: 'anthropic-messages' };
   },
+  // Its OpenAI compatibility layer documents stream_options as fully supported.
+  injectStreamUsage: { paths: /^\/v1\/chat\/completions$/ },
 };

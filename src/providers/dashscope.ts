@@ -7,7 +7,7 @@ export const dashscope: ProviderSpec = {
   baseUrl: 'https://dashscope.aliyuncs.com',
   credential: { header: 'authorization', prefix: 'Bearer ' },
   chatCompletionsPath: '/compatible-mode/v1/chat/completions',
-  chatCompletionsSource: 'https://help.aliyun.com/zh/model-studio/compatibility-of-openai-with-dashscope',
+  chatCompletionsSource: 'https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope',
   formatFor(path) {
     return path.startsWith('/compatible-mode/') ? { format: 'openai-chat' } : { format: 'dashscope-native' };
   },

@@ -6,5 +6,5 @@ export const kimi = openAiStyle({
   displayName: 'Kimi (Moonshot)',
   baseUrl: 'https://api.moonshot.cn',
   chatCompletionsPath: '/v1/chat/completions',
-  chatCompletionsSource: 'https://platform.moonshot.cn/docs/api/chat',
+  chatCompletionsSource: 'https://platform.kimi.com/docs/api/overview',
 });

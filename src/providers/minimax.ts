@@ -6,6 +6,6 @@ export const minimax = openAiStyle({
   displayName: 'MiniMax',
   baseUrl: 'https://api.minimax.chat',
   chatCompletionsPath: '/v1/chat/completions',
-  chatCompletionsSource: 'https://platform.minimaxi.com/document/ChatCompletion%20v2',
+  chatCompletionsSource: 'https://platform.minimax.io/docs/api-reference/text-openai-api',
   formats: [[/^\/v1\/text\/chatcompletion_v2$/, { format: 'minimax-native' }]],
 });
