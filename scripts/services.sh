@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts a local Redis and ClickHouse on loopback, data in a temp folder.
-# Usage: scripts/services.sh start|stop|env   (ports from AROUTER_REDIS_PORT / AROUTER_CH_HTTP_PORT)
+#
+# Usage: scripts/services.sh install                     install redis-server, clickhouse-server and curl from Debian's packages if missing
+#        scripts/services.sh start [redis|clickhouse]    start both (or one); a service already answering on its port is reused
+#        scripts/services.sh stop  [redis|clickhouse]    stop both (or one) and wait until they have exited
+#        scripts/services.sh ping  [redis|clickhouse]    exit 0 when both (or the one named) answer
+#        scripts/services.sh env                         print REDIS_URL= and CLICKHOUSE_URL= lines
+#
+# Ports from AROUTER_REDIS_PORT (6379) / AROUTER_CH_HTTP_PORT (8123) / AROUTER_CH_TCP_PORT (HTTP port + 877);
+# data and logs in AROUTER_SERVICES_DIR (default: $TMPDIR/arouter-services-<redis port>).
 set -euo pipefail
 
 REDIS_PORT="${AROUTER_REDIS_PORT:-6379}"
@@ -11,12 +19,14 @@ STATE_DIR="${AROUTER_SERVICES_DIR:-${TMPDIR:-/tmp}/arouter-services-$REDIS_PORT}
 need_apt() {
   local missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   { command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]; } || missing+=(clickhouse-server)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "services: installing ${missing[*]} from Debian's packages" >&2
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   fi
 }
 
@@ -26,18 +36,20 @@ wait_for() { # wait_for <what> <seconds> <command...>: poll until command succee
   local what="$1" secs="$2"; shift 2
   local deadline=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
-    if [ "$SECONDS" -ge "$deadline" ]; then echo "services: $what did not come up in ${secs}s" >&2; return 1; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then echo "services: $what did not come up in ${secs}s (logs in $STATE_DIR)" >&2; return 1; fi
     sleep 0.2
   done
 }
 
+redis_ping() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+
 start_redis() {
-  if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then return 0; fi
+  if redis_ping; then return 0; fi
   mkdir -p "$STATE_DIR/redis"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$STATE_DIR/redis" \
     --appendonly yes --appendfsync everysec --save "" --daemonize yes \
     --pidfile "$STATE_DIR/redis.pid" --logfile "$STATE_DIR/redis.log" >&2
-  wait_for redis 20 redis-cli -p "$REDIS_PORT" ping
+  wait_for redis 20 redis_ping
 }
 
 write_ch_config() {
@@ -75,33 +87,98 @@ XML
 XML
 }
 
-ch_ping() { curl -fsS "http://127.0.0.1:$CH_HTTP_PORT/ping"; }
+ch_ping() { curl -fsS "http://127.0.0.1:$CH_HTTP_PORT/ping" >/dev/null 2>&1; }
 
 start_clickhouse() {
-  if ch_ping >/dev/null 2>&1; then return 0; fi
+  if ch_ping; then return 0; fi
   write_ch_config
-  ( cd "$STATE_DIR/clickhouse" && nohup "$(ch_bin)" --config-file="$STATE_DIR/clickhouse/config.xml" \
-      --pid-file="$STATE_DIR/clickhouse.pid" >"$STATE_DIR/clickhouse/log/stdout.log" 2>&1 & )
-  wait_for clickhouse 60 ch_ping
+  # The server does not write a --pid-file when it runs in the foreground, so the pid is recorded here.
+  ( cd "$STATE_DIR/clickhouse" && exec nohup "$(ch_bin)" --config-file="$STATE_DIR/clickhouse/config.xml" \
+      >"$STATE_DIR/clickhouse/log/stdout.log" 2>&1 ) &
+  local pid=$!
+  echo "$pid" >"$STATE_DIR/clickhouse.pid"
+  local deadline=$((SECONDS + 60))
+  until ch_ping; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "services: clickhouse exited at start (port $CH_HTTP_PORT or $CH_TCP_PORT taken?):" >&2
+      tail -n 5 "$STATE_DIR/clickhouse/log/error.log" >&2 2>/dev/null || true
+      rm -f "$STATE_DIR/clickhouse.pid"
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then echo "services: clickhouse did not come up in 60s (logs in $STATE_DIR/clickhouse/log)" >&2; return 1; fi
+    sleep 0.2
+  done
 }
 
-stop_pid() { [ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null || true; rm -f "$1"; }
+# stop_pid <pidfile> <name>: SIGTERM the process, wait up to 30 s for it to exit, then SIGKILL.
+stop_pid() {
+  local file="$1" name="$2" pid
+  [ -f "$file" ] || return 0
+  pid="$(cat "$file" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null; do
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        echo "services: $name (pid $pid) still running after 30s, killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 0.2
+    done
+  fi
+  rm -f "$file"
+}
 
-case "${1:-start}" in
+stop_redis() {
+  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  stop_pid "$STATE_DIR/redis.pid" redis
+}
+
+stop_clickhouse() {
+  # A server started by an older version of this script has no pid file: find it by its own config path.
+  if [ ! -s "$STATE_DIR/clickhouse.pid" ]; then
+    local pid
+    pid="$(pgrep -f -- "--config-file=$STATE_DIR/clickhouse/config.xml" | head -n1 || true)"
+    [ -n "$pid" ] && echo "$pid" >"$STATE_DIR/clickhouse.pid"
+  fi
+  stop_pid "$STATE_DIR/clickhouse.pid" clickhouse
+}
+
+which_services() { # which_services [redis|clickhouse]: the names to act on
+  case "${1:-all}" in
+    all) echo "redis clickhouse" ;;
+    redis|clickhouse) echo "$1" ;;
+    *) echo "services: unknown service '$1' (expected redis or clickhouse)" >&2; exit 2 ;;
+  esac
+}
+
+cmd="${1:-start}"
+case "$cmd" in
+  install)
+    need_apt
+    ;;
   start)
     need_apt
     mkdir -p "$STATE_DIR"
-    start_redis
-    start_clickhouse
-    echo "services: redis on 127.0.0.1:$REDIS_PORT, clickhouse on 127.0.0.1:$CH_HTTP_PORT (data in $STATE_DIR)" >&2
+    for s in $(which_services "${2:-all}"); do "start_$s"; done
+    case "${2:-all}" in
+      redis) echo "services: redis on 127.0.0.1:$REDIS_PORT (data in $STATE_DIR)" >&2 ;;
+      clickhouse) echo "services: clickhouse on 127.0.0.1:$CH_HTTP_PORT (data in $STATE_DIR)" >&2 ;;
+      *) echo "services: redis on 127.0.0.1:$REDIS_PORT, clickhouse on 127.0.0.1:$CH_HTTP_PORT (data in $STATE_DIR)" >&2 ;;
+    esac
     ;;
   stop)
-    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || stop_pid "$STATE_DIR/redis.pid"
-    stop_pid "$STATE_DIR/clickhouse.pid"
+    for s in $(which_services "${2:-all}"); do "stop_$s"; done
+    ;;
+  ping)
+    for s in $(which_services "${2:-all}"); do
+      case "$s" in redis) redis_ping ;; clickhouse) ch_ping ;; esac || exit 1
+    done
     ;;
   env)
     echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
     echo "CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
     ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|ping|env [redis|clickhouse]" >&2; exit 2 ;;
 esac

@@ -8,6 +8,7 @@ import type { KeyStore } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import type { Forwarder } from './proxy/forward.ts';
+import { refusal } from './proxy/framing.ts';
 import { checkProviderPath, splitTarget, stripKeyFromQuery } from './proxy/target.ts';
 
 export interface AppDeps {
@@ -21,8 +22,6 @@ export interface AppDeps {
   ready(): Promise<{ ok: boolean; detail: Record<string, boolean> }>;
   /** Extra routes (usage API, unified endpoint) mounted by the runtime. */
   plugins?: ReadonlyArray<(app: Elysia) => unknown>;
-  /** Called with each proxied request before forwarding (the server lifts its idle timeout for long streams). */
-  onProxyRequest?(req: Request): void;
 }
 
 const SLUGS = PROVIDERS.map((p) => p.slug);
@@ -51,7 +50,6 @@ export function createApp(d: AppDeps) {
       const path = checkProviderPath(rest);
       const hasQuery = search.length > 1;
       const principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
-      d.onProxyRequest?.(req);
       return await d.forwarder.forward(req, { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt });
     } catch (err) {
       if (err instanceof ArouterError) return errorResponse(err, requestId);
@@ -66,7 +64,15 @@ export function createApp(d: AppDeps) {
     new Elysia()
       // Proxy routes are claimed before routing: the router never sees them (so a "/:slug/*" pattern cannot shadow
       // static routes) and no framework body parsing happens on them.
-      .onRequest(({ request }) => (providerBySlug(firstSegment(request.url)) ? proxy(request) : undefined))
+      .onRequest(({ request }) => {
+        // Before routing too: the router cannot parse a CONNECT's authority-form target (RFC 9112 3.2.3).
+        const refused = refusal(request, newRequestId);
+        if (refused) {
+          d.log('info', 'request refused', { request_id: refused.headers.get('x-arouter-request-id'), method: request.method.slice(0, 16), status: refused.status });
+          return refused;
+        }
+        return providerBySlug(firstSegment(request.url)) ? proxy(request) : undefined;
+      })
       .onError(({ code, error, request }) => {
         const id = newRequestId();
         if (code === 'NOT_FOUND') {

@@ -1,5 +1,6 @@
 // Wires real dependencies (Redis, key cache, usage producer, forwarder, metrics) into the app, and drains them on shutdown.
 import { createClient } from '@clickhouse/client';
+import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { unifiedRoutes } from './api/unified.ts';
 import { usageRoutes } from './api/usage-routes.ts';
@@ -10,11 +11,22 @@ import { Authenticator } from './keys/auth.ts';
 import { KeyCache } from './keys/cache.ts';
 import { KeyStore } from './keys/store.ts';
 import type { LogFields, Logger } from './log.ts';
-import { ProxyMetrics } from './api/proxy-metrics.ts';
+import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
+import { logAccess } from './proxy/access-log.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
-import { Forwarder, type UsageSink } from './proxy/forward.ts';
+import { Forwarder, type ProxyObserver, type UsageSink } from './proxy/forward.ts';
 import { createUsageProducer } from './usage/producer.ts';
 import type { UsageSnippet } from './usage/snippet.ts';
+
+/**
+ * Bun's idle timeout on client connections, in seconds (server.ts passes it to Bun.serve). It bounds idle keep-alive
+ * connections, a follow-up request's headers and a request body that trickles in; a proxied request lifts it once
+ * its body is in and restores it when the exchange ends. (Bun bounds the first request's headers itself, at ~10 s.)
+ */
+export const CLIENT_IDLE_TIMEOUT_S = 30;
+
+/** How often the usage queue's depth and oldest job are sampled for /metrics. */
+const QUEUE_SAMPLE_MS = 5_000;
 
 export interface Runtime {
   app: App;
@@ -60,7 +72,19 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     outboxDir: env.AROUTER_OUTBOX_DIR,
     logger: (level, msg, fields) => log(level, msg, fields as LogFields),
   });
-  const metrics = new ProxyMetrics(() => producer.stats());
+  const usageQueue = new Queue(env.AROUTER_USAGE_QUEUE, { connection: redis });
+  usageQueue.on('error', () => {});
+  const queueSampler = sampleQueue(usageQueue, QUEUE_SAMPLE_MS);
+  const metrics = new ProxyMetrics(() => producer.stats(), queueSampler.depth, queueSampler.lagSeconds);
+  const observer: ProxyObserver = {
+    finished: (s) => {
+      metrics.finished(s);
+      logAccess(log, s);
+    },
+    streamOpened: (p) => metrics.streamOpened(p),
+    streamClosed: (p) => metrics.streamClosed(p),
+  };
+  let server: { timeout(req: Request, seconds: number): void } | null = null;
   const sink: UsageSink = { push: (s: UsageSnippet) => producer.push(s) };
   const forwarder = new Forwarder({
     upstreams: settings.upstreams,
@@ -70,15 +94,18 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     idleTimeoutMs: env.AROUTER_IDLE_TIMEOUT_MS,
     connectProbe: createConnectProbe(env.AROUTER_CONNECT_TIMEOUT_MS),
     sink,
-    observer: metrics,
+    observer,
     log,
+    clientTimeout: {
+      lift: (req) => server?.timeout(req, 0),
+      restore: (req) => server?.timeout(req, CLIENT_IDLE_TIMEOUT_S),
+    },
   });
   const auth = new Authenticator(cache, env.AROUTER_KEY_RPM);
 
   const ch = createClient({ url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, request_timeout: 10_000 });
   const prices = loadPriceTable();
   let draining = false;
-  let server: { timeout(req: Request, seconds: number): void } | null = null;
   const app = createApp({
     forwarder,
     auth,
@@ -90,7 +117,6 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
       usageRoutes({ ch, db: env.CLICKHOUSE_DB, auth, adminToken: env.AROUTER_ADMIN_TOKEN, log, newRequestId }),
       unifiedRoutes({ forwarder, auth, providerKeys: settings.providerKeys, maxBodyBytes: env.AROUTER_MAX_BODY_BYTES, newRequestId, knownModels: () => prices.list() }),
     ],
-    onProxyRequest: (req) => server?.timeout(req, 0),
     ready: async () => {
       const redisOk = redis.status === 'ready';
       const outboxOk = producer.stats().outboxWritable;
@@ -111,7 +137,9 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
       // Give cut streams a moment to record their snippets before the final flush.
       const settle = Date.now() + 1_000;
       while (forwarder.inflight.size > 0 && Date.now() < settle) await Bun.sleep(10);
+      queueSampler.stop();
       await producer.close();
+      await usageQueue.close().catch(() => {});
       subscriber.disconnect();
       redis.disconnect();
       await ch.close();

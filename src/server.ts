@@ -1,7 +1,7 @@
 // Starts the proxy: loads settings, serves the app, and drains cleanly on SIGTERM/SIGINT.
 import { ConfigError, loadSettings } from './config.ts';
 import { createLogger } from './log.ts';
-import { createRuntime } from './runtime.ts';
+import { CLIENT_IDLE_TIMEOUT_S, createRuntime } from './runtime.ts';
 
 let settings;
 try {
@@ -18,13 +18,20 @@ const server = Bun.serve({
   port: settings.env.PORT,
   hostname: settings.env.HOST,
   maxRequestBodySize: settings.env.AROUTER_MAX_BODY_BYTES + 1024 * 1024,
-  // Bun's socket idle timeout (seconds) guards idle keep-alive and slow clients; proxied requests lift it
-  // because a model may think for minutes between bytes (arouter's own idle timeout covers the upstream).
-  idleTimeout: 30,
+  // Guards idle keep-alive, slow headers and slow bodies; a proxied request lifts it while the provider works
+  // (see ClientTimeout in src/proxy/forward.ts).
+  idleTimeout: CLIENT_IDLE_TIMEOUT_S,
   fetch: (req) => rt.app.handle(req),
 });
 rt.setServer(server);
+// The port Bun actually bound (PORT=0 picks a free one): tests and scripts read it from this line.
 log('info', 'arouter listening', { host: settings.env.HOST, port: server.port, providers: [...settings.providerKeys.keys()].join(',') });
+// Bun's fetch runs at most BUN_CONFIG_MAX_HTTP_REQUESTS requests at once (256 when unset) and queues the rest, so
+// request 257 would wait for a stream to end. Bun reads it once at process start: the launcher has to set it.
+const maxUpstream = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? 256);
+if (!(maxUpstream >= 4096)) {
+  log('warn', 'upstream concurrency is capped: set BUN_CONFIG_MAX_HTTP_REQUESTS (e.g. 65535) in the environment', { max_upstream_requests: maxUpstream });
+}
 
 let stopping = false;
 const stop = async (signal: string) => {

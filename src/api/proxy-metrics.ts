@@ -49,3 +49,44 @@ export class ProxyMetrics implements ProxyObserver {
     return this.registry.render();
   }
 }
+
+/** The two BullMQ Queue calls the sampler needs. */
+export interface WaitingQueue {
+  getWaitingCount(): Promise<number>;
+  getJobs(types: 'wait', start: number, end: number, asc: boolean): Promise<ReadonlyArray<{ timestamp: number } | undefined>>;
+}
+
+export interface QueueSampler {
+  depth(): number;
+  lagSeconds(): number;
+  stop(): void;
+}
+
+/**
+ * Samples the usage queue every `everyMs`, off the request path: how many jobs wait, and how old the oldest is
+ * (how far the workers are behind). Both read NaN until the first sample, and while Redis does not answer.
+ */
+export function sampleQueue(q: WaitingQueue, everyMs: number): QueueSampler {
+  let depth = Number.NaN;
+  let lag = Number.NaN;
+  let busy = false;
+  const sample = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const [n, oldest] = await Promise.all([q.getWaitingCount(), q.getJobs('wait', 0, 0, true)]);
+      depth = n;
+      const ts = oldest[0]?.timestamp;
+      lag = ts ? Math.max(0, (Date.now() - ts) / 1000) : 0;
+    } catch {
+      depth = Number.NaN;
+      lag = Number.NaN;
+    } finally {
+      busy = false;
+    }
+  };
+  void sample();
+  const timer = setInterval(() => void sample(), everyMs);
+  timer.unref();
+  return { depth: () => depth, lagSeconds: () => lag, stop: () => clearInterval(timer) };
+}

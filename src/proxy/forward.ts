@@ -24,6 +24,17 @@ export interface ProxyObserver {
   streamClosed(provider: string): void;
 }
 
+/**
+ * The server's idle timeout on the client's connection. It stays on while the request body arrives (a client that
+ * trickles its body is cut there), is lifted while arouter waits on the provider (a model may think for minutes;
+ * arouter's own upstream timeouts cover that), and is restored when the exchange ends so an idle keep-alive
+ * connection, or the next request's headers, are bounded again.
+ */
+export interface ClientTimeout {
+  lift(req: Request): void;
+  restore(req: Request): void;
+}
+
 export interface ForwarderDeps {
   upstreams: ReadonlyMap<string, string>;
   providerKeys: ReadonlyMap<string, string>;
@@ -34,6 +45,7 @@ export interface ForwarderDeps {
   sink: UsageSink;
   observer: ProxyObserver;
   log: Logger;
+  clientTimeout?: ClientTimeout;
 }
 
 export interface ForwardCall {
@@ -82,7 +94,10 @@ export class Forwarder {
     let bytesIn = () => 0;
     let requestModel = base.requestModel;
     let stream = streamAsked;
+    let exchangeOver = false;
     const record = (status: number, outcome: Outcome, capture: Capture, bytesOut: number, extra?: { error?: string; ttfbMs?: number; stream?: boolean }) => {
+      exchangeOver = true;
+      this.d.clientTimeout?.restore(req);
       const s: UsageSnippet = {
         ...base,
         requestModel,
@@ -106,11 +121,29 @@ export class Forwarder {
 
     if (!credential) return fail(providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`), 'rejected');
 
+    const controller = new AbortController();
+    let abortCause: Outcome | null = null;
+    // Read through a function: TypeScript cannot see the closure below assigning it.
+    const cause = (): Outcome | null => abortCause;
+    const abort = (cause: Outcome) => {
+      if (abortCause === null) abortCause = cause;
+      controller.abort();
+    };
+    let awaitingHeaders = true;
+    let firstByte: ReturnType<typeof setTimeout> | undefined;
+    const bodyReceived = () => {
+      if (exchangeOver) return;
+      this.d.clientTimeout?.lift(req);
+      // The provider cannot answer before it has the whole request, so its first-byte clock starts here.
+      if (awaitingHeaders && firstByte === undefined) firstByte = setTimeout(() => abort('timeout_first_byte'), this.d.firstByteTimeoutMs);
+    };
+
     let prepared;
     try {
+      if (call.preparedBody) bodyReceived();
       prepared =
         call.preparedBody ??
-        (await prepareBody(req, { maxBytes: this.d.maxBodyBytes, injectUsage: !!provider.injectStreamUsage?.paths.test(call.path) }));
+        (await prepareBody(req, { maxBytes: this.d.maxBodyBytes, injectUsage: !!provider.injectStreamUsage?.paths.test(call.path), onReceived: bodyReceived }));
     } catch (err) {
       if (err instanceof ArouterError) return fail(err, 'rejected');
       return fail(new ArouterError(400, 'invalid_request', 'Could not read the request body.'), 'rejected');
@@ -121,18 +154,9 @@ export class Forwarder {
 
     const upstreamBase = this.d.upstreams.get(provider.slug) ?? provider.baseUrl;
     const url = upstreamBase + call.path + call.search;
-    const controller = new AbortController();
-    let abortCause: Outcome | null = null;
-    // Read through a function: TypeScript cannot see the closure below assigning it.
-    const cause = (): Outcome | null => abortCause;
-    const abort = (cause: Outcome) => {
-      if (abortCause === null) abortCause = cause;
-      controller.abort();
-    };
     this.inflight.add(abort);
     const onClientGone = () => abort('client_abort');
     req.signal?.addEventListener('abort', onClientGone, { once: true });
-    const firstByte = setTimeout(() => abort('timeout_first_byte'), this.d.firstByteTimeoutMs);
     const stopProbe = this.d.connectProbe.watch(upstreamBase, () => abort('timeout_connect'));
 
     let upstream: Response;
@@ -148,18 +172,22 @@ export class Forwarder {
         ...(prepared.body instanceof ReadableStream ? { duplex: 'half' } : {}),
       } as RequestInit);
     } catch (err) {
+      awaitingHeaders = false;
       clearTimeout(firstByte);
       stopProbe();
       this.inflight.delete(abort);
+      req.signal?.removeEventListener('abort', onClientGone);
       if (err instanceof ArouterError) return fail(err, 'rejected');
       const why = cause();
       if (why === 'timeout_first_byte') return fail(providerTimeout(provider.slug, 'waiting for the first response byte', this.d.firstByteTimeoutMs), why);
       if (why === 'timeout_connect') return fail(providerTimeout(provider.slug, 'connecting', this.d.connectProbe.timeoutMs), why);
-      if (why === 'client_abort' || why === 'shutdown') return fail(new ArouterError(499, 'client_closed_request', 'The client closed the request.'), why);
+      if (why === 'shutdown') return fail(new ArouterError(503, 'shutting_down', 'arouter is shutting down and cut this request before the provider answered; retry it.'), why);
+      if (why === 'client_abort') return fail(new ArouterError(499, 'client_closed_request', 'The client closed the request.'), why);
       const bodyErr = findArouterError(err);
       if (bodyErr) return fail(bodyErr, 'rejected');
       return fail(providerUnreachable(provider.slug, describeFetchError(err)), 'connect_error');
     }
+    awaitingHeaders = false;
     clearTimeout(firstByte);
     stopProbe();
     this.d.connectProbe.markReachable(upstreamBase);
@@ -198,10 +226,18 @@ export class Forwarder {
       } catch (err) {
         clearTimeout(idle);
         done();
+        // No byte reached the client yet, so it still gets a proper error, and the snippet records that status.
         const why: Outcome = cause() ?? 'upstream_reset';
-        record(upstream.status, why, capture.finish(), 0, { ttfbMs, error: describeFetchError(err) });
-        if (why === 'timeout_idle') return errorResponse(providerTimeout(provider.slug, 'between two chunks', this.d.idleTimeoutMs), requestId);
-        return errorResponse(providerUnreachable(provider.slug, 'the connection failed while reading the response'), requestId);
+        const answer =
+          why === 'timeout_idle'
+            ? providerTimeout(provider.slug, 'between two chunks', this.d.idleTimeoutMs)
+            : why === 'shutdown'
+              ? new ArouterError(503, 'shutting_down', 'arouter is shutting down and cut this response; retry the request.')
+              : why === 'client_abort'
+                ? new ArouterError(499, 'client_closed_request', 'The client closed the request.')
+                : providerUnreachable(provider.slug, 'the connection failed while reading the response');
+        record(answer.status, why, capture.finish(), 0, { ttfbMs, error: why === 'upstream_reset' ? describeFetchError(err) : answer.message });
+        return errorResponse(answer, requestId);
       }
     }
 
@@ -212,6 +248,7 @@ export class Forwarder {
       filter,
       redactor,
       idleTimeoutMs: this.d.idleTimeoutMs,
+      signal: controller.signal,
       abortUpstream: abort,
       abortCause: cause,
       onEnd: (outcome, bytesOut, error) => {

@@ -17,6 +17,11 @@ export interface RelayOptions {
   filter: ChunkFilter | null;
   redactor: Redactor | null;
   idleTimeoutMs: number;
+  /**
+   * The forwarder's abort signal (timeouts, shutdown, client gone). It ends the client's stream at once, even when
+   * the client is not reading and no read is pending, so a stalled client cannot keep a cut exchange open.
+   */
+  signal: AbortSignal;
   /** Abort the upstream fetch (client gone, idle timeout). */
   abortUpstream(reason: Outcome): void;
   /** Called exactly once with how the body ended. */
@@ -36,6 +41,22 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
     o.onEnd(outcome, bytesOut, error);
   };
   const idle = setTimeout(() => o.abortUpstream('timeout_idle'), o.idleTimeoutMs);
+  let client: ReadableStreamDefaultController<Uint8Array> | null = null;
+  o.signal.addEventListener(
+    'abort',
+    () => {
+      if (ended) return;
+      const cause = o.abortCause() ?? 'upstream_reset';
+      end(cause, describe(null, cause));
+      try {
+        client?.error(new Error(`relay cut: ${cause}`));
+      } catch {
+        // Already closed or errored.
+      }
+      reader.cancel().catch(() => {});
+    },
+    { once: true },
+  );
 
   const emit = (ctrl: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array) => {
     const out = o.redactor ? o.redactor.chunk(chunk) : chunk;
@@ -46,17 +67,22 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
 
   return new ReadableStream<Uint8Array>(
     {
+      start(ctrl) {
+        client = ctrl;
+      },
       async pull(ctrl) {
         let r: Awaited<ReturnType<typeof reader.read>>;
         try {
           r = await reader.read();
         } catch (err) {
+          if (ended) return;
           const cause = o.abortCause() ?? 'upstream_reset';
           end(cause, describe(err, cause));
           // Bytes already flowed, so the only honest signal left is to cut the client's stream.
           ctrl.error(err);
           return;
         }
+        if (ended) return;
         if (r.done) {
           if (o.filter) for (const c of o.filter.end()) emit(ctrl, c);
           const tail = o.redactor?.flush();
@@ -83,6 +109,7 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
 function describe(err: unknown, cause: Outcome): string {
   if (cause === 'timeout_idle') return 'upstream went silent mid-body';
   if (cause === 'shutdown') return 'cut at the drain deadline';
+  if (cause === 'client_abort') return 'client closed the connection';
   const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return msg.slice(0, 200);
 }

@@ -21,13 +21,17 @@ export interface BodyPolicy {
   maxBytes: number;
   /** Whether include_usage should be injected for this path when the body streams without it. */
   injectUsage: boolean;
+  /** Called once the whole body has arrived from the client (at once when there is none). */
+  onReceived?(): void;
 }
 
 const enc = new TextEncoder();
 const INCLUDE_USAGE = enc.encode('"stream_options":{"include_usage":true},');
 
 export async function prepareBody(req: Request, policy: BodyPolicy): Promise<PreparedBody> {
+  const received = policy.onReceived ?? (() => {});
   if (req.method === 'GET' || req.method === 'HEAD' || !req.body) {
+    received();
     return { body: null, length: null, bytesIn: () => 0, model: '', stream: false, injectedUsage: false };
   }
   const declared = parseLength(req.headers.get('content-length'));
@@ -35,16 +39,25 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
   const ct = req.headers.get('content-type') ?? '';
   if (declared !== null && declared <= SNIFF_MAX_BYTES && ct.includes('json')) {
     const buf = new Uint8Array(await req.arrayBuffer());
+    received();
     return sniffJson(buf, policy);
   }
   if (declared === null && ct.includes('json')) {
     // Chunked JSON: read a bounded prefix; a body that ends within it is as good as a declared small one.
+    // The prefix stops at the limit, so a chunked body over it is refused before any provider is contacted.
     const reader = req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-    const head = await readUpTo(reader, SNIFF_MAX_BYTES);
-    if (head.done) return sniffJson(head.bytes, policy);
-    return streamed(reader, head.bytes, declared, policy.maxBytes);
+    const head = await readUpTo(reader, Math.min(SNIFF_MAX_BYTES, policy.maxBytes));
+    if (head.bytes.byteLength > policy.maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw bodyTooLarge(policy.maxBytes);
+    }
+    if (head.done) {
+      received();
+      return sniffJson(head.bytes, policy);
+    }
+    return streamed(reader, head.bytes, declared, policy.maxBytes, received);
   }
-  return streamed(req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>, null, declared, policy.maxBytes);
+  return streamed(req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>, null, declared, policy.maxBytes, received);
 }
 
 async function readUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number): Promise<{ bytes: Uint8Array; done: boolean }> {
@@ -61,8 +74,12 @@ async function readUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, limit: 
 
 function parseLength(v: string | null): number | null {
   if (v === null) return null;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+  // Repeated identical Content-Length values arrive joined as "n, n"; RFC 9112 6.3 lets a recipient use the one
+  // value (Bun itself answers 400 to differing ones).
+  const parts = v.split(',').map((p) => p.trim());
+  if (!parts.every((p) => /^\d+$/.test(p) && p === parts[0])) return null;
+  const n = Number(parts[0]);
+  return Number.isSafeInteger(n) ? n : null;
 }
 
 interface SniffedFields {
@@ -115,7 +132,13 @@ function withIncludeUsage(buf: Uint8Array, fields: SniffedFields): Uint8Array {
 }
 
 /** Streams the body through, counting bytes and failing the stream once it passes the limit (RFC 9110 15.5.14). */
-function streamed(reader: ReadableStreamDefaultReader<Uint8Array>, head: Uint8Array | null, declared: number | null, maxBytes: number): PreparedBody {
+function streamed(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  head: Uint8Array | null,
+  declared: number | null,
+  maxBytes: number,
+  received: () => void,
+): PreparedBody {
   let seen = 0;
   let pending = head;
   const limited = new ReadableStream<Uint8Array>(
@@ -127,7 +150,10 @@ function streamed(reader: ReadableStreamDefaultReader<Uint8Array>, head: Uint8Ar
           pending = null;
         } else {
           const r = await reader.read();
-          if (r.done) return ctrl.close();
+          if (r.done) {
+            received();
+            return ctrl.close();
+          }
           value = r.value;
         }
         seen += value.byteLength;

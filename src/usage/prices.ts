@@ -1,5 +1,6 @@
 // Price table (USD per million tokens, per provider and model) and the integer micro-dollar cost of one usage row.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { CanonicalUsage } from './snippet.ts';
@@ -37,7 +38,7 @@ export class PriceTableError extends Error {
   readonly status = 500;
 }
 
-export const DEFAULT_PRICES_FILE = new URL('./prices.json', import.meta.url).pathname;
+export const DEFAULT_PRICES_FILE = fileURLToPath(new URL('./prices.json', import.meta.url));
 
 export class PriceTable {
   private readonly byProvider: Map<string, Map<string, ModelPrice>>;

@@ -25,6 +25,16 @@ describe('migrations', () => {
     expect(tables.map((t) => t.name)).toEqual([DAILY_TABLE, DIRTY_TABLE, USAGE_TABLE, SEALS_TABLE].sort());
   });
 
+  test('several workers migrating a new database at the same moment all succeed', async () => {
+    const db = `${u.db}_race`;
+    try {
+      await Promise.all([1, 2, 3, 4].map(() => runMigrations(u.ch, db)));
+      expect(await scalar(u.ch, `SELECT count() FROM system.tables WHERE database = '${db}'`)).toBe(4);
+    } finally {
+      await u.ch.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    }
+  });
+
   test('usage_events has the contract columns, with the types billing relies on', async () => {
     const cols = await selectRows<{ name: string; type: string }>(u.ch, `SELECT name, type FROM system.columns WHERE database = '${u.db}' AND table = '${USAGE_TABLE}'`);
     const types = new Map(cols.map((c) => [c.name, c.type]));

@@ -118,7 +118,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test('a credential setting exists for every provider in the registry', () => {
+  test('a credential setting exists for every provider in src/providers', () => {
     const env = envOf(compose.services.proxy!);
     const names = PROVIDERS.map((p) => `${envName(p.slug)}_API_KEY`);
     expect(names.filter((n) => !env.has(n))).toEqual([]);

@@ -1,0 +1,96 @@
+// Command-line flags and the two run profiles: the full suite (~10 min) and --quick (~2 min).
+import type { TargetName } from "./types.ts";
+
+export interface Profile {
+  reps: number;
+  settle: { minMs: number; maxMs: number; below: number };
+  throughput: { durationS: number; warmupS: number; connections: number; threads: number };
+  /** rate is a ceiling: the run lowers it to a share of the slowest target's max rate (see latencyRate). */
+  latency: { rate: number; durationS: number; warmupS: number; shareOfSlowest: number };
+  stream: { streams: number; concurrency: number; events: number; cadenceMs: number };
+  manyStreams: { streams: number; events: number; cadenceMs: number; rampMs: number; reps: number };
+  bigStream: { mib: number; rateMiBps: number };
+  usage: { durationS: number; probeRate: number; drainS: number };
+  analyticsTimeoutS: number;
+}
+
+const FULL: Profile = {
+  reps: 3,
+  settle: { minMs: 500, maxMs: 1500, below: 0.25 },
+  throughput: { durationS: 5, warmupS: 1, connections: 64, threads: 1 },
+  latency: { rate: 500, durationS: 8, warmupS: 1, shareOfSlowest: 0.3 },
+  stream: { streams: 30, concurrency: 10, events: 100, cadenceMs: 10 },
+  manyStreams: { streams: 1000, events: 40, cadenceMs: 100, rampMs: 1000, reps: 1 },
+  bigStream: { mib: 1024, rateMiBps: 256 },
+  usage: { durationS: 8, probeRate: 20, drainS: 30 },
+  analyticsTimeoutS: 300,
+};
+
+const QUICK: Profile = {
+  reps: 2,
+  settle: { minMs: 300, maxMs: 1000, below: 0.25 },
+  throughput: { durationS: 3, warmupS: 1, connections: 64, threads: 1 },
+  latency: { rate: 500, durationS: 3, warmupS: 0.5, shareOfSlowest: 0.3 },
+  stream: { streams: 10, concurrency: 10, events: 100, cadenceMs: 10 },
+  manyStreams: { streams: 300, events: 20, cadenceMs: 100, rampMs: 300, reps: 1 },
+  bigStream: { mib: 128, rateMiBps: 256 },
+  usage: { durationS: 4, probeRate: 20, drainS: 15 },
+  analyticsTimeoutS: 120,
+};
+
+export type Phase = "throughput" | "latency" | "stream" | "many" | "big" | "usage" | "analytics";
+export const ALL_PHASES: Phase[] = ["throughput", "latency", "stream", "many", "big", "usage", "analytics"];
+
+export interface Options {
+  quick: boolean;
+  profile: Profile;
+  arouter: "auto" | "real" | "standin";
+  targets: TargetName[] | null;
+  phases: Phase[];
+  services: boolean;
+  bunMaxRequests: number;
+  redisPort: number;
+  chHttpPort: number;
+  outDir: string | null;
+  latencyRate: number | null;
+}
+
+export const USAGE = `usage: bun run bench/run.ts [--quick] [--arouter=auto|real|standin] [--targets=a,b] [--phases=a,b]
+                          [--no-services] [--bun-max-requests=N] [--redis-port=N] [--ch-port=N] [--out=DIR]
+                          [--latency-rate=N]
+  --arouter      auto (default): the real proxy when src/server.ts exists, else the stand-in
+  --targets      subset of: direct,bare-bun,nginx,portkey,arouter (direct is always kept: ratios need it)
+  --phases       subset of: ${ALL_PHASES.join(",")}
+  --latency-rate  pin the open-loop rate (default: 500 req/s, or 30% of the slowest target's max if lower)
+  --bun-max-requests  BUN_CONFIG_MAX_HTTP_REQUESTS for every Bun-based proxy (default 4096; 0 = Bun's 256)`;
+
+export function parseArgs(argv: string[]): Options {
+  const flags = new Map<string, string>();
+  for (const a of argv) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m || !m[1]) throw new Error(`unknown argument ${a}\n${USAGE}`);
+    flags.set(m[1], m[2] ?? "true");
+  }
+  const known = ["quick", "arouter", "targets", "phases", "no-services", "bun-max-requests", "redis-port", "ch-port", "out", "latency-rate", "help"];
+  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
+  const quick = flags.has("quick");
+  const arouter = flags.get("arouter") ?? "auto";
+  if (arouter !== "auto" && arouter !== "real" && arouter !== "standin") throw new Error(`--arouter=${arouter}?\n${USAGE}`);
+  const list = (k: string): string[] | null => flags.get(k)?.split(",").filter(Boolean) ?? null;
+  const targets = list("targets") as TargetName[] | null;
+  const phases = (list("phases") ?? ALL_PHASES) as Phase[];
+  for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p}\n${USAGE}`);
+  return {
+    quick,
+    profile: quick ? QUICK : FULL,
+    arouter,
+    targets: targets && !targets.includes("direct") ? ["direct", ...targets] : targets,
+    phases,
+    services: !flags.has("no-services"),
+    bunMaxRequests: Number(flags.get("bun-max-requests") ?? 4096),
+    redisPort: Number(flags.get("redis-port") ?? 26379),
+    chHttpPort: Number(flags.get("ch-port") ?? 28123),
+    outDir: flags.get("out") ?? null,
+    latencyRate: flags.has("latency-rate") ? Number(flags.get("latency-rate")) : null,
+  };
+}

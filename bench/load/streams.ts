@@ -1,0 +1,98 @@
+// SSE client (own process): time to first byte and each event's delay against the mock's fixed cadence.
+import { latencyPercentiles } from "../lib/stats.ts";
+import type { Endpoint, LatencyPercentiles } from "../lib/types.ts";
+import { readConfig } from "./schedule.ts";
+
+export interface StreamsConfig {
+  endpoint: Endpoint;
+  body: string;
+  streams: number;
+  concurrency: number;
+  /** Spreads the opening of the first `concurrency` streams, so 1,000 connects are not one burst. */
+  rampMs: number;
+  events: number;
+  cadenceMs: number;
+  timeoutMs: number;
+}
+
+export interface StreamsResult {
+  streams: number;
+  completed: number;
+  failed: number;
+  /** Streams that delivered fewer events than sent (a proxy that drops or merges events shows here). */
+  short: number;
+  maxOpen: number;
+  ttfbMs: LatencyPercentiles;
+  /** Arrival of event i minus (send time + i * cadence): 0 would be a zero-cost wire. */
+  eventDelayMs: LatencyPercentiles;
+  wallMs: number;
+}
+
+const cfg = readConfig<StreamsConfig>();
+const ttfb: number[] = [];
+const delays: number[] = [];
+let completed = 0;
+let failed = 0;
+let short = 0;
+let open = 0;
+let maxOpen = 0;
+let next = 0;
+
+async function one(): Promise<void> {
+  const t0 = performance.now();
+  let opened = false;
+  try {
+    const res = await fetch(cfg.endpoint.url, {
+      method: "POST",
+      headers: cfg.endpoint.headers,
+      body: cfg.body,
+      signal: AbortSignal.timeout(cfg.timeoutMs),
+    });
+    if (res.status !== 200 || !res.body) throw new Error(`status ${res.status}`);
+    opened = true;
+    maxOpen = Math.max(maxOpen, ++open);
+    let events = 0;
+    let prevLf = false;
+    let first = true;
+    for await (const chunk of res.body) {
+      const t = performance.now();
+      if (first) ttfb.push(t - t0);
+      first = false;
+      // An SSE event ends at a blank line; CR is ignored so CRLF framing counts the same.
+      for (const b of chunk) {
+        if (b === 10) {
+          if (prevLf) delays.push(t - t0 - events++ * cfg.cadenceMs);
+          prevLf = true;
+        } else if (b !== 13) prevLf = false;
+      }
+    }
+    if (events < cfg.events) short++;
+    completed++;
+  } catch {
+    failed++;
+  } finally {
+    if (opened) open--;
+  }
+}
+
+async function worker(w: number): Promise<void> {
+  await Bun.sleep((w * cfg.rampMs) / Math.max(1, cfg.concurrency));
+  while (next < cfg.streams) {
+    next++;
+    await one();
+  }
+}
+
+const t0 = performance.now();
+await Promise.all(Array.from({ length: Math.min(cfg.concurrency, cfg.streams) }, (_, w) => worker(w)));
+const result: StreamsResult = {
+  streams: cfg.streams,
+  completed,
+  failed,
+  short,
+  maxOpen,
+  ttfbMs: latencyPercentiles(Float64Array.from(ttfb)),
+  eventDelayMs: latencyPercentiles(Float64Array.from(delays)),
+  wallMs: Math.round(performance.now() - t0),
+};
+console.log(JSON.stringify(result));

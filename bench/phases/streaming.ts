@@ -1,0 +1,88 @@
+// SSE: first-byte time and per-event delay at a fixed cadence; then 1,000 open streams and proxy RSS.
+import { chatRequest, modelSse } from "../mock/fixtures.ts";
+import { runLoad } from "../lib/loadproc.ts";
+import { sampleRss } from "../lib/rss.ts";
+import { pairedSpread, spread } from "../lib/stats.ts";
+import type { RoundBase, Spread } from "../lib/types.ts";
+import type { StreamsConfig, StreamsResult } from "../load/streams.ts";
+import { interleaved, mib, type PhaseContext } from "./common.ts";
+
+export interface StreamRound extends RoundBase {
+  completed: number;
+  failed: number;
+  short: number;
+  ttfbP50: number;
+  ttfbP99: number;
+  delayP50: number;
+  delayP99: number;
+  delayMax: number;
+}
+
+export interface StreamSummary {
+  ttfbP50Ms: Spread;
+  addedTtfbP50Ms: Spread;
+  delayP50Ms: Spread;
+  delayP99Ms: Spread;
+  addedDelayP50Ms: Spread;
+  addedDelayP99Ms: Spread;
+  failedOrShort: number;
+}
+
+const summarize = (rounds: StreamRound[], names: string[]): Record<string, StreamSummary> => {
+  const out: Record<string, StreamSummary> = {};
+  for (const name of names) {
+    const mine = rounds.filter((r) => r.target === name);
+    out[name] = {
+      ttfbP50Ms: spread(mine.map((r) => r.ttfbP50)),
+      addedTtfbP50Ms: pairedSpread(rounds, name, "direct", (a, b) => a.ttfbP50 - b.ttfbP50),
+      delayP50Ms: spread(mine.map((r) => r.delayP50)),
+      delayP99Ms: spread(mine.map((r) => r.delayP99)),
+      addedDelayP50Ms: pairedSpread(rounds, name, "direct", (a, b) => a.delayP50 - b.delayP50),
+      addedDelayP99Ms: pairedSpread(rounds, name, "direct", (a, b) => a.delayP99 - b.delayP99),
+      failedOrShort: mine.reduce((s, r) => s + r.failed + r.short, 0),
+    };
+  }
+  return out;
+};
+
+function toRound(rep: number, target: RoundBase["target"], bgBusy: number, r: StreamsResult): StreamRound {
+  return {
+    rep, target, bgBusy, completed: r.completed, failed: r.failed, short: r.short,
+    ttfbP50: r.ttfbMs.p50, ttfbP99: r.ttfbMs.p99, delayP50: r.eventDelayMs.p50, delayP99: r.eventDelayMs.p99, delayMax: r.eventDelayMs.max,
+  };
+}
+
+export async function streamPhase(ctx: PhaseContext) {
+  const p = ctx.profile.stream;
+  const body = chatRequest(modelSse(p.events, p.cadenceMs), true);
+  const budget = ((p.streams / p.concurrency) * (p.events * p.cadenceMs + 2000) + 20_000);
+  const rounds = await interleaved(ctx, ctx.profile.reps, async (t, rep, bgBusy) => {
+    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.concurrency, rampMs: p.cadenceMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: 30_000 };
+    const r = await runLoad<StreamsResult>("streams.ts", cfg, budget);
+    ctx.log(`stream rep ${rep} ${t.name}: ttfb p50 ${r.ttfbMs.p50.toFixed(2)} ms, event delay p50 ${r.eventDelayMs.p50.toFixed(2)} p99 ${r.eventDelayMs.p99.toFixed(2)} ms`);
+    return toRound(rep, t.name, bgBusy, r);
+  });
+  return { events: p.events, cadenceMs: p.cadenceMs, rounds, summary: summarize(rounds, ctx.targets.map((t) => t.name)) };
+}
+
+export interface ManyRound extends StreamRound {
+  maxOpen: number;
+  idleRssMiB: number;
+  peakRssMiB: number;
+  wallMs: number;
+}
+
+export async function manyStreamsPhase(ctx: PhaseContext) {
+  const p = ctx.profile.manyStreams;
+  const body = chatRequest(modelSse(p.events, p.cadenceMs), true);
+  const budget = p.events * p.cadenceMs + p.rampMs + 60_000;
+  const rounds = await interleaved(ctx, p.reps, async (t, rep, bgBusy): Promise<ManyRound> => {
+    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.streams, rampMs: p.rampMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: budget - 10_000 };
+    const rss = sampleRss(t.pids, 100);
+    const r = await runLoad<StreamsResult>("streams.ts", cfg, budget);
+    const trace = rss.stop();
+    ctx.log(`${p.streams} streams ${t.name}: ${r.completed} ok, ${r.failed} failed, max open ${r.maxOpen}, RSS ${mib(trace.startKiB)} -> peak ${mib(trace.peakKiB)} MiB`);
+    return { ...toRound(rep, t.name, bgBusy, r), maxOpen: r.maxOpen, idleRssMiB: mib(trace.startKiB), peakRssMiB: mib(trace.peakKiB), wallMs: r.wallMs };
+  });
+  return { streams: p.streams, events: p.events, cadenceMs: p.cadenceMs, rounds, summary: summarize(rounds, ctx.targets.map((t) => t.name)) };
+}

@@ -1,0 +1,98 @@
+// arouter only: rows/s from proxy into ClickHouse at max rate, and lag from response end to queryable row.
+import { chatRequest, MODEL_JSON } from "../mock/fixtures.ts";
+import { tableExists, usageRowCount } from "../lib/clickhouse.ts";
+import { runLoad } from "../lib/loadproc.ts";
+import type { RunningTarget } from "../lib/types.ts";
+import type { ProbeConfig, ProbeResult } from "../load/usage-probe.ts";
+import { runWrk, wrkScript } from "../load/wrk.ts";
+import type { PhaseContext } from "./common.ts";
+
+export type UsageResult =
+  | { skipped: string }
+  | {
+      wrkRequests: number;
+      wrkRps: number;
+      rowsExpected: number;
+      rowsSeen: number;
+      complete: boolean;
+      ingestRowsPerS: number;
+      peakRowsPerS: number;
+      drainAfterLoadMs: number | null;
+      probe: ProbeResult;
+      series: Array<[number, number]>;
+    };
+
+/** Rows still arriving from earlier phases would inflate this phase's counts: wait until stable. */
+async function waitStable(url: string, db: string, maxMs: number): Promise<number> {
+  const t0 = performance.now();
+  let last = await usageRowCount(url, db);
+  while (performance.now() - t0 < maxMs) {
+    await Bun.sleep(1000);
+    const now = await usageRowCount(url, db);
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+export async function usagePhase(ctx: PhaseContext, target: RunningTarget | undefined): Promise<UsageResult> {
+  const access = target?.usage;
+  if (!target || !access) return { skipped: "no real arouter in this run (the stand-in writes no usage)" };
+  const p = ctx.profile.usage;
+  const ch = access.clickhouseUrl;
+  const deadline = performance.now() + 60_000;
+  while (!(await tableExists(ch, access.database, "usage_events"))) {
+    if (performance.now() > deadline) return { skipped: `table ${access.database}.usage_events never appeared` };
+    await Bun.sleep(500);
+  }
+  const base = await waitStable(ch, access.database, 20_000);
+  const series: Array<[number, number]> = [];
+  const t0 = performance.now();
+  let loadEnd = Number.POSITIVE_INFINITY;
+  let stop = false;
+  const poller = (async () => {
+    while (!stop) {
+      try {
+        series.push([Math.round(performance.now() - t0), (await usageRowCount(ch, access.database)) - base]);
+      } catch {
+        /* a slow count under load is skipped, not fatal */
+      }
+      await Bun.sleep(250);
+    }
+  })();
+  const body = chatRequest(MODEL_JSON, false);
+  const script = wrkScript(ctx.tmpDir, "usage", target.endpoint, body);
+  const probeCfg: ProbeConfig = { endpoint: target.endpoint, body, rate: p.probeRate, durationS: p.durationS, clickhouseUrl: ch, database: access.database, pollMs: 100, drainS: p.drainS };
+  const probe = runLoad<ProbeResult>("usage-probe.ts", probeCfg, (p.durationS + p.drainS + 30) * 1000);
+  const tp = ctx.profile.throughput;
+  const w = await runWrk({ script, url: target.endpoint.url, threads: tp.threads, connections: tp.connections, durationS: p.durationS });
+  loadEnd = performance.now() - t0;
+  const expected = w.requests + Math.round(p.probeRate * p.durationS);
+  const drainDeadline = performance.now() + p.drainS * 1000;
+  while (performance.now() < drainDeadline && (series[series.length - 1]?.[1] ?? 0) < expected) await Bun.sleep(250);
+  const probeResult = await probe;
+  stop = true;
+  await poller;
+  const seen = series[series.length - 1]?.[1] ?? 0;
+  const doneAt = series.find(([, n]) => n >= expected)?.[0];
+  const firstRow = series.find(([, n]) => n > 0)?.[0] ?? 0;
+  const lastGrowth = series.reduce((acc, [ms, n], i) => (i > 0 && n > (series[i - 1]?.[1] ?? 0) ? ms : acc), firstRow);
+  let peak = 0;
+  for (let i = 0; i < series.length; i++) {
+    const j = series.findIndex(([ms]) => ms >= (series[i]?.[0] ?? 0) + 1000);
+    if (j > i) peak = Math.max(peak, (((series[j]?.[1] ?? 0) - (series[i]?.[1] ?? 0)) * 1000) / ((series[j]?.[0] ?? 0) - (series[i]?.[0] ?? 0)));
+  }
+  ctx.log(`usage: ${seen}/${expected} rows, ${doneAt !== undefined ? `all in ${Math.round(doneAt - loadEnd)} ms after load` : "incomplete"}`);
+  return {
+    wrkRequests: w.requests,
+    wrkRps: Math.round(w.rps),
+    rowsExpected: expected,
+    rowsSeen: seen,
+    complete: seen >= expected,
+    ingestRowsPerS: lastGrowth > firstRow ? Math.round((seen * 1000) / (lastGrowth - firstRow)) : 0,
+    peakRowsPerS: Math.round(peak),
+    drainAfterLoadMs: doneAt !== undefined ? Math.max(0, Math.round(doneAt - loadEnd)) : null,
+    probe: probeResult,
+    series,
+  };
+}

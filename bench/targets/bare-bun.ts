@@ -1,0 +1,20 @@
+// The floor for this runtime: a Bun server that forwards with fetch and returns the upstream body.
+const upstream = process.env.UPSTREAM ?? "http://127.0.0.1:1";
+const port = Number(process.env.PORT ?? 0);
+
+Bun.serve({
+  hostname: "127.0.0.1",
+  port,
+  idleTimeout: 0,
+  async fetch(req) {
+    const url = new URL(req.url);
+    const res = await fetch(upstream + url.pathname + url.search, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+    });
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  },
+});
+
+export {}; // a module, so its top-level names stay private

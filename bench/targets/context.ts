@@ -1,0 +1,20 @@
+// What every target starter needs to know about this run.
+export interface TargetContext {
+  root: string;
+  logDir: string;
+  tmpDir: string;
+  mockPort: number;
+  /** Raises Bun's fetch cap (256 concurrent by default) in every Bun-based proxy alike; 0 leaves Bun's default. */
+  bunMaxRequests: number;
+  arouterMode: "real" | "standin";
+  services: ServicesInfo | null;
+}
+
+export interface ServicesInfo {
+  redisUrl: string;
+  clickhouseUrl: string;
+}
+
+export function bunEnv(ctx: TargetContext): Record<string, string> {
+  return ctx.bunMaxRequests > 0 ? { BUN_CONFIG_MAX_HTTP_REQUESTS: String(ctx.bunMaxRequests) } : {};
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# `npm start`: everything for a local run, in the foreground.
+#   - installs what is missing (scripts/bootstrap.sh);
+#   - starts Redis and ClickHouse on loopback (REDIS_URL / CLICKHOUSE_URL, default ports 6379 / 8123), reusing
+#     servers already answering there; their data lives in .arouter/services;
+#   - runs the usage worker (bun run workers/main.ts) and the proxy (bun run src/server.ts) together.
+# Ctrl-C or SIGTERM sends SIGTERM to both so they drain (a second Ctrl-C kills them), then stops the Redis and
+# ClickHouse that this script started (AROUTER_KEEP_SERVICES=1 leaves them running).
+# Without AROUTER_ADMIN_TOKEN, a token is generated once into .arouter/admin-token.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { echo "start: $*" >&2 || true; }
+die() { echo "start: error: $*" >&2 || true; exit 1; }
+
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# Output piped into another program (npm start | tee log) must not kill the script when that program ends
+# first, e.g. on Ctrl-C: the script would then leave the processes and services it started behind.
+trap '' PIPE
+
+bash scripts/bootstrap.sh
+export PATH="$ROOT/node_modules/.bin:$PATH"
+
+STATE="$ROOT/.arouter"
+mkdir -p "$STATE"
+
+for f in src/server.ts workers/main.ts; do
+  [ -f "$f" ] || die "$f does not exist yet"
+done
+
+export PORT="${PORT:-8080}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export CLICKHOUSE_URL="${CLICKHOUSE_URL:-http://127.0.0.1:8123}"
+export AROUTER_OUTBOX_DIR="${AROUTER_OUTBOX_DIR:-$STATE/outbox}"
+mkdir -p "$AROUTER_OUTBOX_DIR"
+DRAIN_MS="${AROUTER_DRAIN_TIMEOUT_MS:-30000}"
+
+# loopback_port <url> <default port>: the port of a URL whose host is this machine; nothing for another host.
+loopback_port() {
+  if [[ "$1" =~ ^[a-z]+://([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])(:([0-9]+))?(/.*)?$ ]]; then
+    echo "${BASH_REMATCH[4]:-$2}"
+  fi
+}
+
+# --- Redis and ClickHouse -------------------------------------------------------------------------------
+redis_port="$(loopback_port "$REDIS_URL" 6379)"
+ch_port="$(loopback_port "$CLICKHOUSE_URL" 8123)"
+svc() {
+  AROUTER_REDIS_PORT="${redis_port:-6379}" AROUTER_CH_HTTP_PORT="${ch_port:-8123}" \
+    AROUTER_SERVICES_DIR="$STATE/services" bash scripts/services.sh "$@"
+}
+started_services=()
+stop_services() {
+  local s
+  [ "${AROUTER_KEEP_SERVICES:-0}" = 1 ] && { [ "${#started_services[@]}" -gt 0 ] && log "leaving ${started_services[*]} running"; return 0; }
+  for s in "${started_services[@]}"; do log "stopping $s"; svc stop "$s" || true; done
+  started_services=()
+}
+trap stop_services EXIT
+for s in redis clickhouse; do
+  port="$redis_port"; url="$REDIS_URL"
+  [ "$s" = clickhouse ] && { port="$ch_port"; url="$CLICKHOUSE_URL"; }
+  if [ -z "$port" ]; then
+    log "$s: using ${url%%\?*} (not this machine, not started here)"
+  elif svc ping "$s"; then
+    log "$s: reusing the server already on port $port"
+  else
+    started_services+=("$s")
+    svc start "$s"
+  fi
+done
+
+# --- Admin token ----------------------------------------------------------------------------------------
+token_file="$STATE/admin-token"
+if [ -n "${AROUTER_ADMIN_TOKEN:-}" ]; then
+  token_ref='$AROUTER_ADMIN_TOKEN'
+else
+  if [ ! -s "$token_file" ]; then
+    (umask 077; node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex") + "\n")' >"$token_file")
+    echo
+    echo "arouter: generated an admin token, shown this once (it stays in $token_file):"
+    echo "  $(cat "$token_file")"
+    echo
+  fi
+  AROUTER_ADMIN_TOKEN="$(cat "$token_file")"
+  export AROUTER_ADMIN_TOKEN
+  token_ref="\$(cat $token_file)"
+fi
+
+banner() {
+  local base="http://localhost:$PORT"
+  echo
+  echo "arouter: proxy on $base, worker running (Ctrl-C stops both)"
+  echo "arouter: create an API key with:"
+  echo "  curl -s -X POST $base/admin/keys -H \"Authorization: Bearer $token_ref\" \\"
+  echo "       -H 'content-type: application/json' -d '{\"account\":\"acme\",\"name\":\"dev\"}'"
+  echo "arouter: then point an SDK at $base/<provider>, e.g. OpenAI baseURL $base/openai/v1"
+  echo
+}
+
+# --- Worker and proxy -----------------------------------------------------------------------------------
+pids=()
+names=()
+# run <name> <command...>: start in the background, each output line prefixed with [name].
+run() {
+  local name="$1"; shift
+  # The prefixer ignores Ctrl-C so that it still passes on what the process logs while it drains.
+  "$@" > >(trap '' INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
+  pids+=("$!"); names+=("$name")
+}
+run worker bun run workers/main.ts
+run proxy bun run src/server.ts
+log "worker pid ${pids[0]}, proxy pid ${pids[1]}"
+
+# Print the banner once the proxy answers /healthz (or after 60 s without an answer).
+(
+  for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then banner; exit 0; fi
+    sleep 0.2
+  done
+  log "the proxy has not answered http://127.0.0.1:$PORT/healthz after 60s"
+  banner
+) &
+banner_pid=$!
+
+stopping=0
+signal_children() { local p; for p in "${pids[@]}"; do kill "-$1" "$p" 2>/dev/null || true; done; }
+on_signal() {
+  if [ "$stopping" = 1 ]; then
+    log "second signal: killing the worker and the proxy"
+    signal_children KILL
+    return
+  fi
+  stopping=1
+  log "stopping: SIGTERM to the worker and the proxy (drain up to ${DRAIN_MS} ms; Ctrl-C again to kill)"
+  signal_children TERM
+}
+trap on_signal INT TERM
+
+# Wait until either process exits (or a signal arrives).
+first_rc=0
+wait -n "${pids[@]}" || first_rc=$?
+kill "$banner_pid" 2>/dev/null || true
+status=0
+if [ "$stopping" = 0 ]; then
+  # Not a stop request: one of the two exited by itself, which is a failure of the whole run.
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then log "${names[$i]} exited (status $first_rc); stopping the rest"; fi
+  done
+  status=$first_rc; [ "$status" = 0 ] && status=1
+  stopping=1
+  signal_children TERM
+fi
+
+# Reap both, killing whatever is still running well after the drain timeout.
+grace=$(( DRAIN_MS / 1000 + 15 ))
+(
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  sleep "$grace" & sleeper=$!
+  wait "$sleeper"
+  echo "start: still running ${grace}s after SIGTERM, killing" >&2
+  signal_children KILL
+) &
+killer=$!
+for i in "${!pids[@]}"; do
+  pid="${pids[$i]}"
+  rc=0
+  # wait returns early when a signal arrives; a child that is still there is waited for again.
+  while kill -0 "$pid" 2>/dev/null; do rc=0; wait "$pid" 2>/dev/null || rc=$?; done
+  if [ "$rc" != 0 ] && [ "$rc" != 127 ]; then
+    log "${names[$i]} exited with status $rc"
+    # 143 (SIGTERM) and 130 (SIGINT) after our own stop request count as a clean stop.
+    if ! { [ "$rc" = 143 ] || [ "$rc" = 130 ]; } && [ "$status" = 0 ]; then status=$rc; fi
+  fi
+done
+kill "$killer" 2>/dev/null || true
+wait "$killer" 2>/dev/null || true
+stop_services
+log "stopped"
+exit "$status"

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The test command (README, `npm test`, .ci/run): install, start Redis + ClickHouse on test ports, type-check,
+# run every test under test/ with Bun, and end with one plain line:  N passed, N failed[, N skipped]
+#
+# Settings (environment):
+#   AROUTER_TEST_REDIS_PORT (16379), AROUTER_TEST_CH_PORT (18123)  ports of the test Redis / ClickHouse (HTTP);
+#       a server already answering there is reused and left running, one started here is stopped at the end
+#   AROUTER_TEST_TIMEOUT_MS (120000)   per-test timeout passed to `bun test --timeout`
+#   AROUTER_TEST_MAX_SECONDS (1500)    the whole `bun test` run is stopped after this long
+#   AROUTER_TEST_LOG (.arouter/logs/test.log)  where bun's output is kept
+# Arguments, if any, replace ./test as what `bun test` runs (e.g. bash scripts/test.sh test/unit).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step_start=$SECONDS
+step() { # a step's header, after the previous step's time
+  [ "${step_name:-}" ] && echo "test: ($step_name took $((SECONDS - step_start))s)"
+  step_name="${1%% *}"; step_start=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
+note() { echo "test: $*"; }
+
+REDIS_PORT="${AROUTER_TEST_REDIS_PORT:-16379}"
+CH_PORT="${AROUTER_TEST_CH_PORT:-18123}"
+TIMEOUT_MS="${AROUTER_TEST_TIMEOUT_MS:-120000}"
+MAX_SECONDS="${AROUTER_TEST_MAX_SECONDS:-1500}"
+LOG="${AROUTER_TEST_LOG:-$ROOT/.arouter/logs/test.log}"
+total_start=$SECONDS
+
+step "1/4 install (scripts/bootstrap.sh)"
+bash scripts/bootstrap.sh
+export PATH="$ROOT/node_modules/.bin:$PATH"
+
+step "2/4 services: Redis on 127.0.0.1:$REDIS_PORT, ClickHouse on 127.0.0.1:$CH_PORT"
+SERVICES_DIR=""
+started_services=()
+svc() { AROUTER_REDIS_PORT="$REDIS_PORT" AROUTER_CH_HTTP_PORT="$CH_PORT" AROUTER_SERVICES_DIR="$SERVICES_DIR" bash scripts/services.sh "$@"; }
+cleanup() {
+  local s
+  for s in "${started_services[@]}"; do svc stop "$s" || true; done
+  if [ -n "$SERVICES_DIR" ]; then rm -rf "$SERVICES_DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/arouter-test-services.XXXXXX")"
+for s in redis clickhouse; do
+  if svc ping "$s"; then
+    note "reusing the $s already running on its test port (left running)"
+  else
+    started_services+=("$s")
+    svc start "$s"
+  fi
+done
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+export CLICKHOUSE_URL="http://127.0.0.1:$CH_PORT"
+# Tests talk only to local mocks: no operator credential of the caller's shell reaches them.
+for slug in OPENAI ANTHROPIC GOOGLE DEEPSEEK XAI KIMI MINIMAX MISTRAL GROQ COHERE NVIDIA DASHSCOPE; do
+  unset "${slug}_API_KEY"
+done
+
+step "3/4 type check (tsc --noEmit -p .)"
+typecheck_ok=1
+if tsc --noEmit -p .; then
+  note "type check passed"
+else
+  typecheck_ok=0
+  note "type check FAILED (errors above)"
+fi
+
+targets=("$@"); [ "${#targets[@]}" -gt 0 ] || targets=(./test)
+step "4/4 bun test ${targets[*]} (per-test timeout ${TIMEOUT_MS} ms)"
+mkdir -p "$(dirname "$LOG")"
+# Without a terminal, timeout runs bun in its own process group so that a stop reaches every process a test
+# spawned; at a terminal it stays in the foreground group so that Ctrl-C reaches bun.
+fg=(); [ -t 0 ] && fg=(--foreground)
+set +e
+timeout "${fg[@]}" --signal=TERM --kill-after=30 "$MAX_SECONDS" bun test --timeout "$TIMEOUT_MS" "${targets[@]}" 2>&1 | tee "$LOG"
+bun_rc=${PIPESTATUS[0]}
+set -e
+[ "$bun_rc" = 124 ] && note "bun test was stopped after ${MAX_SECONDS}s"
+
+# bun's summary lines look like " 12 pass", " 1 skip", " 1 todo", " 0 fail", then "Ran 14 tests across 3 files."
+count() { sed 's/\x1b\[[0-9;]*m//g' "$LOG" | sed -n "s/^ *\([0-9][0-9]*\) $1\$/\1/p" | tail -n1; }
+pass="$(count pass)"; fail="$(count fail)"; skip="$(count skip)"; todo="$(count todo)"
+ran="$(sed 's/\x1b\[[0-9;]*m//g' "$LOG" | sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} across.*/\1/p' | tail -n1)"
+
+step "summary"
+# Stop the services now rather than in the EXIT trap, so that the counts line stays the last line of output.
+cleanup; started_services=(); SERVICES_DIR=""
+note "log: $LOG; total time $((SECONDS - total_start))s"
+status=0
+if [ -z "$pass" ] || [ -z "$fail" ] || [ -z "$ran" ]; then
+  note "FAILED: could not find bun's test summary (exit code $bun_rc)"
+  pass="${pass:-0}"; fail="${fail:-0}"; status=1
+elif [ "$((pass + fail))" -eq 0 ]; then
+  note "FAILED: no test ran"; status=1
+elif [ "$fail" -gt 0 ]; then
+  note "FAILED: $fail test(s) failed"; status=1
+elif [ "$bun_rc" != 0 ]; then
+  note "FAILED: bun test exited with code $bun_rc"; status=1
+fi
+if [ "$typecheck_ok" != 1 ]; then note "FAILED: type check"; status=1; fi
+[ "$status" = 0 ] && note "OK"
+
+skipped=$(( ${skip:-0} + ${todo:-0} ))
+if [ "$skipped" -gt 0 ]; then
+  echo "$pass passed, $fail failed, $skipped skipped"
+else
+  echo "$pass passed, $fail failed"
+fi
+exit "$status"

@@ -1,0 +1,41 @@
+// Usage worker process: `bun run workers/main.ts`. Settings from the environment (see workers/settings.ts).
+import { readWorkerSettings, type WorkerSettings } from './settings.ts';
+import { jsonLogger as log, startUsageWorker, type UsageWorkerHandle } from './usage-worker.ts';
+
+let settings: WorkerSettings;
+try {
+  settings = readWorkerSettings();
+} catch (e) {
+  log('error', (e as Error).message);
+  process.exit(1);
+}
+let handle: UsageWorkerHandle | undefined;
+let stopping = false;
+
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log('info', 'usage worker stopping', { signal });
+  try {
+    await handle?.close();
+    process.exit(0);
+  } catch (e) {
+    log('error', 'usage worker did not stop cleanly', { error: (e as Error).message });
+    process.exit(1);
+  }
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+
+// ClickHouse or Redis may come up after us (compose, CI): keep trying to start rather than crash-loop.
+for (let attempt = 1; !stopping; attempt++) {
+  try {
+    handle = await startUsageWorker(settings, { log });
+    if (stopping) await handle.close();
+    break;
+  } catch (e) {
+    const delay = Math.min(500 * 2 ** Math.min(attempt - 1, 10), 15_000);
+    log('warn', 'usage worker could not start; retrying', { attempt, delayMs: delay, error: (e as Error).message });
+    await Bun.sleep(delay);
+  }
+}

@@ -1,0 +1,186 @@
+// The usage worker: BullMQ jobs of snippets → normalize → price → rows → batched ClickHouse insert → job complete.
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { normalizeSnippet } from '../src/usage/normalize.ts';
+import { loadPriceTable, type PriceTable } from '../src/usage/prices.ts';
+import { USAGE_JOB_NAME } from '../src/usage/producer-options.ts';
+import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
+import { ClickHouseWriter, WriterClosedError } from './clickhouse-writer.ts';
+import { checkSnippet, isUsageJobData } from './job-schema.ts';
+import { runMigrations, USAGE_TABLE } from './migrations.ts';
+import { finishedDays, markDaysDirty } from './rollup.ts';
+import { buildRow, type UsageRow } from './row.ts';
+import { startSealer, type Sealer } from './sealer.ts';
+import { redactUrl, type WorkerSettings } from './settings.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type WorkerLogger = (level: LogLevel, msg: string, fields?: Record<string, string | number | boolean | undefined>) => void;
+
+export const jsonLogger: WorkerLogger = (level, msg, fields) => {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+  if (level === 'error' || level === 'warn') console.error(line);
+  else console.log(line);
+};
+
+export interface UsageJobResult {
+  written: number;
+  /** Snippets split off into their own (failing) jobs. */
+  rejected: number;
+}
+
+export interface UsageWorkerDeps {
+  normalize?: (s: UsageSnippet) => CanonicalUsage;
+  prices?: PriceTable;
+  log?: WorkerLogger;
+}
+
+export interface UsageWorkerHandle {
+  /** Stop taking jobs, let the current ones finish and their rows flush (bounded by shutdownMs), then disconnect. */
+  close(): Promise<void>;
+  /** The rollup sealer, for tests and tools that want a pass now. */
+  sealer: Sealer;
+}
+
+/** When ClickHouse stays away past the shutdown deadline, a job goes back to the queue this long into the future. */
+const REQUEUE_DELAY_MS = 5_000;
+
+export function clickhouseClient(s: WorkerSettings): ClickHouseClient {
+  return createClient({
+    url: s.clickhouseUrl,
+    username: s.clickhouseUser,
+    password: s.clickhousePassword,
+    request_timeout: 60_000,
+    // Failed inserts are reported once each through the writer's onRetry; the client's own log would repeat them.
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+}
+
+/** Runs migrations first (idempotent), so every worker can start against an empty ClickHouse. */
+export async function startUsageWorker(settings: WorkerSettings, deps: UsageWorkerDeps = {}): Promise<UsageWorkerHandle> {
+  const log = deps.log ?? jsonLogger;
+  const normalize = deps.normalize ?? normalizeSnippet;
+  const prices = deps.prices ?? loadPriceTable(settings.pricesFile);
+  const db = settings.clickhouseDb;
+  const ch = clickhouseClient(settings);
+  try {
+    await runMigrations(ch, db);
+  } catch (e) {
+    await ch.close();
+    throw e;
+  }
+
+  const writer = new ClickHouseWriter<UsageRow>({
+    client: ch,
+    table: `${db}.${USAGE_TABLE}`,
+    maxRows: settings.batchRows,
+    flushMs: settings.flushMs,
+    retryMaxMs: settings.retryMaxMs,
+    // Rows for a day that is already over may land after that day was sealed into the rollup; say so.
+    afterInsert: (rows) => markDaysDirty(ch, db, finishedDays(rows.map((r) => r.ts))),
+    onRetry: (err, attempt, delayMs) =>
+      log('warn', 'clickhouse insert failed; retrying', { attempt, delayMs, error: err.message, clickhouse: redactUrl(settings.clickhouseUrl) }),
+  });
+
+  // BullMQ needs maxRetriesPerRequest: null on the worker's connection (its blocking reads must not be cut short).
+  const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(settings.queueName, { connection: redis });
+
+  async function splitOff(job: Job, bad: Array<{ index: number; snippet: unknown }>): Promise<void> {
+    const base = String(job.id ?? `job-${Date.now()}`).replaceAll(':', '_');
+    // A fixed id per (job, index): if this job is retried after the split, BullMQ ignores the second copy.
+    await queue.addBulk(
+      bad.map((b) => ({
+        name: USAGE_JOB_NAME,
+        data: { snippets: [b.snippet] },
+        opts: { jobId: `${base}-bad-${b.index}`, attempts: 1, removeOnFail: { count: settings.keepFailed } },
+      })),
+    );
+  }
+
+  async function processJob(job: Job<unknown, UsageJobResult>, token?: string): Promise<UsageJobResult> {
+    if (!isUsageJobData(job.data)) throw new UnrecoverableError('usage job data must be { snippets: UsageSnippet[] }');
+    const snippets = job.data.snippets;
+    const rows: UsageRow[] = [];
+    const bad: Array<{ index: number; snippet: unknown; error: string }> = [];
+    const now = Date.now();
+    snippets.forEach((raw, index) => {
+      const checked = checkSnippet(raw);
+      if (!checked.ok) {
+        bad.push({ index, snippet: raw, error: checked.error });
+        return;
+      }
+      try {
+        rows.push(buildRow(checked.snippet, normalize(checked.snippet), prices, now));
+      } catch (e) {
+        bad.push({ index, snippet: raw, error: `cannot normalize usage snippet: ${(e as Error).message}` });
+      }
+    });
+    // A job holding only the bad snippet is where it fails for good, with its reason, in BullMQ's failed set.
+    if (bad.length > 0 && snippets.length === 1) throw new UnrecoverableError(bad[0]!.error);
+    try {
+      await writer.write(rows);
+    } catch (e) {
+      if (!(e instanceof WriterClosedError)) throw e;
+      // Shutting down with ClickHouse away: hand the job back without spending one of its attempts.
+      await job.moveToDelayed(Date.now() + REQUEUE_DELAY_MS, token);
+      throw new DelayedError();
+    }
+    if (bad.length > 0) await splitOff(job, bad);
+    return { written: rows.length, rejected: bad.length };
+  }
+
+  const worker = new Worker<unknown, UsageJobResult>(settings.queueName, processJob, {
+    connection: redis,
+    concurrency: settings.concurrency,
+    // Defaults for jobs that do not say (the producer's own keep policy wins when it sets one).
+    removeOnComplete: { count: settings.keepCompleted },
+    removeOnFail: { count: settings.keepFailed },
+    // Re-running a stalled job only re-inserts rows that collapse by request_id; failing it would lose them.
+    maxStalledCount: 10,
+    // A worker that dies (SIGKILL, OOM) holds its jobs until its lock lapses and a stalled check sees it: 1-2 periods.
+    lockDuration: settings.stalledMs,
+    stalledInterval: settings.stalledMs,
+  });
+  worker.on('failed', (job, err) => log('warn', 'usage job failed', { job: job?.id, error: err.message }));
+  worker.on('error', (err) => log('error', 'usage worker error', { error: err.message }));
+
+  const sealer = startSealer({
+    ch,
+    db,
+    redis,
+    intervalMs: settings.rollupIntervalMs,
+    lookbackDays: settings.rollupLookbackDays,
+    log,
+  });
+
+  log('info', 'usage worker started', {
+    queue: settings.queueName,
+    db,
+    clickhouse: redactUrl(settings.clickhouseUrl),
+    redis: redactUrl(settings.redisUrl),
+    concurrency: settings.concurrency,
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    sealer,
+    close() {
+      closing ??= (async () => {
+        writer.drain();
+        const deadline = setTimeout(() => writer.abortPending(), settings.shutdownMs);
+        try {
+          await Promise.all([worker.close(), sealer.close()]);
+          await writer.close();
+        } finally {
+          clearTimeout(deadline);
+          await queue.close();
+          redis.disconnect();
+          await ch.close();
+        }
+        log('info', 'usage worker stopped');
+      })();
+      return closing;
+    },
+  };
+}
