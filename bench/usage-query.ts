@@ -98,7 +98,7 @@ try {
   const finalOnly = [];
   for (const g of [undefined, 'day', 'model'] as const) finalOnly.push(await timeQueries(g, from, to, FINAL_ITER));
   const s0 = performance.now();
-  const sealed = await sealPass(ch, db, { lookbackDays: 35 });
+  const sealed = await sealPass(ch, db, { lookbackHours: 31 * 24, maxHours: 31 * 24 });
   const sealSeconds = (performance.now() - s0) / 1000;
   const withRollup = [];
   for (const g of [undefined, 'day', 'model', 'provider', 'key'] as const) withRollup.push(await timeQueries(g, from, to));
@@ -109,7 +109,7 @@ try {
     seeded: { events: ROWS, replayed: REPLAYS, physical_rows: Number(parts?.rows), parts: Number(parts?.parts), seconds: Number(seedSeconds.toFixed(1)) },
     query: { account: ACCOUNT, window_days: 30, iterations: ITER, final_only_iterations: FINAL_ITER, expected_requests: ROWS },
     final_only: finalOnly,
-    rollup: { sealed_days: sealed.length, seal_seconds: Number(sealSeconds.toFixed(2)), queries: withRollup },
+    rollup: { sealed_hours: sealed.length, seal_seconds: Number(sealSeconds.toFixed(2)), queries: withRollup },
   }, null, 2));
 } finally {
   if (process.env.BENCH_KEEP !== '1') await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` });

@@ -21,6 +21,9 @@ const server = Bun.serve({
   // Guards idle keep-alive, slow headers and slow bodies; a proxied request lifts it while the provider works
   // (see ClientTimeout in src/proxy/forward.ts).
   idleTimeout: CLIENT_IDLE_TIMEOUT_S,
+  // Bun's development mode (its default unless NODE_ENV=production) prints every cut response stream to stderr with
+  // source excerpts, breaking the JSON-lines log, and answers a thrown error with an HTML page showing source.
+  development: false,
   fetch: (req) => rt.app.handle(req),
 });
 rt.setServer(server);
@@ -28,9 +31,8 @@ rt.setServer(server);
 log('info', 'arouter listening', { host: settings.env.HOST, port: server.port, providers: [...settings.providerKeys.keys()].join(',') });
 // Bun's fetch runs at most BUN_CONFIG_MAX_HTTP_REQUESTS requests at once (256 when unset) and queues the rest, so
 // request 257 would wait for a stream to end. Bun reads it once at process start: the launcher has to set it.
-const maxUpstream = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? 256);
-if (!(maxUpstream >= 4096)) {
-  log('warn', 'upstream concurrency is capped: set BUN_CONFIG_MAX_HTTP_REQUESTS (e.g. 65535) in the environment', { max_upstream_requests: maxUpstream });
+if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
+  log('warn', 'upstream concurrency is capped at 256: set BUN_CONFIG_MAX_HTTP_REQUESTS (e.g. 65535) in the environment', {});
 }
 
 let stopping = false;

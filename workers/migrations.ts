@@ -18,9 +18,9 @@ export function assertIdentifier(name: string): string {
 }
 
 export const USAGE_TABLE = 'usage_events';
-export const DAILY_TABLE = 'usage_daily';
+export const HOURLY_TABLE = 'usage_hourly';
 export const SEALS_TABLE = 'usage_seals';
-export const DIRTY_TABLE = 'usage_dirty_days';
+export const DIRTY_TABLE = 'usage_dirty_hours';
 
 /**
  * One row per proxied request. Replays of the same event carry the same (account_id, ts, request_id), all fixed by
@@ -67,11 +67,11 @@ export function migrationStatements(db: string): string[] {
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(ts)
 ORDER BY (account_id, ts, request_id)`,
-    // Daily totals per (account, key, provider, model), computed from usage_events FINAL for a finished UTC day
-    // (see rollup.ts). Each computation ("seal") has its own seal_version; readers use only a day's latest valid seal,
-    // so a recomputed day replaces the old one without a mutation, and a replayed event is never counted twice.
-    `CREATE TABLE IF NOT EXISTS ${d}.${DAILY_TABLE} (
-  day Date,
+    // Hourly totals per (account, key, provider, model), computed from usage_events FINAL for a finished UTC hour
+    // (see rollup.ts). Each computation ("seal") has its own seal_version; readers use only an hour's latest valid
+    // seal, so a recomputed hour replaces the old one without a mutation, and a replayed event is never counted twice.
+    `CREATE TABLE IF NOT EXISTS ${d}.${HOURLY_TABLE} (
+  hour DateTime('UTC'),
   seal_version UInt64,
   account_id String,
   key_id String,
@@ -89,21 +89,21 @@ ORDER BY (account_id, ts, request_id)`,
   missing UInt64,
   unpriced UInt64
 ) ENGINE = MergeTree
-PARTITION BY toYYYYMM(day)
-ORDER BY (account_id, day, seal_version, provider, model, key_id)`,
-    // One row per finished seal, written after its usage_daily rows: a seal is visible only once complete.
+PARTITION BY toYYYYMM(hour)
+ORDER BY (account_id, hour, seal_version, provider, model, key_id)`,
+    // One row per finished seal, written after its usage_hourly rows: a seal is visible only once complete.
     `CREATE TABLE IF NOT EXISTS ${d}.${SEALS_TABLE} (
-  day Date,
+  hour DateTime('UTC'),
   seal_version UInt64,
   sealed_at DateTime('UTC')
 ) ENGINE = MergeTree
-ORDER BY (day, seal_version)`,
-    // Days that received rows after they ended (late replays, re-normalization): a seal older than the mark is stale.
+ORDER BY (hour, seal_version)`,
+    // Hours that received rows after they ended (late replays, re-normalization): a seal older than the mark is stale.
     `CREATE TABLE IF NOT EXISTS ${d}.${DIRTY_TABLE} (
-  day Date,
+  hour DateTime('UTC'),
   marked_at DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(marked_at)
-ORDER BY day`,
+ORDER BY hour`,
   ];
 }
 

@@ -1,33 +1,39 @@
-// Duplicate-safe daily rollup: finished UTC days are "sealed" from usage_events FINAL; late rows mark a day stale.
-import { DAILY_TABLE, DIRTY_TABLE, SEALS_TABLE, USAGE_TABLE, assertIdentifier } from './migrations.ts';
+// Duplicate-safe hourly rollup: finished UTC hours are "sealed" from usage_events FINAL; late rows mark an hour stale.
+import { assertIdentifier, DIRTY_TABLE, HOURLY_TABLE, SEALS_TABLE, USAGE_TABLE } from './migrations.ts';
 import { sqlRunner, type UsageStore } from './sql.ts';
 
 /*
  * Why not a materialized view: an MV sums every inserted physical row, so a replayed event (same request_id, same
- * key) would be counted twice until a merge that the MV never sees. Instead a seal recomputes one whole day from
- * usage_events FINAL, which counts each event once, and tags the result with a seal_version. A day's seal is valid
- * while no row for that day was written after the seal began; the worker records such late writes in
- * usage_dirty_days (after the insert, with ClickHouse's clock), and the next pass seals the day again. Readers use
- * the rollup only for whole days with a valid seal and read everything else from usage_events FINAL.
+ * key) would be counted twice until a merge that the MV never sees. Instead a seal recomputes one whole hour from
+ * usage_events FINAL, which counts each event once, and tags the result with a seal_version. An hour's seal is
+ * valid while no row for that hour was written after the seal began; the worker records such late writes in
+ * usage_dirty_hours (after the insert, with ClickHouse's clock), and the next pass seals the hour again. Readers
+ * use the rollup only for whole hours with a valid seal and read the rest (the open edges of the range, hours not
+ * sealed yet) from usage_events FINAL. Hours rather than days keep those raw edges small.
  *
- * Clock assumption: a worker marks a day stale only when the day is over by its own clock, and days are sealed
+ * Clock assumption: a worker marks an hour stale only when the hour is over by its own clock, and hours are sealed
  * `graceSeconds` after they end by ClickHouse's clock; worker clocks must not lag ClickHouse by more than that.
  */
 
+export const HOUR_SECONDS = 3_600;
 export const DAY_SECONDS = 86_400;
+/** Default wait after an hour ends before it is sealed (stragglers land first; see the clock assumption). */
+export const SEAL_GRACE_SECONDS = 15 * 60;
 
-/** Days since the Unix epoch (UTC) of a time in seconds. */
-export function utcDay(unixSeconds: number): number {
-  return Math.floor(unixSeconds / DAY_SECONDS);
+/** Hours since the Unix epoch of a time in seconds. */
+export function utcHour(unixSeconds: number): number {
+  return Math.floor(unixSeconds / HOUR_SECONDS);
 }
 
-/** 'YYYY-MM-DD' of a day number; safe to put in SQL quotes (digits and dashes only). */
-export function dayString(day: number): string {
-  return new Date(day * DAY_SECONDS * 1000).toISOString().slice(0, 10);
-}
-
-function dayFromString(s: string): number {
-  return Math.round(Date.parse(`${s}T00:00:00Z`) / 1000 / DAY_SECONDS);
+/** Distinct hours of rows written after their hour ended, by the caller's clock. */
+export function finishedHours(tsSeconds: Iterable<number>, nowMs: number = Date.now()): number[] {
+  const current = utcHour(Math.floor(nowMs / 1000));
+  const hours = new Set<number>();
+  for (const ts of tsSeconds) {
+    const h = utcHour(ts);
+    if (h < current) hours.add(h);
+  }
+  return [...hours];
 }
 
 export async function serverNow(store: UsageStore): Promise<number> {
@@ -35,104 +41,94 @@ export async function serverNow(store: UsageStore): Promise<number> {
   return Number(r?.t);
 }
 
-/** Days (distinct) of rows written after their day ended, by the caller's clock. */
-export function finishedDays(tsSeconds: Iterable<number>, nowMs: number = Date.now()): number[] {
-  const today = utcDay(Math.floor(nowMs / 1000));
-  const days = new Set<number>();
-  for (const ts of tsSeconds) {
-    const d = utcDay(ts);
-    if (d < today) days.add(d);
-  }
-  return [...days];
-}
-
-/** Record that these days got rows after they ended. Call after the rows are inserted. */
-export async function markDaysDirty(store: UsageStore, db: string, days: readonly number[]): Promise<void> {
-  if (days.length === 0) return;
-  const list = days.map((d) => `toDate('${dayString(d)}')`).join(', ');
+/** Record that these hours got rows after they ended. Call after the rows are inserted. */
+export async function markHoursDirty(store: UsageStore, db: string, hours: readonly number[]): Promise<void> {
+  if (hours.length === 0) return;
+  const list = hours.map((h) => `toDateTime(${h * HOUR_SECONDS}, 'UTC')`).join(', ');
   await sqlRunner(store).exec(
-    `INSERT INTO ${assertIdentifier(db)}.${DIRTY_TABLE} (day, marked_at) SELECT arrayJoin([${list}]) AS day, now() AS marked_at`,
+    `INSERT INTO ${assertIdentifier(db)}.${DIRTY_TABLE} (hour, marked_at) SELECT arrayJoin([${list}]) AS hour, now() AS marked_at`,
   );
 }
 
 /**
- * The latest seal of each day in [fromDay, toDay) that no later write has made stale, as day -> seal_version.
+ * The hours in [fromHour, toHour) whose latest seal no later write has made stale.
  * Two small queries rather than a JOIN, whose semantics differ between 18.16 and current servers.
  */
-export async function validSeals(store: UsageStore, db: string, fromDay: number, toDay: number): Promise<Map<number, number>> {
+export async function validSeals(store: UsageStore, db: string, fromHour: number, toHour: number): Promise<Set<number>> {
   const d = assertIdentifier(db);
-  if (toDay <= fromDay) return new Map();
+  if (toHour <= fromHour) return new Set();
   const sql = sqlRunner(store);
-  const range = `day >= toDate('${dayString(fromDay)}') AND day < toDate('${dayString(toDay)}')`;
+  const range = `hour >= toDateTime(${fromHour * HOUR_SECONDS}) AND hour < toDateTime(${toHour * HOUR_SECONDS})`;
   const [seals, dirty] = await Promise.all([
-    sql.rows<{ d: string; v: string | number; s: string | number }>(
-      `SELECT toString(day) AS d, max(seal_version) AS v, toUInt32(max(sealed_at)) AS s FROM ${d}.${SEALS_TABLE} WHERE ${range} GROUP BY day`,
+    sql.rows<{ h: string | number; s: string | number }>(
+      `SELECT toUInt32(hour) AS h, toUInt32(max(sealed_at)) AS s FROM ${d}.${SEALS_TABLE} WHERE ${range} GROUP BY hour`,
     ),
-    sql.rows<{ d: string; m: string | number }>(
-      `SELECT toString(day) AS d, toUInt32(max(marked_at)) AS m FROM ${d}.${DIRTY_TABLE} WHERE ${range} GROUP BY day`,
+    sql.rows<{ h: string | number; m: string | number }>(
+      `SELECT toUInt32(hour) AS h, toUInt32(max(marked_at)) AS m FROM ${d}.${DIRTY_TABLE} WHERE ${range} GROUP BY hour`,
     ),
   ]);
-  const dirtyAt = new Map(dirty.map((r) => [r.d, Number(r.m)]));
-  const valid = new Map<number, number>();
+  const dirtyAt = new Map(dirty.map((r) => [Number(r.h), Number(r.m)]));
+  const valid = new Set<number>();
   for (const s of seals) {
+    const hourStart = Number(s.h);
     // Same second counts as stale: with one-second clocks we cannot tell which came first.
-    if (Number(s.s) > (dirtyAt.get(s.d) ?? 0)) valid.set(dayFromString(s.d), Number(s.v));
+    if (Number(s.s) > (dirtyAt.get(hourStart) ?? 0)) valid.add(hourStart / HOUR_SECONDS);
   }
   return valid;
 }
 
-/** Recompute one day from usage_events FINAL and publish it as that day's newest seal. */
-export async function sealDay(store: UsageStore, db: string, day: number): Promise<number> {
+/** Recompute one hour from usage_events FINAL and publish it as that hour's newest seal. */
+export async function sealHour(store: UsageStore, db: string, hour: number): Promise<number> {
   const d = assertIdentifier(db);
   const sql = sqlRunner(store);
   // Taken before the read starts, so every row written before this second is in the seal.
   const sealedAt = await serverNow(sql);
   // Unique per seal and ordered by time; stays below 2^53 for centuries.
   const version = sealedAt * 1_000_000 + Math.floor(Math.random() * 1_000_000);
-  const start = day * DAY_SECONDS;
+  const start = hour * HOUR_SECONDS;
   await sql.exec(
-    `INSERT INTO ${d}.${DAILY_TABLE} (day, seal_version, account_id, key_id, provider, model, requests, input_tokens,
+    `INSERT INTO ${d}.${HOURLY_TABLE} (hour, seal_version, account_id, key_id, provider, model, requests, input_tokens,
   cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_micro_usd, reported, partial, missing, unpriced)
-SELECT toDate(ts) AS day, toUInt64(${version}) AS seal_version, account_id, key_id, provider, model, count(),
+SELECT toStartOfHour(ts) AS hour, toUInt64(${version}) AS seal_version, account_id, key_id, provider, model, count(),
   sum(input_tokens), sum(cached_input_tokens), sum(cache_write_tokens), sum(output_tokens), sum(reasoning_tokens),
   sum(cost_micro_usd), countIf(usage_status = 'reported'), countIf(usage_status = 'partial'),
   countIf(usage_status = 'missing'), countIf(price_known = 0)
 FROM ${d}.${USAGE_TABLE} FINAL
-WHERE ts >= toDateTime(${start}) AND ts < toDateTime(${start + DAY_SECONDS})
-GROUP BY day, account_id, key_id, provider, model`,
+WHERE ts >= toDateTime(${start}) AND ts < toDateTime(${start + HOUR_SECONDS})
+GROUP BY hour, account_id, key_id, provider, model`,
   );
   await sql.exec(
-    `INSERT INTO ${d}.${SEALS_TABLE} (day, seal_version, sealed_at) SELECT toDate('${dayString(day)}'), toUInt64(${version}), toDateTime(${sealedAt})`,
+    `INSERT INTO ${d}.${SEALS_TABLE} (hour, seal_version, sealed_at) SELECT toDateTime(${start}, 'UTC'), toUInt64(${version}), toDateTime(${sealedAt}, 'UTC')`,
   );
   return version;
 }
 
 export interface SealPassOptions {
-  /** How many finished days back to look for days that have rows but no seal. */
-  lookbackDays: number;
-  /** A day is sealed only this long after it ended (ClickHouse clock), so stragglers land first. */
+  /** How many finished hours back to look for hours that have rows but no seal (stale hours are found at any age). */
+  lookbackHours: number;
+  /** An hour is sealed only this long after it ended (ClickHouse clock), so stragglers land first. */
   graceSeconds?: number;
   /** Bound the work of one pass; the rest waits for the next. */
-  maxDays?: number;
+  maxHours?: number;
 }
 
-/** Seal every finished day that has rows (within the lookback) or was marked stale, and has no valid seal. */
+/** Seal every finished hour that has rows (within the lookback) or was marked stale, and has no valid seal. */
 export async function sealPass(store: UsageStore, db: string, opts: SealPassOptions): Promise<number[]> {
   const d = assertIdentifier(db);
   const sql = sqlRunner(store);
   const now = await serverNow(sql);
-  const endDay = utcDay(now - (opts.graceSeconds ?? 2 * 3600));
-  const startDay = endDay - opts.lookbackDays;
+  const endHour = utcHour(now - (opts.graceSeconds ?? SEAL_GRACE_SECONDS)); // the first hour not yet sealable
+  const startHour = endHour - opts.lookbackHours;
   const [withRows, dirty] = await Promise.all([
-    sql.rows<{ d: string }>(
-      `SELECT DISTINCT toString(toDate(ts)) AS d FROM ${d}.${USAGE_TABLE} WHERE ts >= toDateTime(${startDay * DAY_SECONDS}) AND ts < toDateTime(${endDay * DAY_SECONDS})`,
+    sql.rows<{ h: string | number }>(
+      `SELECT DISTINCT toUInt32(toStartOfHour(ts)) AS h FROM ${d}.${USAGE_TABLE} WHERE ts >= toDateTime(${startHour * HOUR_SECONDS}) AND ts < toDateTime(${endHour * HOUR_SECONDS})`,
     ),
-    sql.rows<{ d: string }>(`SELECT DISTINCT toString(day) AS d FROM ${d}.${DIRTY_TABLE} WHERE day < toDate('${dayString(endDay)}')`),
+    sql.rows<{ h: string | number }>(`SELECT DISTINCT toUInt32(hour) AS h FROM ${d}.${DIRTY_TABLE} WHERE hour < toDateTime(${endHour * HOUR_SECONDS})`),
   ]);
-  const candidates = [...new Set([...withRows, ...dirty].map((r) => dayFromString(r.d)))].sort((a, b) => a - b);
+  const candidates = [...new Set([...withRows, ...dirty].map((r) => Number(r.h) / HOUR_SECONDS))].sort((a, b) => a - b);
   if (candidates.length === 0) return [];
   const valid = await validSeals(sql, db, candidates[0]!, candidates[candidates.length - 1]! + 1);
-  const todo = candidates.filter((day) => !valid.has(day)).slice(0, opts.maxDays ?? 31);
-  for (const day of todo) await sealDay(sql, db, day);
+  const todo = candidates.filter((h) => !valid.has(h)).slice(0, opts.maxHours ?? 200);
+  for (const h of todo) await sealHour(sql, db, h);
   return todo;
 }

@@ -2,8 +2,14 @@
 import type { PriceTable } from '../src/usage/prices.ts';
 import type { CanonicalUsage, UsageSnippet, UsageStatus } from '../src/usage/snippet.ts';
 
+/** The canonical usage columns, with the same names and meaning as CanonicalUsage (providers.md). */
+type UsageColumns = Pick<
+  CanonicalUsage,
+  'input_tokens' | 'cached_input_tokens' | 'cache_write_tokens' | 'output_tokens' | 'reasoning_tokens' | 'usage_status'
+>;
+
 /** Column names and JSONEachRow value types of usage_events (see migrations.ts). */
-export interface UsageRow {
+export interface UsageRow extends UsageColumns {
   request_id: string;
   /** Unix seconds; the column is DateTime('UTC'). */
   ts: number;
@@ -20,12 +26,6 @@ export interface UsageRow {
   outcome: string;
   error: string;
   provider_error: string;
-  input_tokens: number;
-  cached_input_tokens: number;
-  cache_write_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
-  usage_status: UsageStatus;
   latency_ms: number;
   ttfb_ms: number;
   bytes_in: number;

@@ -10,7 +10,7 @@ export interface SealerOptions {
   db: string;
   redis: Redis;
   intervalMs: number;
-  lookbackDays: number;
+  lookbackHours: number;
   log: WorkerLogger;
 }
 
@@ -34,8 +34,8 @@ export function startSealer(o: SealerOptions): Sealer {
     const token = randomUUID();
     if ((await o.redis.set(lockKey, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return null;
     try {
-      const sealed = await sealPass(o.ch, o.db, { lookbackDays: o.lookbackDays });
-      if (sealed.length > 0) o.log('info', 'sealed usage days', { days: sealed.length, first: sealed[0], last: sealed[sealed.length - 1] });
+      const sealed = await sealPass(o.ch, o.db, { lookbackHours: o.lookbackHours });
+      if (sealed.length > 0) o.log('info', 'sealed usage hours', { hours: sealed.length, first: sealed[0], last: sealed[sealed.length - 1] });
       return sealed;
     } finally {
       await o.redis.eval(RELEASE, 1, lockKey, token);

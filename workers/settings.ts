@@ -25,9 +25,10 @@ import { Value } from '@sinclair/typebox/value';
  * | AROUTER_WORKER_KEEP_COMPLETED    | 1000                     | completed jobs kept in Redis (removeOnComplete count)          |
  * | AROUTER_WORKER_KEEP_FAILED       | 10000                    | failed jobs kept in Redis (removeOnFail count); a job's own    |
  * |                                  |                          | removeOn* options, when the producer sets them, win            |
- * | AROUTER_ROLLUP_INTERVAL_MS       | 60000                    | how often a worker tries to seal finished days into the daily  |
- * |                                  |                          | rollup (one worker at a time, Redis lock); 0 turns it off      |
- * | AROUTER_ROLLUP_LOOKBACK_DAYS     | 35                       | finished days looked at for sealing on each pass               |
+ * | AROUTER_ROLLUP_INTERVAL_MS       | 60000                    | how often a worker tries to seal finished hours into the       |
+ * |                                  |                          | hourly rollup (one worker at a time, Redis lock); 0: never     |
+ * | AROUTER_ROLLUP_LOOKBACK_HOURS    | 48                       | finished hours scanned for unsealed rows on each pass (hours   |
+ * |                                  |                          | marked stale by late rows are resealed at any age)             |
  * | AROUTER_PRICES_FILE              | src/usage/prices.json    | price table (USD per million tokens), read at worker start     |
  */
 
@@ -49,7 +50,7 @@ export const WorkerSettingsSchema = Type.Object({
   keepCompleted: Int(1000, 0, 10_000_000),
   keepFailed: Int(10_000, 0, 10_000_000),
   rollupIntervalMs: Int(60_000, 0, 86_400_000),
-  rollupLookbackDays: Int(35, 1, 3660),
+  rollupLookbackHours: Int(48, 1, 24 * 3660),
   pricesFile: Type.Optional(Type.String({ minLength: 1 })),
 });
 
@@ -76,7 +77,7 @@ const ENV: Record<keyof WorkerSettings, string> = {
   keepCompleted: 'AROUTER_WORKER_KEEP_COMPLETED',
   keepFailed: 'AROUTER_WORKER_KEEP_FAILED',
   rollupIntervalMs: 'AROUTER_ROLLUP_INTERVAL_MS',
-  rollupLookbackDays: 'AROUTER_ROLLUP_LOOKBACK_DAYS',
+  rollupLookbackHours: 'AROUTER_ROLLUP_LOOKBACK_HOURS',
   pricesFile: 'AROUTER_PRICES_FILE',
 };
 

@@ -9,7 +9,7 @@ import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
 import { ClickHouseWriter, WriterClosedError } from './clickhouse-writer.ts';
 import { checkSnippet, isUsageJobData } from './job-schema.ts';
 import { runMigrations, USAGE_TABLE } from './migrations.ts';
-import { finishedDays, markDaysDirty } from './rollup.ts';
+import { finishedHours, markHoursDirty } from './rollup.ts';
 import { buildRow, type UsageRow } from './row.ts';
 import { startSealer, type Sealer } from './sealer.ts';
 import { redactUrl, type WorkerSettings } from './settings.ts';
@@ -76,8 +76,8 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     maxRows: settings.batchRows,
     flushMs: settings.flushMs,
     retryMaxMs: settings.retryMaxMs,
-    // Rows for a day that is already over may land after that day was sealed into the rollup; say so.
-    afterInsert: (rows) => markDaysDirty(ch, db, finishedDays(rows.map((r) => r.ts))),
+    // Rows for an hour that is already over may land after that hour was sealed into the rollup; say so.
+    afterInsert: (rows) => markHoursDirty(ch, db, finishedHours(rows.map((r) => r.ts))),
     onRetry: (err, attempt, delayMs) =>
       log('warn', 'clickhouse insert failed; retrying', { attempt, delayMs, error: err.message, clickhouse: redactUrl(settings.clickhouseUrl) }),
   });
@@ -150,7 +150,7 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     db,
     redis,
     intervalMs: settings.rollupIntervalMs,
-    lookbackDays: settings.rollupLookbackDays,
+    lookbackHours: settings.rollupLookbackHours,
     log,
   });
 

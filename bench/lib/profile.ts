@@ -28,12 +28,12 @@ const FULL: Profile = {
 
 const QUICK: Profile = {
   reps: 2,
-  settle: { minMs: 300, maxMs: 1000, below: 0.25 },
-  throughput: { durationS: 3, warmupS: 1, connections: 64, threads: 1 },
-  latency: { rate: 500, durationS: 3, warmupS: 0.5, shareOfSlowest: 0.3 },
+  settle: { minMs: 300, maxMs: 700, below: 0.25 },
+  throughput: { durationS: 2, warmupS: 1, connections: 64, threads: 1 },
+  latency: { rate: 500, durationS: 2, warmupS: 0.5, shareOfSlowest: 0.3 },
   stream: { streams: 10, concurrency: 10, events: 100, cadenceMs: 10 },
-  manyStreams: { streams: 300, events: 20, cadenceMs: 100, rampMs: 300, reps: 1 },
-  bigStream: { mib: 128, rateMiBps: 256 },
+  manyStreams: { streams: 200, events: 20, cadenceMs: 100, rampMs: 200, reps: 1 },
+  bigStream: { mib: 64, rateMiBps: 256 },
   usage: { durationS: 4, probeRate: 20, drainS: 15 },
   analyticsTimeoutS: 120,
 };

@@ -34,7 +34,8 @@ end
 }
 
 export async function runWrk(opts: { script: string; url: string; threads: number; connections: number; durationS: number }): Promise<WrkResult> {
-  const cmd = ["wrk", `-t${opts.threads}`, `-c${opts.connections}`, `-d${opts.durationS}s`, "--timeout", "5s", "-s", opts.script, opts.url];
+  // wrk takes whole seconds only.
+  const cmd = ["wrk", `-t${opts.threads}`, `-c${opts.connections}`, `-d${Math.max(1, Math.round(opts.durationS))}s`, "--timeout", "5s", "-s", opts.script, opts.url];
   const r = await run(cmd, { timeoutMs: (opts.durationS + 20) * 1000 });
   const line = r.stdout.split("\n").find((l) => l.startsWith("WRKJSON "));
   if (!line) throw new Error(`wrk printed no summary (exit ${r.code}): ${r.stderr || r.stdout}`);

@@ -24,7 +24,7 @@ function parseOutput(stdout: string): Json | null {
 /** Its own defaults stand; --quick shrinks it, and the full suite trims iterations to stay near 10 minutes. */
 function sizeEnv(quick: boolean): Record<string, string> {
   const own = (k: string, v: string): Record<string, string> => (process.env[k] ? {} : { [k]: v });
-  return quick ? { ...own("BENCH_ROWS", "1000000"), ...own("BENCH_WRITER_ROWS", "50000"), ...own("BENCH_ITER", "10") } : own("BENCH_ITER", "20");
+  return quick ? { ...own("BENCH_ROWS", "300000"), ...own("BENCH_WRITER_ROWS", "20000"), ...own("BENCH_ITER", "5") } : own("BENCH_ITER", "20");
 }
 
 export async function analyticsPhase(ctx: TargetContext, arouter: RunningTarget | undefined, timeoutS: number, quick: boolean): Promise<AnalyticsResult> {

@@ -31,7 +31,7 @@ function panel(x0: number, x1: number, title: string, groups: string[], bars: Ba
   const out = [text(x0, TOP - 30, title, 'font-weight="bold" font-size="14"')];
   for (const t of ticks) {
     const ty = y(t);
-    out.push(`<line x1="${x0}" x2="${x1}" y1="${ty.toFixed(1)}" y2="${ty.toFixed(1)}" stroke="#ddd"/>`, text(x0 - 6, ty + 4, `${num(t, t < 1 ? 2 : 0)}${unit}`, 'text-anchor="end" font-size="10"'));
+    out.push(`<line x1="${x0}" x2="${x1}" y1="${ty.toFixed(1)}" y2="${ty.toFixed(1)}" stroke="#ddd"/>`, text(x0 - 6, ty + 4, `${t === 0 ? "0" : num(t, t < 1 ? 2 : 0)}${unit}`, 'text-anchor="end" font-size="10"'));
   }
   const gw = (x1 - x0) / Math.max(1, groups.length);
   const nSeries = colors.length;

@@ -1,6 +1,6 @@
 // Usage totals for an account and time range, grouped by day, model, provider or key, each event counted once.
-import { DAILY_TABLE, USAGE_TABLE, assertIdentifier } from '../../workers/migrations.ts';
-import { DAY_SECONDS, dayString, utcDay, validSeals } from '../../workers/rollup.ts';
+import { assertIdentifier, HOURLY_TABLE, SEALS_TABLE, USAGE_TABLE } from '../../workers/migrations.ts';
+import { DAY_SECONDS, HOUR_SECONDS, validSeals } from '../../workers/rollup.ts';
 import { sqlRunner, type UsageStore } from '../../workers/sql.ts';
 
 export const GROUP_BYS = ['day', 'model', 'provider', 'key'] as const;
@@ -116,45 +116,56 @@ export function parseUsageQuery(q: { from?: string | null; to?: string | null; g
 }
 
 const RAW_KEY: Record<GroupBy, string> = { day: 'toString(toDate(ts))', model: 'model', provider: 'provider', key: 'key_id' };
-const DAILY_KEY: Record<GroupBy, string> = { day: 'toString(day)', model: 'model', provider: 'provider', key: 'key_id' };
+const HOURLY_KEY: Record<GroupBy, string> = { day: 'toString(toDate(hour))', model: 'model', provider: 'provider', key: 'key_id' };
 const TOKEN_COLUMNS = ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens', 'cost_micro_usd'] as const;
 
-/** Split [fromS, toS) into whole sealed days (read from the rollup) and the rest (read raw), as second ranges. */
-function plan(fromS: number, toS: number, sealed: Map<number, number>): { versions: number[]; raw: Array<[number, number]> } {
-  const versions: number[] = [];
-  const raw: Array<[number, number]> = [];
-  let cursor = fromS;
-  for (let day = Math.ceil(fromS / DAY_SECONDS); (day + 1) * DAY_SECONDS <= toS; day++) {
-    const version = sealed.get(day);
-    if (version === undefined) continue;
-    if (cursor < day * DAY_SECONDS) raw.push([cursor, day * DAY_SECONDS]);
-    versions.push(version);
-    cursor = (day + 1) * DAY_SECONDS;
-  }
-  if (cursor < toS) raw.push([cursor, toS]);
-  return { versions, raw };
+type Ranges = Array<[number, number]>;
+
+function addRange(ranges: Ranges, from: number, to: number): void {
+  const last = ranges[ranges.length - 1];
+  if (last && last[1] === from) last[1] = to;
+  else ranges.push([from, to]);
 }
 
-export function buildUsageSql(db: string, p: CheckedParams, sealed: Map<number, number>): string {
+/** Split [fromS, toS) into whole hours with a valid seal (read from the rollup) and the rest (read raw), as second ranges. */
+function plan(fromS: number, toS: number, sealed: ReadonlySet<number>): { rollup: Ranges; raw: Ranges } {
+  const rollup: Ranges = [];
+  const raw: Ranges = [];
+  let cursor = fromS;
+  for (let hour = Math.ceil(fromS / HOUR_SECONDS); (hour + 1) * HOUR_SECONDS <= toS; hour++) {
+    if (!sealed.has(hour)) continue;
+    if (cursor < hour * HOUR_SECONDS) addRange(raw, cursor, hour * HOUR_SECONDS);
+    addRange(rollup, hour * HOUR_SECONDS, (hour + 1) * HOUR_SECONDS);
+    cursor = (hour + 1) * HOUR_SECONDS;
+  }
+  if (cursor < toS) addRange(raw, cursor, toS);
+  return { rollup, raw };
+}
+
+const within = (column: string, ranges: Ranges) =>
+  ranges.map(([a, b]) => `(${column} >= toDateTime(${a}) AND ${column} < toDateTime(${b}))`).join(' OR ');
+
+/** `sealed`: hours (since the epoch) whose rollup seal is valid (see validSeals). */
+export function buildUsageSql(db: string, p: CheckedParams, sealed: ReadonlySet<number>): string {
   const d = assertIdentifier(db);
   const account = p.accountId === undefined ? '' : `account_id = ${quoteString(p.accountId)} AND `;
-  const { versions, raw } = plan(p.fromS, p.toS, sealed);
+  const { rollup, raw } = plan(p.fromS, p.toS, sealed);
   const parts: string[] = [];
-  if (versions.length > 0) {
-    const key = p.groupBy ? DAILY_KEY[p.groupBy] : "''";
-    // seal_version is unique across days; the day bounds only let the primary index skip other days.
+  if (rollup.length > 0) {
+    const key = p.groupBy ? HOURLY_KEY[p.groupBy] : "''";
+    // Each hour's newest seal; the hours themselves were checked for staleness when the ranges were planned.
     parts.push(`SELECT ${key} AS g, requests, ${TOKEN_COLUMNS.join(', ')}, reported, partial, missing, unpriced
-FROM ${d}.${DAILY_TABLE}
-WHERE ${account}day >= toDate('${dayString(utcDay(p.fromS))}') AND day <= toDate('${dayString(utcDay(p.toS))}') AND seal_version IN (${versions.join(', ')})`);
+FROM ${d}.${HOURLY_TABLE}
+WHERE ${account}(${within('hour', rollup)})
+  AND (hour, seal_version) IN (SELECT hour, max(seal_version) FROM ${d}.${SEALS_TABLE} WHERE ${within('hour', rollup)} GROUP BY hour)`);
   }
   if (raw.length > 0) {
     const key = p.groupBy ? RAW_KEY[p.groupBy] : "''";
-    const ranges = raw.map(([a, b]) => `(ts >= toDateTime(${a}) AND ts < toDateTime(${b}))`).join(' OR ');
     parts.push(`SELECT ${key} AS g, count() AS requests, ${TOKEN_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
   countIf(usage_status = 'reported') AS reported, countIf(usage_status = 'partial') AS partial,
   countIf(usage_status = 'missing') AS missing, countIf(price_known = 0) AS unpriced
 FROM ${d}.${USAGE_TABLE} FINAL
-WHERE ${account}(${ranges})
+WHERE ${account}(${within('ts', raw)})
 GROUP BY g`);
   }
   return `SELECT g, sum(requests) AS requests, ${TOKEN_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
@@ -226,6 +237,6 @@ export function toReport(p: CheckedParams, rows: UsageSqlRow[]): UsageReport {
 export async function queryUsage(ch: UsageStore, db: string, params: UsageQueryParams): Promise<UsageReport> {
   const p = checkParams(params);
   const sql = sqlRunner(ch);
-  const sealed = await validSeals(sql, db, Math.ceil(p.fromS / DAY_SECONDS), Math.floor(p.toS / DAY_SECONDS));
+  const sealed = await validSeals(sql, db, Math.ceil(p.fromS / HOUR_SECONDS), Math.floor(p.toS / HOUR_SECONDS));
   return toReport(p, await sql.rows<UsageSqlRow>(buildUsageSql(db, p, sealed)));
 }

@@ -146,6 +146,8 @@ export class Forwarder {
         (await prepareBody(req, { maxBytes: this.d.maxBodyBytes, injectUsage: !!provider.injectStreamUsage?.paths.test(call.path), onReceived: bodyReceived }));
     } catch (err) {
       if (err instanceof ArouterError) return fail(err, 'rejected');
+      // A client cut while sending its body (it went away, or the server's idle timeout ended a trickle).
+      if (req.signal?.aborted) return fail(new ArouterError(499, 'client_closed_request', 'The client closed the request while sending its body.'), 'client_abort');
       return fail(new ArouterError(400, 'invalid_request', 'Could not read the request body.'), 'rejected');
     }
     bytesIn = prepared.bytesIn;

@@ -15,7 +15,12 @@ const ALLOW_HEADER = ALLOWED.join(', ');
  *   better, and the provider never sees the request.
  */
 export function refusal(req: Request, newRequestId: () => string): Response | null {
-  if (!ALLOWED_SET.has(req.method)) return errorResponse(methodNotAllowed(req.method), newRequestId(), { allow: ALLOW_HEADER });
+  if (!ALLOWED_SET.has(req.method)) {
+    // After a CONNECT head Bun reads the rest of the connection as that request's body, so nothing more can be
+    // served on it: close it rather than leave it open and deaf.
+    const close: Record<string, string> = req.method === 'CONNECT' ? { connection: 'close' } : {};
+    return errorResponse(methodNotAllowed(req.method), newRequestId(), { allow: ALLOW_HEADER, ...close });
+  }
   if (req.headers.has('upgrade')) {
     return errorResponse(
       new ArouterError(400, 'upgrade_not_supported', 'arouter does not switch protocols (WebSocket, h2c): send a plain HTTP/1.1 request without an Upgrade header.'),

@@ -110,6 +110,9 @@ function describe(err: unknown, cause: Outcome): string {
   if (cause === 'timeout_idle') return 'upstream went silent mid-body';
   if (cause === 'shutdown') return 'cut at the drain deadline';
   if (cause === 'client_abort') return 'client closed the connection';
+  // Bun's fetch errors carry a stable code (ECONNRESET, ...); their messages add advice meant for developers.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return `upstream connection failed mid-body (${code.slice(0, 40)})`;
   const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return msg.slice(0, 200);
 }

@@ -27,6 +27,9 @@ export interface Traffic {
   /** Requests that got no response at all, or no request id. */
   readonly failures: string[];
   readonly sent: number;
+  /** Slowest response so far (headers to end of body), and how many took 5 s or more. */
+  readonly maxLatencyMs: number;
+  readonly slow: number;
   waitServed(n: number, timeoutMs?: number): Promise<void>;
   /** Stop issuing requests and wait for those in flight. */
   stop(): Promise<void>;
@@ -37,6 +40,8 @@ export function startTraffic(o: TrafficOptions): Traffic {
   const answeredNot200 = new Map<string, number>();
   const failures: string[] = [];
   let sent = 0;
+  let maxLatencyMs = 0;
+  let slow = 0;
   let running = true;
   const next = o.next ?? (() => OPENAI_CHAT_CALL);
 
@@ -44,6 +49,7 @@ export function startTraffic(o: TrafficOptions): Traffic {
     const { url, key } = o.target();
     const call = next();
     sent++;
+    const t0 = performance.now();
     let res: Response;
     try {
       res = await fetch(`${url}${call.path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: call.body });
@@ -59,6 +65,9 @@ export function startTraffic(o: TrafficOptions): Traffic {
     } catch {
       bodyOk = false;
     }
+    const ms = performance.now() - t0;
+    maxLatencyMs = Math.max(maxLatencyMs, ms);
+    if (ms >= 5_000) slow++;
     if (!id) failures.push(`status ${res.status} without a request id`);
     else if (res.status === 200 && bodyOk) served.add(id);
     else {
@@ -76,6 +85,12 @@ export function startTraffic(o: TrafficOptions): Traffic {
     failures,
     get sent() {
       return sent;
+    },
+    get maxLatencyMs() {
+      return Math.round(maxLatencyMs);
+    },
+    get slow() {
+      return slow;
     },
     waitServed: async (n, timeoutMs = 20_000) => {
       await waitFor(() => served.size >= n || failures.length > 0, timeoutMs, `${n} served requests`);

@@ -9,9 +9,12 @@ interface Conn {
   onDrain: (() => void) | null;
   timer: ReturnType<typeof setTimeout> | null;
   closed: boolean;
+  /** A /sink request whose body is being counted and dropped as it arrives: bytes left, or null when chunked. */
+  sink: { target: string; left: number | null; tail: string; got: number } | null;
 }
 
-const stats = { produced: 0, open: 0, requests: {} as Record<string, number> };
+/** heads: request heads seen per path (a request that reached the provider at all); requests: answered per path. */
+const stats = { produced: 0, sunk: 0, open: 0, heads: {} as Record<string, number>, requests: {} as Record<string, number> };
 const FAST_CHUNK = Buffer.alloc(64 * 1024, 'a');
 
 function write(s: Socket<Conn>, data: Buffer): boolean {
@@ -50,9 +53,32 @@ function respond(s: Socket<Conn>, method: string, target: string): void {
     case '/hang':
       // Headers never come: the first-byte timeout must cut this.
       return;
+    case '/delay': {
+      // Answers after `ms`: longer than the client idle timeout, to show a slow provider is not cut by it.
+      c.timer = setTimeout(() => {
+        const body = JSON.stringify({ ok: true, delayed_ms: q('ms', 0) });
+        write(s, Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+      }, q('ms', 0));
+      return;
+    }
+    case '/sink': {
+      const body = JSON.stringify({ ok: true, got: c.sink?.got ?? 0 });
+      write(s, Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+      return;
+    }
     case '/silent-json':
       // Declares 1000 bytes, sends 11, then nothing: no byte reached the client yet, so the proxy can still answer 504.
       write(s, Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"partial":'));
+      return;
+    case '/reset':
+      // The provider drops the connection before any response byte.
+      s.terminate();
+      return;
+    case '/reset-mid':
+      // One event, then the connection drops.
+      write(s, Buffer.from(SSE_HEAD));
+      write(s, chunk(event(0)));
+      c.timer = setTimeout(() => s.terminate(), 50);
       return;
     case '/silent-sse':
       write(s, Buffer.from(SSE_HEAD));
@@ -99,6 +125,28 @@ function respond(s: Socket<Conn>, method: string, target: string): void {
   }
 }
 
+/** Counts and drops a /sink body as it arrives (no buffering), answering once it ends. */
+function sinkData(s: Socket<Conn>, d: Buffer): void {
+  const c = s.data;
+  const k = c.sink;
+  if (!k) return;
+  stats.sunk += d.byteLength;
+  k.got += d.byteLength;
+  let ended: boolean;
+  if (k.left !== null) {
+    k.left -= d.byteLength;
+    ended = k.left <= 0;
+  } else {
+    const probe = k.tail + d.toString('latin1', Math.max(0, d.byteLength - 8));
+    ended = probe.endsWith('\r\n0\r\n\r\n') || probe === '0\r\n\r\n';
+    k.tail = probe.slice(-8);
+  }
+  if (ended) {
+    respond(s, 'POST', k.target);
+    c.sink = null;
+  }
+}
+
 /** Parses whole requests off the buffer (Content-Length or chunked bodies) and answers each. */
 function consume(s: Socket<Conn>): void {
   const c = s.data;
@@ -108,8 +156,17 @@ function consume(s: Socket<Conn>): void {
     const head = c.buf.subarray(0, end).toString('latin1');
     const [requestLine = '', ...headerLines] = head.split('\r\n');
     const [method = 'GET', target = '/'] = requestLine.split(' ');
-    let bodyEnd = end + 4;
+    const path = new URL(target, 'http://mock').pathname;
+    stats.heads[path] = (stats.heads[path] ?? 0) + 1;
     const cl = headerLines.find((h) => /^content-length:/i.test(h));
+    if (path === '/sink') {
+      const rest = c.buf.subarray(end + 4);
+      c.buf = Buffer.alloc(0);
+      c.sink = { target, left: cl ? Number(cl.split(':')[1]) : null, tail: '', got: 0 };
+      sinkData(s, rest);
+      return;
+    }
+    let bodyEnd = end + 4;
     if (cl) bodyEnd += Number(cl.split(':')[1]);
     else if (headerLines.some((h) => /^transfer-encoding:\s*chunked/i.test(h))) {
       const last = c.buf.indexOf('0\r\n\r\n', end + 4);
@@ -128,9 +185,10 @@ const server = Bun.listen<Conn>({
   socket: {
     open(s) {
       stats.open++;
-      s.data = { buf: Buffer.alloc(0), pending: null, onDrain: null, timer: null, closed: false };
+      s.data = { buf: Buffer.alloc(0), pending: null, onDrain: null, timer: null, closed: false, sink: null };
     },
     data(s, d) {
+      if (s.data.sink) return sinkData(s, d);
       s.data.buf = Buffer.concat([s.data.buf, d]);
       consume(s);
     },

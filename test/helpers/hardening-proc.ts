@@ -1,5 +1,6 @@
 // Child processes for the hardening tests: the real proxy (`src/server.ts`) and purpose-made mocks, each in its own event loop.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
@@ -162,4 +163,60 @@ export async function startMockProcess(): Promise<MockProcess> {
       await child.exited;
     },
   };
+}
+
+export interface Blackhole {
+  url: string;
+  port: number;
+  /** Connections that filled the accept queue. */
+  filled: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A loopback port where TCP connects hang instead of failing: a listener in a stopped process (so it never
+ * accepts) whose accept queue is full (so Linux drops new SYNs rather than completing handshakes). This is how
+ * "the provider never connects" is tested without iptables and without sending a packet off the machine.
+ */
+export async function startBlackhole(): Promise<Blackhole> {
+  const child = spawnChild(['bun', 'run', 'test/helpers/hardening-blackhole.ts'], {});
+  const line = await child.waitForLine((l) => l.startsWith('{"blackhole_port"'), 10_000, 'the blackhole to listen');
+  const port = Number((JSON.parse(line) as { blackhole_port: unknown }).blackhole_port);
+  child.kill('SIGSTOP');
+  const fillers: Socket[] = [];
+  const tryConnect = () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      fillers.push(s);
+      const t = setTimeout(() => resolve(false), 300);
+      s.once('connect', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+      s.once('error', () => {
+        clearTimeout(t);
+        resolve(false);
+      });
+    });
+  // Bun listens with a backlog of 511, so about 512 handshakes complete before the queue is full.
+  let filled = 0;
+  while (filled < 4096 && (await tryConnect())) filled++;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    filled,
+    async stop() {
+      for (const s of fillers) s.destroy();
+      child.kill('SIGKILL');
+      await child.exited;
+    },
+  };
+}
+
+/** A loopback port nothing listens on (connects are refused at once). */
+export async function closedPort(): Promise<number> {
+  const s = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryUsage } from '../../src/api/usage-query.ts';
 import { runMigrations, USAGE_TABLE } from '../../workers/migrations.ts';
-import { DAY_SECONDS, markDaysDirty, sealPass, utcDay, validSeals } from '../../workers/rollup.ts';
+import { DAY_SECONDS, HOUR_SECONDS, markHoursDirty, sealPass, validSeals } from '../../workers/rollup.ts';
 import type { UsageRow } from '../../workers/row.ts';
 import type { SqlRunner } from '../../workers/sql.ts';
 import { usageRow } from '../helpers/usage-db.ts';
@@ -16,7 +16,8 @@ let dir: string;
 let session: Session;
 let sql: SqlRunner;
 const db = 'arouter_current';
-const today = utcDay(Math.floor(Date.now() / 1000));
+const today = Math.floor(Date.now() / 1000 / DAY_SECONDS);
+const hourOf = (ts: number) => ts / HOUR_SECONDS;
 const at = (day: number, hour: number) => day * DAY_SECONDS + hour * 3600;
 
 function insert(rows: UsageRow[]): Promise<void> {
@@ -52,7 +53,7 @@ describe('current ClickHouse engine (chdb)', () => {
     await runMigrations(sql, db);
     await runMigrations(sql, db);
     const tables = await sql.rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${db}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual(['usage_daily', 'usage_dirty_days', 'usage_events', 'usage_seals']);
+    expect(tables.map((t) => t.name)).toEqual(['usage_dirty_hours', 'usage_events', 'usage_hourly', 'usage_seals']);
   });
 
   test('rows as the worker writes them; replays counted once; every group_by; rollup agrees with raw FINAL', async () => {
@@ -77,13 +78,15 @@ describe('current ClickHouse engine (chdb)', () => {
       expect((await queryUsage(sql, db, { ...window, groupBy })).groups.length).toBe(2);
     }
 
-    expect(await sealPass(sql, db, { lookbackDays: 10 })).toEqual([today - 3, today - 2]);
-    expect((await validSeals(sql, db, today - 5, today)).size).toBe(2);
+    const hours = [at(today - 3, 1), at(today - 3, 9), at(today - 2, 9)].map(hourOf);
+    expect(await sealPass(sql, db, { lookbackHours: 240 })).toEqual(hours);
+    const span = [hourOf(at(today - 5, 0)), hourOf(at(today, 0))] as const;
+    expect([...(await validSeals(sql, db, ...span))].sort((a, b) => a - b)).toEqual(hours);
     expect(await queryUsage(sql, db, window)).toEqual(raw);
     expect(await queryUsage(sql, db, { ...window, groupBy: 'day' })).toEqual(byDay);
 
-    await markDaysDirty(sql, db, [today - 3]);
-    expect((await validSeals(sql, db, today - 5, today)).has(today - 3)).toBe(false);
+    await markHoursDirty(sql, db, [hours[0]!]);
+    expect((await validSeals(sql, db, ...span)).has(hours[0]!)).toBe(false);
     expect(await queryUsage(sql, db, window)).toEqual(raw);
   });
 });

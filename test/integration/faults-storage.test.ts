@@ -85,3 +85,21 @@ test('ClickHouse killed mid-traffic: the worker retries and every row lands exac
   await expectExactlyServed(s, t, 'clickhouse outage');
   console.info(`clickhouse outage: rows complete ${Date.now() - restartedAt} ms after restart`);
 }, 60_000);
+
+test('Redis frozen (SIGSTOP) mid-traffic: sends time out into the outbox, late and replayed batches still count once', async () => {
+  const s = await startStack({ upstream: mock.url });
+  const t = trafficOn(s);
+  await t.waitServed(30);
+
+  s.services.freeze('redis');
+  const frozenAt = Date.now();
+  // A frozen Redis accepts the connection and never answers: the producer's send timeout (1 s) is what spools.
+  // Thawed well within the key cache's max age (4 s): past it, a frozen Redis stalls requests (reported separately).
+  await waitFor(() => outboxBatches(s.proxy.outboxDir) > 0 || t.failures.length > 0, 10_000, 'a timed-out batch spooled');
+  const frozenMs = Date.now() - frozenAt;
+  s.services.thaw('redis');
+  await t.waitServed(t.served.size + 30);
+
+  await expectExactlyServed(s, t, 'redis freeze');
+  console.info(`redis freeze: frozen_ms=${frozenMs} rows_complete_after_thaw_ms=${Date.now() - frozenAt - frozenMs}`);
+}, 60_000);

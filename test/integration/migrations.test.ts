@@ -1,6 +1,6 @@
 // Migrations on the real ClickHouse 18.16: idempotent, the contract's columns, and replays collapsing under FINAL.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { DAILY_TABLE, DIRTY_TABLE, InvalidDatabaseNameError, migrationStatements, runMigrations, SEALS_TABLE, USAGE_TABLE } from '../../workers/migrations.ts';
+import { DIRTY_TABLE, HOURLY_TABLE, InvalidDatabaseNameError, migrationStatements, runMigrations, SEALS_TABLE, USAGE_TABLE } from '../../workers/migrations.ts';
 import { freshUsageDb, scalar, selectRows, usageRow, type UsageDb } from '../helpers/usage-db.ts';
 
 let u: UsageDb;
@@ -22,7 +22,7 @@ describe('migrations', () => {
     await runMigrations(u.ch, u.db);
     await runMigrations(u.ch, u.db);
     const tables = await selectRows<{ name: string }>(u.ch, `SELECT name FROM system.tables WHERE database = '${u.db}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual([DAILY_TABLE, DIRTY_TABLE, USAGE_TABLE, SEALS_TABLE].sort());
+    expect(tables.map((t) => t.name)).toEqual([DIRTY_TABLE, USAGE_TABLE, HOURLY_TABLE, SEALS_TABLE].sort());
   });
 
   test('several workers migrating a new database at the same moment all succeed', async () => {

@@ -2,13 +2,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { queryUsage, type GroupBy, type UsageReport } from '../../src/api/usage-query.ts';
 import { SEALS_TABLE, USAGE_TABLE } from '../../workers/migrations.ts';
-import { DAY_SECONDS, markDaysDirty, sealPass, utcDay, validSeals } from '../../workers/rollup.ts';
+import { DAY_SECONDS, HOUR_SECONDS, markHoursDirty, sealPass, validSeals } from '../../workers/rollup.ts';
 import type { UsageRow } from '../../workers/row.ts';
 import { waitFor } from '../helpers/env.ts';
 import { freshUsageDb, scalar, usageRow, type UsageDb } from '../helpers/usage-db.ts';
 
 let u: UsageDb;
-const today = utcDay(Math.floor(Date.now() / 1000));
+const today = Math.floor(Date.now() / 1000 / DAY_SECONDS);
+const hourOf = (ts: number) => ts / HOUR_SECONDS;
 const at = (day: number, hour: number) => day * DAY_SECONDS + hour * 3600;
 const dayKey = (day: number) => new Date(day * DAY_SECONDS * 1000).toISOString().slice(0, 10);
 const A = "acct_o'brien\\a";
@@ -87,7 +88,7 @@ describe('queryUsage (raw FINAL)', () => {
   });
 });
 
-describe('queryUsage with the sealed daily rollup', () => {
+describe('queryUsage with the sealed hourly rollup', () => {
   let before: Record<string, UsageReport>;
 
   beforeAll(async () => {
@@ -95,29 +96,35 @@ describe('queryUsage with the sealed daily rollup', () => {
     for (const g of ['none', 'day', 'model', 'provider', 'key'] as const) before[g] = await report(g === 'none' ? undefined : g);
   });
 
-  test('sealing finished days changes no answer', async () => {
-    const sealed = await sealPass(u.ch, u.db, { lookbackDays: 10 });
-    expect(sealed).toEqual([today - 3, today - 2]);
-    expect((await validSeals(u.ch, u.db, today - 5, today)).size).toBe(2);
+  // Every finished hour with rows: account A's five past events and account B's one.
+  const SEALED_HOURS = [at(today - 3, 1), at(today - 3, 2), at(today - 3, 5), at(today - 3, 23), at(today - 2, 0), at(today - 2, 12)].map(hourOf);
+  const span = () => [hourOf(at(today - 5, 0)), hourOf(at(today, 0))] as const;
+
+  test('sealing finished hours changes no answer', async () => {
+    const sealed = await sealPass(u.ch, u.db, { lookbackHours: 240 });
+    expect(sealed).toEqual(SEALED_HOURS);
+    expect([...(await validSeals(u.ch, u.db, ...span()))].sort((a, b) => a - b)).toEqual(SEALED_HOURS);
     for (const g of ['none', 'day', 'model', 'provider', 'key'] as const) {
       expect(await report(g === 'none' ? undefined : g)).toEqual(before[g]!);
     }
-    expect(await sealPass(u.ch, u.db, { lookbackDays: 10 })).toEqual([]); // nothing left to do
+    expect(await sealPass(u.ch, u.db, { lookbackHours: 240 })).toEqual([]); // nothing left to do
   });
 
-  test('a late replay and a late new event for a sealed day: counted once, at once, and after resealing', async () => {
-    await insert([{ ...SEED[0]!, version: SEED[0]!.version + 5 }, usageRow({ request_id: 'a7_late', account_id: A, ts: at(today - 3, 4), input_tokens: 7, output_tokens: 1, cost_micro_usd: 2 })]);
-    await markDaysDirty(u.ch, u.db, [today - 3]);
-    // The stale seal is no longer used: the day is read from usage_events FINAL.
-    expect((await validSeals(u.ch, u.db, today - 5, today)).has(today - 3)).toBe(false);
+  test('a late replay and a late new event for a sealed hour: counted once, at once, and after resealing', async () => {
+    const late = hourOf(at(today - 3, 1));
+    // a7_late lands in the sealed hour of a1, next to a replay of a1 itself.
+    await insert([{ ...SEED[0]!, version: SEED[0]!.version + 5 }, usageRow({ request_id: 'a7_late', account_id: A, ts: at(today - 3, 1) + 60, input_tokens: 7, output_tokens: 1, cost_micro_usd: 2 })]);
+    await markHoursDirty(u.ch, u.db, [late]);
+    // The stale seal is no longer used: the hour is read from usage_events FINAL.
+    expect((await validSeals(u.ch, u.db, ...span())).has(late)).toBe(false);
     const expected = { ...before.none!.totals, requests: 7, input_tokens: 2107, output_tokens: 211, cost_micro_usd: 452, usage_status: { reported: 5, partial: 1, missing: 1 } };
     expect((await report()).totals).toEqual(expected);
     // Resealed (a seal in the same second as the mark is not trusted, hence the polling).
     await waitFor(async () => {
-      await sealPass(u.ch, u.db, { lookbackDays: 10 });
-      return (await validSeals(u.ch, u.db, today - 5, today)).has(today - 3);
-    }, 10_000, 'day resealed');
+      await sealPass(u.ch, u.db, { lookbackHours: 240 });
+      return (await validSeals(u.ch, u.db, ...span())).has(late);
+    }, 10_000, 'hour resealed');
     expect((await report()).totals).toEqual(expected);
-    expect(await scalar(u.ch, `SELECT count() FROM ${u.db}.${SEALS_TABLE} WHERE day = toDate('${dayKey(today - 3)}')`)).toBeGreaterThanOrEqual(2);
+    expect(await scalar(u.ch, `SELECT count() FROM ${u.db}.${SEALS_TABLE} WHERE hour = toDateTime(${late * HOUR_SECONDS})`)).toBeGreaterThanOrEqual(2);
   });
 });

@@ -60,29 +60,33 @@ describe('quoteString', () => {
 });
 
 describe('buildUsageSql', () => {
-  const p = checkParams({ accountId: 'acct', from: new Date((10 * DAY + 3600) * 1000), to: new Date((14 * DAY + 60) * 1000), groupBy: 'model' });
+  const H = 3600;
+  // From 00:30 of hour 100 to 00:01 of hour 104: hours 101, 102, 103 are whole inside the range.
+  const p = checkParams({ accountId: 'acct', from: new Date((100 * H + 1800) * 1000), to: new Date((104 * H + 60) * 1000), groupBy: 'model' });
 
   test('no valid seals: everything from usage_events FINAL, one range', () => {
-    const sql = buildUsageSql('db1', p, new Map());
+    const sql = buildUsageSql('db1', p, new Set());
     expect(sql).toContain('FROM db1.usage_events FINAL');
-    expect(sql).not.toContain('usage_daily');
-    expect(sql).toContain(`(ts >= toDateTime(${10 * DAY + 3600}) AND ts < toDateTime(${14 * DAY + 60}))`);
+    expect(sql).not.toContain('usage_hourly');
+    expect(sql).toContain(`(ts >= toDateTime(${100 * H + 1800}) AND ts < toDateTime(${104 * H + 60}))`);
     expect(sql).toContain("account_id = 'acct'");
   });
 
-  test('whole sealed days come from the rollup, the gaps and partial edges from raw FINAL', () => {
-    // Days 11, 12, 13 are whole inside the range; 12 has no valid seal.
-    const sql = buildUsageSql('db1', p, new Map([[11, 111], [13, 133], [10, 100], [14, 144]]));
-    expect(sql).toContain('FROM db1.usage_daily');
-    expect(sql).toContain('seal_version IN (111, 133)');
-    expect(sql).toContain(`(ts >= toDateTime(${10 * DAY + 3600}) AND ts < toDateTime(${11 * DAY}))`);
-    expect(sql).toContain(`(ts >= toDateTime(${12 * DAY}) AND ts < toDateTime(${13 * DAY}))`);
-    expect(sql).toContain(`(ts >= toDateTime(${14 * DAY}) AND ts < toDateTime(${14 * DAY + 60}))`);
+  test('whole sealed hours come from the rollup, the gaps and partial edges from raw FINAL', () => {
+    // 102 has no valid seal; 100 and 104 are sealed but only partly inside the range.
+    const sql = buildUsageSql('db1', p, new Set([100, 101, 103, 104]));
+    expect(sql).toContain('FROM db1.usage_hourly');
+    expect(sql).toContain(`(hour >= toDateTime(${101 * H}) AND hour < toDateTime(${102 * H})) OR (hour >= toDateTime(${103 * H}) AND hour < toDateTime(${104 * H}))`);
+    expect(sql).toContain('(hour, seal_version) IN (SELECT hour, max(seal_version) FROM db1.usage_seals');
+    expect(sql).toContain(`(ts >= toDateTime(${100 * H + 1800}) AND ts < toDateTime(${101 * H}))`);
+    expect(sql).toContain(`(ts >= toDateTime(${102 * H}) AND ts < toDateTime(${103 * H}))`);
+    expect(sql).toContain(`(ts >= toDateTime(${104 * H}) AND ts < toDateTime(${104 * H + 60}))`);
   });
 
-  test('a range of whole sealed days needs no raw read; no account means all accounts', () => {
-    const all = checkParams({ from: day(11), to: day(13) });
-    const sql = buildUsageSql('db1', all, new Map([[11, 1], [12, 2]]));
+  test('adjacent sealed hours merge into one range; all sealed needs no raw read; no account means all accounts', () => {
+    const all = checkParams({ from: new Date(10 * H * 1000), to: new Date(13 * H * 1000) });
+    const sql = buildUsageSql('db1', all, new Set([10, 11, 12]));
+    expect(sql).toContain(`(hour >= toDateTime(${10 * H}) AND hour < toDateTime(${13 * H}))`);
     expect(sql).not.toContain('usage_events');
     expect(sql).not.toContain('account_id =');
   });

@@ -1,0 +1,107 @@
+// Fault tests: a usage worker SIGKILLed with a batch in hand, and the same usage delivered twice (job replay, outbox replay).
+import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
+import type { Job } from 'bullmq';
+import { defaultUsageLogger, USAGE_JOB_NAME } from '../../src/usage/producer-options.ts';
+import { Outbox } from '../../src/usage/outbox.ts';
+import type { UsageSnippet } from '../../src/usage/snippet.ts';
+import { waitFor } from '../helpers/env.ts';
+import { closeAllStacks, startStack, within, type FaultStack } from '../helpers/faults-stack.ts';
+import { startTraffic, type Traffic } from '../helpers/faults-traffic.ts';
+import { fixtureBytes } from '../helpers/fixtures.ts';
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
+
+let mock: MockUpstream;
+let traffic: Traffic | undefined;
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  mock.on('/v1/chat/completions', { body: fixtureBytes('openai/chat-nonstream.json') });
+});
+afterEach(async () => {
+  await traffic?.stop();
+  traffic = undefined;
+  await closeAllStacks();
+});
+afterAll(() => mock.stop());
+
+function trafficOn(s: FaultStack): Traffic {
+  traffic = startTraffic({ target: () => ({ url: s.proxy.url, key: s.proxy.key }), concurrency: 4 });
+  return traffic;
+}
+
+async function expectExactlyServed(s: FaultStack, served: ReadonlySet<string>): Promise<{ ms: number; physical: number }> {
+  const got = await s.settle(served, 40_000);
+  expect(got.count).toBe(served.size);
+  expect(got.uniq).toBe(got.count);
+  expect([...got.ids].sort()).toEqual([...served].sort());
+  return { ms: got.ms, physical: await s.physicalCount() };
+}
+
+const usageJobs = async (s: FaultStack): Promise<Job[]> => (await within(s.queue.getJobs(['completed'], 0, -1), 5_000, 'completed jobs')).filter((j) => j.name === USAGE_JOB_NAME);
+
+test('worker SIGKILLed mid-batch: another worker takes over its stalled jobs and every row lands exactly once', async () => {
+  // The first worker's flush is out of reach, so whatever it holds is always a batch in hand, never written.
+  const s = await startStack({ upstream: mock.url, workerEnv: { AROUTER_WORKER_FLUSH_MS: '600000', AROUTER_WORKER_BATCH_ROWS: '1000000' } });
+  const t = trafficOn(s);
+  await t.waitServed(100);
+  const held = await waitFor(async () => (await within(s.queue.getActiveCount(), 2_000, 'active count')) || null, 10_000, 'jobs in the worker’s hands');
+  expect((await s.stored()).count).toBe(0);
+
+  const first = s.workers[0]!;
+  first.kill('SIGKILL');
+  await first.exited;
+  const killedAt = Date.now();
+  // Traffic goes on with no worker at all: jobs wait in Redis.
+  await t.waitServed(t.served.size + 100);
+
+  await s.startWorker({ AROUTER_WORKER_FLUSH_MS: '200', AROUTER_WORKER_BATCH_ROWS: '1000' });
+  await t.waitServed(t.served.size + 100);
+  await t.stop();
+  expect(t.failures).toEqual([]);
+  const { ms, physical } = await expectExactlyServed(s, t.served);
+  // The jobs the dead worker held came back through BullMQ's stalled-job check, not by luck.
+  const recovered = (await usageJobs(s)).filter((j) => j.stalledCounter > 0).length;
+  expect(recovered).toBeGreaterThan(0);
+  console.info(`worker kill: held_active_jobs=${held} recovered_stalled_jobs=${recovered} served=${t.served.size} stored=${t.served.size} physical=${physical} rows_complete_after_kill_ms=${Date.now() - killedAt} settle_ms=${ms}`);
+}, 60_000);
+
+test('the same usage delivered twice (a job replayed, an outbox file replayed) is one row and one request in the usage API', async () => {
+  const s = await startStack({ upstream: mock.url });
+  const t = trafficOn(s);
+  await t.waitServed(60);
+  await t.stop();
+  expect(t.failures).toEqual([]);
+  const n = t.served.size;
+  await expectExactlyServed(s, t.served);
+  const jobs = await usageJobs(s);
+  const snippets = jobs.flatMap((j) => (j.data as { snippets: UsageSnippet[] }).snippets);
+  expect(snippets.length).toBe(n);
+
+  // 1. A job redelivered under another id (a second producer, a lost job id): the worker inserts every row again.
+  await s.queue.addBulk(jobs.map((j) => ({ name: USAGE_JOB_NAME, data: j.data, opts: { jobId: `${String(j.id)}-again` } })));
+  await waitFor(
+    async () => (await Promise.all(jobs.map((j) => s.queue.getJobState(`${String(j.id)}-again`)))).every((st) => st === 'completed'),
+    20_000,
+    'the replayed jobs to complete',
+  );
+  const afterJobReplay = await s.physicalCount();
+
+  // 2. A proxy dies, and a batch it had already sent comes back from its outbox (a claim taken over, a file resurrected by a crash).
+  const oldProxy = s.proxy;
+  oldProxy.kill('SIGKILL');
+  await oldProxy.exited;
+  const outbox = new Outbox({ dir: oldProxy.outboxDir, maxBytes: 1 << 30, owner: 'faulttest', fsync: false, staleClaimMs: 60_000, logger: defaultUsageLogger });
+  expect(await outbox.append({ id: 'u-replayed-1', snippets })).toBe('written');
+  // The next pod on that directory drains it at startup; it shares the key store, so the old key still answers.
+  const proxy = await s.startProxy({ AROUTER_OUTBOX_DIR: oldProxy.outboxDir });
+  await waitFor(async () => (await s.queue.getJobState('u-replayed-1')) === 'completed', 20_000, 'the outbox replay to be processed');
+  const afterOutboxReplay = await s.physicalCount();
+
+  const { physical } = await expectExactlyServed(s, t.served);
+  const res = await fetch(`${proxy.url}/v1/usage?group_by=provider`, { headers: { authorization: `Bearer ${oldProxy.key}` } });
+  expect(res.status).toBe(200);
+  const report = (await res.json()) as { totals: { requests: number; input_tokens: number; output_tokens: number } };
+  // openai/chat-nonstream.json reports 16 input and 363 output tokens.
+  expect(report.totals).toMatchObject({ requests: n, input_tokens: 16 * n, output_tokens: 363 * n });
+  console.info(`duplicates: served=${n} physical_after_job_replay=${afterJobReplay} physical_after_outbox_replay=${afterOutboxReplay} physical_now=${physical} final=${n} api_requests=${report.totals.requests}`);
+}, 60_000);
