@@ -43,6 +43,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    // A frozen Redis must fail a command in bounded time, so the key cache can fall back to what it knows.
+    commandTimeout: 1_000,
     retryStrategy: (n) => Math.min(200 * n, 2_000),
   });
   redis.on('error', () => {});

@@ -9,7 +9,12 @@ interface Entry {
   record: KeyRecord | null;
   checkedAt: number;
   refreshing: boolean;
+  /** When the last re-check past maxAge failed: for a short while after, stale entries are served without waiting. */
+  failedAt: number;
 }
+
+/** After a failed re-check, how long requests use the (still in grace) cached entry instead of waiting on the store again. */
+const RETRY_AFTER_FAILURE_MS = 1_000;
 
 export interface KeyCacheOptions {
   /** After this, a hit is served but re-checked in the background. */
@@ -28,6 +33,7 @@ export class KeyStoreUnavailable extends Error {
 
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<KeyRecord | null>>();
   private readonly now: () => number;
 
   constructor(
@@ -49,10 +55,17 @@ export class KeyCache {
         if (!e.refreshing) this.refreshInBackground(hash, e);
         return e.record;
       }
+      const inGrace = !!e.record && age < this.opts.maxAgeMs + this.opts.outageGraceMs;
+      // A store that just failed (down, or frozen until a command timeout) must not make every request wait again.
+      if (inGrace && now - e.failedAt < RETRY_AFTER_FAILURE_MS) {
+        if (!e.refreshing) this.refreshInBackground(hash, e);
+        return e.record;
+      }
       try {
         return await this.load(hash);
       } catch (err) {
-        if (e.record && age < this.opts.maxAgeMs + this.opts.outageGraceMs) return e.record;
+        e.failedAt = this.now();
+        if (inGrace) return e.record;
         throw err;
       }
     }
@@ -69,7 +82,17 @@ export class KeyCache {
     return this.entries.size;
   }
 
-  private async load(hash: string): Promise<KeyRecord | null> {
+  /** One store lookup per key at a time, however many requests are waiting for it. */
+  private load(hash: string): Promise<KeyRecord | null> {
+    let p = this.loading.get(hash);
+    if (!p) {
+      p = this.loadOnce(hash).finally(() => this.loading.delete(hash));
+      this.loading.set(hash, p);
+    }
+    return p;
+  }
+
+  private async loadOnce(hash: string): Promise<KeyRecord | null> {
     let record: KeyRecord | null;
     try {
       record = await this.lookup.findByHash(hash);
@@ -77,7 +100,7 @@ export class KeyCache {
       throw new KeyStoreUnavailable(err instanceof Error ? err.message : 'lookup failed');
     }
     if (this.entries.size >= this.opts.maxEntries) this.evictOldest();
-    this.entries.set(hash, { record, checkedAt: this.now(), refreshing: false });
+    this.entries.set(hash, { record, checkedAt: this.now(), refreshing: false, failedAt: 0 });
     return record;
   }
 

@@ -33,6 +33,8 @@ export interface FaultStack {
   /** The proxy started last. */
   readonly proxy: ProxyProcess;
   workers: Child[];
+  /** Every proxy started, the latest last. */
+  proxies: ProxyProcess[];
   startProxy(env?: Record<string, string>): Promise<ProxyProcess>;
   startWorker(env?: Record<string, string>): Promise<Child>;
   stored(): Promise<Stored>;
@@ -59,6 +61,10 @@ export const TEST_WORKER_ENV: Record<string, string> = {
 };
 
 const live = new Set<FaultStack>();
+// Child processes outlive a runner that exits without running its hooks; take them down with it.
+process.on('exit', () => {
+  for (const s of live) for (const c of [...s.workers, ...s.proxies]) c.kill('SIGKILL');
+});
 
 /** Every stack still open (a test that timed out leaves its own): close them in afterEach. */
 export async function closeAllStacks(): Promise<void> {
@@ -129,6 +135,7 @@ export async function startStack(o: StackOptions): Promise<FaultStack> {
       return p;
     },
     workers,
+    proxies,
     startProxy,
     startWorker,
     stored,

@@ -1,4 +1,4 @@
-// Fault tests: Redis and then ClickHouse killed under live traffic and restarted; every served request ends as exactly one row.
+// Fault tests: Redis killed or frozen, ClickHouse killed, under live traffic; every served request still ends as exactly one row.
 import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
 import { readdirSync } from 'node:fs';
 import { waitFor } from '../helpers/env.ts';

@@ -1,0 +1,105 @@
+import { expect, test } from 'bun:test';
+import { KeyCache, KeyStoreUnavailable } from '../../src/keys/cache.ts';
+import type { KeyRecord } from '../../src/keys/store.ts';
+
+const rec = (revoked = false): KeyRecord => ({ id: 'key_1', account: 'acme', name: '', createdAt: '', revoked, rpm: 0, hash: 'h' });
+
+function setup() {
+  let now = 1_000_000;
+  const calls: string[] = [];
+  let behaviour: 'ok' | 'fail' | 'hang' = 'ok';
+  let record: KeyRecord | null = rec();
+  const pending: Array<() => void> = [];
+  const cache = new KeyCache(
+    {
+      findByHash: (h) => {
+        calls.push(h);
+        if (behaviour === 'fail') return Promise.reject(new Error('down'));
+        if (behaviour === 'hang') return new Promise((resolve) => pending.push(() => resolve(record)));
+        return Promise.resolve(record);
+      },
+    },
+    { refreshAfterMs: 2_000, maxAgeMs: 4_000, outageGraceMs: 60_000, maxEntries: 10, now: () => now },
+  );
+  return {
+    cache,
+    calls,
+    tick: (ms: number) => (now += ms),
+    set: (b: typeof behaviour) => (behaviour = b),
+    setRecord: (r: KeyRecord | null) => (record = r),
+    release: () => pending.splice(0).forEach((f) => f()),
+  };
+}
+
+test('a fresh entry is served from memory', async () => {
+  const t = setup();
+  await t.cache.get('h');
+  t.tick(1_000);
+  expect((await t.cache.get('h'))?.account).toBe('acme');
+  expect(t.calls.length).toBe(1);
+});
+
+test('a stale entry is served at once and refreshed in the background', async () => {
+  const t = setup();
+  await t.cache.get('h');
+  t.tick(2_500);
+  t.setRecord(rec(true));
+  expect((await t.cache.get('h'))?.revoked).toBe(false);
+  expect(t.calls.length).toBe(2);
+  await Promise.resolve();
+  expect((await t.cache.get('h'))?.revoked).toBe(true);
+});
+
+test('past max age the lookup is awaited, so a revocation missed on pub/sub still lands within maxAge', async () => {
+  const t = setup();
+  await t.cache.get('h');
+  t.tick(4_500);
+  t.setRecord(rec(true));
+  expect((await t.cache.get('h'))?.revoked).toBe(true);
+});
+
+test('store down past max age: the known key keeps working in grace, and later requests do not wait again', async () => {
+  const t = setup();
+  await t.cache.get('h');
+  t.tick(5_000);
+  t.set('fail');
+  expect((await t.cache.get('h'))?.account).toBe('acme');
+  const before = t.calls.length;
+  t.set('hang');
+  t.tick(100);
+  // Served without awaiting the hanging store: the promise resolves even though the lookup never does.
+  expect((await t.cache.get('h'))?.account).toBe('acme');
+  expect(t.calls.length).toBe(before + 1);
+  t.release();
+});
+
+test('cold miss with the store down is KeyStoreUnavailable', async () => {
+  const t = setup();
+  t.set('fail');
+  await expect(t.cache.get('nope')).rejects.toBeInstanceOf(KeyStoreUnavailable);
+});
+
+test('concurrent cold misses share one lookup', async () => {
+  const t = setup();
+  t.set('hang');
+  const all = Promise.all([t.cache.get('h'), t.cache.get('h'), t.cache.get('h')]);
+  t.release();
+  const got = await all;
+  expect(got.every((r) => r?.account === 'acme')).toBe(true);
+  expect(t.calls.length).toBe(1);
+});
+
+test('invalidate marks a cached key revoked at once', async () => {
+  const t = setup();
+  await t.cache.get('h');
+  t.cache.invalidate('h');
+  expect((await t.cache.get('h'))?.revoked).toBe(true);
+});
+
+test('unknown keys are cached as null too (no store round trip per bogus request)', async () => {
+  const t = setup();
+  t.setRecord(null);
+  expect(await t.cache.get('x')).toBeNull();
+  expect(await t.cache.get('x')).toBeNull();
+  expect(t.calls.length).toBe(1);
+});
