@@ -4,13 +4,13 @@ import type { Principal } from '../keys/auth.ts';
 import type { Logger } from '../log.ts';
 import { envName } from '../providers/index.ts';
 import type { ProviderSpec } from '../providers/types.ts';
-import { createCapture } from '../usage/capture.ts';
+import { captureWholeBody, createCapture } from '../usage/capture.ts';
 import { formatById } from '../usage/formats/index.ts';
 import { createSseEventFilter, isUsageOnlyChunk } from '../usage/sse-filter.ts';
 import type { Capture, Outcome, UsageSnippet } from '../usage/snippet.ts';
 import { type ConnectProbe } from './connect-probe.ts';
 import { inboundHeaders, outboundHeaders } from './headers.ts';
-import { createRedactor } from './redact.ts';
+import { containsSecret, createRedactor, redactText } from './redact.ts';
 import { relayBody } from './relay.ts';
 import { prepareBody } from './request-body.ts';
 
@@ -195,14 +195,12 @@ export class Forwarder {
     this.d.connectProbe.markReachable(upstreamBase);
     const ttfbMs = Date.now() - call.startedAt;
 
-    const redactor = createRedactor([credential, principal.secret]);
-    const headers = inboundHeaders(upstream.headers, requestId, redactor ? (s) => redactor.text(s) : (s) => s);
+    const secrets = [credential, principal.secret];
+    const headers = inboundHeaders(upstream.headers, requestId, (s) => redactText(s, secrets));
     const contentType = upstream.headers.get('content-type');
     const isSse = !!contentType && contentType.includes('text/event-stream');
     stream = stream || isSse;
-    const capture = usageFormat
-      ? createCapture(usageFormat, contentType)
-      : { feed() {}, finish: (): Capture => ({ kind: 'error', message: `unknown usage format ${format.format}` }) };
+    const noFormat: Capture = { kind: 'error', message: `unknown usage format ${format.format}` };
 
     const done = () => {
       this.inflight.delete(abort);
@@ -210,7 +208,7 @@ export class Forwarder {
     };
     if (!upstream.body || req.method === 'HEAD') {
       done();
-      record(upstream.status, 'complete', capture.finish(), 0, { ttfbMs });
+      record(upstream.status, 'complete', usageFormat ? { kind: 'none' } : noFormat, 0, { ttfbMs });
       return new Response(null, { status: upstream.status, headers });
     }
 
@@ -220,10 +218,13 @@ export class Forwarder {
       try {
         let body: Uint8Array = new Uint8Array(await upstream.arrayBuffer());
         clearTimeout(idle);
-        capture.feed(body);
-        if (redactor) body = concat(redactor.chunk(body), redactor.flush());
+        const captured = usageFormat ? captureWholeBody(usageFormat, contentType, body) : noFormat;
+        if (containsSecret(body, secrets)) {
+          const redactor = createRedactor(secrets);
+          if (redactor) body = concat(redactor.chunk(body), redactor.flush());
+        }
         done();
-        record(upstream.status, 'complete', capture.finish(), body.byteLength, { ttfbMs });
+        record(upstream.status, 'complete', captured, body.byteLength, { ttfbMs });
         return new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers });
       } catch (err) {
         clearTimeout(idle);
@@ -238,11 +239,13 @@ export class Forwarder {
               : why === 'client_abort'
                 ? new ArouterError(499, 'client_closed_request', 'The client closed the request.')
                 : providerUnreachable(provider.slug, 'the connection failed while reading the response');
-        record(answer.status, why, capture.finish(), 0, { ttfbMs, error: why === 'upstream_reset' ? describeFetchError(err) : answer.message });
+        record(answer.status, why, usageFormat ? { kind: 'none' } : noFormat, 0, { ttfbMs, error: why === 'upstream_reset' ? describeFetchError(err) : answer.message });
         return errorResponse(answer, requestId);
       }
     }
 
+    const capture = usageFormat ? createCapture(usageFormat, contentType) : { feed() {}, finish: () => noFormat };
+    const redactor = createRedactor(secrets);
     const filter = prepared.injectedUsage && isSse ? createSseEventFilter(isUsageOnlyChunk) : null;
     if (isSse) this.d.observer.streamOpened(provider.slug);
     const body = relayBody(upstream.body, {

@@ -13,6 +13,20 @@ export interface Redactor {
 
 const enc = new TextEncoder();
 
+/** A string with every secret (of the redactable length) replaced; the same string when none occurs. */
+export function redactText(s: string, secrets: readonly string[]): string {
+  let out = s;
+  for (const secret of secrets) if (secret.length >= MIN_SECRET && out.includes(secret)) out = out.split(secret).join(MARK);
+  return out;
+}
+
+/** Whether a complete body holds any secret: the common answer, no, costs one native search per secret. */
+export function containsSecret(body: Uint8Array, secrets: readonly string[]): boolean {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  for (const secret of secrets) if (secret.length >= MIN_SECRET && buf.includes(secret)) return true;
+  return false;
+}
+
 export function createRedactor(secrets: readonly string[]): Redactor | null {
   const list = secrets.filter((s) => s.length >= MIN_SECRET);
   if (list.length === 0) return null;
@@ -53,11 +67,7 @@ export function createRedactor(secrets: readonly string[]): Redactor | null {
   };
 
   return {
-    text(s) {
-      let out = s;
-      for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(MARK);
-      return out;
-    },
+    text: (s) => redactText(s, list),
     chunk(c) {
       let buf = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
       if (held) {
