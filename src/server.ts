@@ -13,11 +13,13 @@ try {
 const log = createLogger(settings.env.AROUTER_LOG_LEVEL);
 const rt = await createRuntime(settings, log);
 
-// Body limit is enforced by arouter itself (413 with a JSON error); Bun's own cap must sit above it.
+// Body limit is enforced by arouter itself (413 with a JSON error); Bun's own cap must sit above it. Bun counts bytes
+// off the socket while arouter counts what it has read, a few MiB behind on a fast upload, so the margin is wide
+// enough that Bun's bare 413 never wins the race.
 const server = Bun.serve({
   port: settings.env.PORT,
   hostname: settings.env.HOST,
-  maxRequestBodySize: settings.env.AROUTER_MAX_BODY_BYTES + 1024 * 1024,
+  maxRequestBodySize: settings.env.AROUTER_MAX_BODY_BYTES + 32 * 1024 * 1024,
   // Guards idle keep-alive, slow headers and slow bodies; a proxied request lifts it while the provider works
   // (see ClientTimeout in src/proxy/forward.ts).
   idleTimeout: CLIENT_IDLE_TIMEOUT_S,

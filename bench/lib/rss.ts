@@ -31,11 +31,15 @@ function descendants(pid: number, acc: Set<number>): void {
   }
 }
 
-export function treeRssKiB(roots: number[]): number {
+export function treePids(roots: number[]): Set<number> {
   const all = new Set<number>();
   for (const r of roots) descendants(r, all);
+  return all;
+}
+
+export function treeRssKiB(roots: number[]): number {
   let sum = 0;
-  for (const p of all) sum += readRssKiB(p);
+  for (const p of treePids(roots)) sum += readRssKiB(p);
   return sum;
 }
 

@@ -1,5 +1,6 @@
 // Redis and ClickHouse for the arouter target, on the bench's own ports, via the project's services script.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ServicesInfo } from "../targets/context.ts";
 import { onCleanup, portFree, run } from "./proc.ts";
@@ -17,5 +18,13 @@ export async function startServices(root: string, stateDir: string, redisPort: n
   });
   const r = await run(["bash", script, "start"], { env, cwd: root, timeoutMs: 300_000 });
   if (r.code !== 0) throw new Error(`scripts/services.sh start failed: ${r.stderr.slice(-800)}`);
-  return { redisUrl: `redis://127.0.0.1:${redisPort}`, clickhouseUrl: `http://127.0.0.1:${chHttpPort}` };
+  const pids: Record<string, number> = {};
+  for (const name of ["redis", "clickhouse"]) {
+    try {
+      pids[name] = Number(readFileSync(join(stateDir, `${name}.pid`), "utf8").trim());
+    } catch {
+      /* no pid file: that daemon's CPU is simply not reported */
+    }
+  }
+  return { redisUrl: `redis://127.0.0.1:${redisPort}`, clickhouseUrl: `http://127.0.0.1:${chHttpPort}`, pids };
 }

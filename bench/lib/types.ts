@@ -15,6 +15,8 @@ export interface RunningTarget {
   endpoint: Endpoint;
   pids: number[];
   notes: string[];
+  /** Processes that work for this target besides the proxy (arouter: worker, Redis, ClickHouse), by name. */
+  side: Record<string, number[]>;
   /** Set for arouter only: what the usage phase needs. */
   usage?: UsageAccess;
 }

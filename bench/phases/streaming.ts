@@ -1,5 +1,5 @@
 // SSE: first-byte time and per-event delay at a fixed cadence; then 1,000 open streams and proxy RSS.
-import { chatRequest, modelSse } from "../mock/fixtures.ts";
+import { chatRequest, MODEL_JSON, modelSse } from "../mock/fixtures.ts";
 import { runLoad } from "../lib/loadproc.ts";
 import { sampleRss } from "../lib/rss.ts";
 import { pairedSpread, spread } from "../lib/stats.ts";
@@ -57,7 +57,7 @@ export async function streamPhase(ctx: PhaseContext) {
   const body = chatRequest(modelSse(p.events, p.cadenceMs), true);
   const budget = ((p.streams / p.concurrency) * (p.events * p.cadenceMs + 2000) + 20_000);
   const rounds = await interleaved(ctx, ctx.profile.reps, async (t, rep, bgBusy) => {
-    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.concurrency, rampMs: p.cadenceMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: 30_000 };
+    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.concurrency, rampMs: p.cadenceMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: 30_000, warmupBody: chatRequest(MODEL_JSON, false) };
     const r = await runLoad<StreamsResult>("streams.ts", cfg, budget);
     ctx.log(`stream rep ${rep} ${t.name}: ttfb p50 ${r.ttfbMs.p50.toFixed(2)} ms, event delay p50 ${r.eventDelayMs.p50.toFixed(2)} p99 ${r.eventDelayMs.p99.toFixed(2)} ms`);
     return toRound(rep, t.name, bgBusy, r);

@@ -1,6 +1,7 @@
 // arouter only: rows/s from proxy into ClickHouse at max rate, and lag from response end to queryable row.
 import { chatRequest, MODEL_JSON } from "../mock/fixtures.ts";
 import { tableExists, usageRowCount } from "../lib/clickhouse.ts";
+import { cpuMeter } from "../lib/cputime.ts";
 import { runLoad } from "../lib/loadproc.ts";
 import type { RunningTarget } from "../lib/types.ts";
 import type { ProbeConfig, ProbeResult } from "../load/usage-probe.ts";
@@ -19,6 +20,8 @@ export type UsageResult =
       peakRowsPerS: number;
       drainAfterLoadMs: number | null;
       probe: ProbeResult;
+      /** CPU ms per 1,000 rows from load start until the rows were in (or the drain gave up), per process. */
+      cpuMsPerKRows: Record<string, number>;
       series: Array<[number, number]>;
     };
 
@@ -47,8 +50,8 @@ export async function usagePhase(ctx: PhaseContext, target: RunningTarget | unde
   }
   const base = await waitStable(ch, access.database, 20_000);
   const series: Array<[number, number]> = [];
+  const cpu = cpuMeter({ proxy: target.pids, ...target.side });
   const t0 = performance.now();
-  let loadEnd = Number.POSITIVE_INFINITY;
   let stop = false;
   const poller = (async () => {
     while (!stop) {
@@ -66,11 +69,12 @@ export async function usagePhase(ctx: PhaseContext, target: RunningTarget | unde
   const probe = runLoad<ProbeResult>("usage-probe.ts", probeCfg, (p.durationS + p.drainS + 30) * 1000);
   const tp = ctx.profile.throughput;
   const w = await runWrk({ script, url: target.endpoint.url, threads: tp.threads, connections: tp.connections, durationS: p.durationS });
-  loadEnd = performance.now() - t0;
+  const loadEnd = performance.now() - t0;
   const expected = w.requests + Math.round(p.probeRate * p.durationS);
   const drainDeadline = performance.now() + p.drainS * 1000;
   while (performance.now() < drainDeadline && (series[series.length - 1]?.[1] ?? 0) < expected) await Bun.sleep(250);
   const probeResult = await probe;
+  const used = cpu.stop();
   stop = true;
   await poller;
   const seen = series[series.length - 1]?.[1] ?? 0;
@@ -93,6 +97,7 @@ export async function usagePhase(ctx: PhaseContext, target: RunningTarget | unde
     peakRowsPerS: Math.round(peak),
     drainAfterLoadMs: doneAt !== undefined ? Math.max(0, Math.round(doneAt - loadEnd)) : null,
     probe: probeResult,
+    cpuMsPerKRows: Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, seen > 0 ? Math.round((ms * 10_000) / seen) / 10 : Number.NaN])),
     series,
   };
 }

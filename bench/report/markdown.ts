@@ -35,11 +35,13 @@ export function markdown(r: BenchResults, chartFile: string): string {
     "",
   );
   if (r.throughput) {
-    const p = m.profile as { throughput: { connections: number; threads: number; durationS: number } };
+    const p = m.profile;
     out.push(`## 1. Max throughput, non-streaming JSON (wrk -t${p.throughput.threads} -c${p.throughput.connections}, ${p.throughput.durationS} s per round)`, "");
-    out.push(table(["target", "req/s", "× direct", "× bare-bun", "proxy peak RSS MiB", "failed"], names.map((n) => {
+    out.push("CPU ms / 1k req is the proxy process tree's user+system time per 1,000 requests, which a busy machine disturbs far less than req/s. Helpers: arouter's worker, Redis and ClickHouse during the round.", "");
+    out.push(table(["target", "req/s", "× direct", "× bare-bun", "CPU ms / 1k req", "CPU × bare-bun", "helpers CPU ms / 1k req", "proxy peak RSS MiB", "failed"], names.map((n) => {
       const s = r.throughput?.summary[n];
-      return [n, sp(s?.rps, 0), ratio(s?.vsDirect), ratio(s?.vsBareBun), sp(s?.rssPeakMiB, 1), s?.failed ?? "–"];
+      const side = s && s.sideCpuMsPerK.median > 0 ? sp(s.sideCpuMsPerK, 1) : "–";
+      return [n, sp(s?.rps, 0), ratio(s?.vsDirect), ratio(s?.vsBareBun), n === "direct" ? "–" : sp(s?.proxyCpuMsPerK, 1), n === "direct" ? "–" : ratio(s?.proxyCpuVsBareBun), side, sp(s?.rssPeakMiB, 1), s?.failed ?? "–"];
     })), "");
   }
   if (r.latency) {
@@ -77,6 +79,8 @@ export function markdown(r: BenchResults, chartFile: string): string {
       `${num(u.wrkRps, 0)} req/s`, u.rowsExpected, u.rowsSeen, num(u.ingestRowsPerS, 0), num(u.peakRowsPerS, 0), u.drainAfterLoadMs === null ? "**never (incomplete)**" : `${u.drainAfterLoadMs} ms`,
       `${num(u.probe.lagMs.p50, 0)} / ${num(u.probe.lagMs.p99, 0)} / ${num(u.probe.lagMs.max, 0)} (${u.probe.found}/${u.probe.withId} found, ${u.probe.pollMs} ms polls)`,
     ]]), "");
+    const cpu = Object.entries(u.cpuMsPerKRows).map(([k, v]) => `${k} ${num(v, 1)}`).join(", ");
+    out.push(`CPU ms per 1,000 rows, load start to all rows in (the probe's polling included): ${cpu}.`, "");
   }
   out.push("## 6. Analytics (`GET /v1/usage`, bench/usage-query.ts)", "");
   const a = r.analytics;

@@ -1,4 +1,5 @@
 // The shape of bench/results/<date>.json, built from what each phase returns.
+import type { Profile } from "../lib/profile.ts";
 import type { AnalyticsResult } from "../phases/analytics.ts";
 import type { bigStreamPhase } from "../phases/memory.ts";
 import type { latencyPhase } from "../phases/latency.ts";
@@ -14,7 +15,7 @@ export interface Meta {
   machine: { cpus: number; memGiB: number; kernel: string; loadavgAtStart: number[] };
   versions: Record<string, string>;
   bunMaxRequests: number;
-  profile: unknown;
+  profile: Profile;
   wallS: number;
   /** Median machine-wide busy fraction seen just before rounds: high means the numbers are noisy. */
   bgBusyMedian: number;

@@ -83,7 +83,7 @@ export function chartSvg(r: BenchResults): string {
       if (rd !== undefined && Number.isFinite(rd)) parts.push(text(640 + i * gw + gw * 0.5, BOTTOM + 30, `${num(rd)}× direct`, 'text-anchor="middle" font-size="10" fill="#555"'));
     });
   }
-  const sub = `${r.meta.date} · ${r.meta.mode} · median bars, whiskers min–max over ${(r.meta.profile as { reps?: number }).reps ?? "?"} interleaved reps${r.meta.arouterMode === "standin" ? " · arouter = STAND-IN" : ""}`;
+  const sub = `${r.meta.date} · ${r.meta.mode} · median bars, whiskers min–max over ${r.meta.profile.reps} interleaved reps${r.meta.arouterMode === "standin" ? " · arouter = STAND-IN" : ""}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <rect width="${W}" height="${H}" fill="#fff"/>
 ${text(W - 10, H - 10, sub, 'text-anchor="end" font-size="10" fill="#666"')}

@@ -13,6 +13,8 @@ export interface TargetContext {
 export interface ServicesInfo {
   redisUrl: string;
   clickhouseUrl: string;
+  /** Daemon pids by name, for CPU accounting of the usage pipeline. */
+  pids: Record<string, number>;
 }
 
 export function bunEnv(ctx: TargetContext): Record<string, string> {

@@ -23,14 +23,14 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
   switch (name) {
     case "direct":
       return {
-        target: { name, label: "direct (no proxy)", endpoint: { url: mock + CHAT, headers: { ...JSON_CT, authorization: "Bearer sk-bench" } }, pids: [], notes: ["load generator straight to the mock"] },
+        target: { name, label: "direct (no proxy)", endpoint: { url: mock + CHAT, headers: { ...JSON_CT, authorization: "Bearer sk-bench" } }, pids: [], notes: ["load generator straight to the mock"], side: {} },
         procs: [],
       };
     case "bare-bun": {
       const p = start("bare-bun", ["bun", "run", "bench/targets/bare-bun.ts"], { ...opts, env: { ...bunEnv(ctx), PORT: String(port), UPSTREAM: mock } });
       await waitForHttp(`${base}/health`, 20_000);
       return {
-        target: { name, label: `bare Bun ${Bun.version} passthrough`, endpoint: { url: base + CHAT, headers: { ...JSON_CT, authorization: "Bearer sk-bench" } }, pids: [p.pid], notes: ["fetch() and return the body"] },
+        target: { name, label: `bare Bun ${Bun.version} passthrough`, endpoint: { url: base + CHAT, headers: { ...JSON_CT, authorization: "Bearer sk-bench" } }, pids: [p.pid], notes: ["fetch() and return the body"], side: {} },
         procs: [p],
       };
     }
@@ -38,7 +38,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
       const p = start("nginx", nginxCommand(ctx, port), opts);
       await waitForHttp(`${base}/health`, 20_000);
       return {
-        target: { name, label: "nginx (Debian, 1 worker)", endpoint: { url: base + CHAT, headers: { ...JSON_CT, authorization: "Bearer sk-bench" } }, pids: [p.pid], notes: [`config: ${join(ctx.tmpDir, "nginx/nginx.conf")}`] },
+        target: { name, label: "nginx (Debian, 1 worker)", endpoint: { url: base + CHAT, headers: { ...JSON_CT, authorization: "Bearer sk-bench" } }, pids: [p.pid], notes: [`config: ${join(ctx.tmpDir, "nginx/nginx.conf")}`], side: {} },
         procs: [p],
       };
     }
@@ -49,7 +49,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
       await waitForHttp(`${base}/`, 30_000);
       const headers = { ...JSON_CT, authorization: "Bearer sk-bench", "x-portkey-provider": "openai", "x-portkey-custom-host": `${mock}/v1` };
       return {
-        target: { name, label: "Portkey gateway (under Bun)", endpoint: { url: base + CHAT, headers }, pids: [p.pid], notes: ["re-serializes JSON response bodies"] },
+        target: { name, label: "Portkey gateway (under Bun)", endpoint: { url: base + CHAT, headers }, pids: [p.pid], notes: ["re-serializes JSON response bodies"], side: {} },
         procs: [p],
       };
     }
@@ -64,6 +64,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
           endpoint: { url: `${a.usage.baseUrl}/openai${CHAT}`, headers: { ...JSON_CT, authorization: `Bearer ${a.usage.key}` } },
           pids: [a.proxy.pid],
           notes,
+          side: a.worker && ctx.services ? { worker: [a.worker.pid], ...Object.fromEntries(Object.entries(ctx.services.pids).map(([k, v]) => [k, [v]])) } : {},
           ...(ctx.arouterMode === "real" ? { usage: a.usage } : {}),
         },
         procs: a.worker ? [a.proxy, a.worker] : [a.proxy],

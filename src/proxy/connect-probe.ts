@@ -1,5 +1,5 @@
-// Connect timeout for fetch, which has none of its own: when an upstream has not answered lately, a bare TCP
-// connect runs beside the request; if that cannot connect in time, the request is cut as a connect timeout.
+// Connect timeout for fetch, which has none of its own: a bare TCP connect to the origin runs beside the request;
+// if that cannot connect in time, the request is cut as a connect timeout.
 
 export interface ConnectProbe {
   readonly timeoutMs: number;
@@ -8,12 +8,11 @@ export interface ConnectProbe {
   markReachable(base: string): void;
 }
 
-/** A pooled keep-alive connection is likely while an origin answered within this window, so no probe is needed. */
+/** A pooled keep-alive connection is likely while an origin answered within this window. */
 const WARM_MS = 30_000;
 
 export function createConnectProbe(timeoutMs: number): ConnectProbe {
   const lastOk = new Map<string, number>();
-  const noop = () => {};
   return {
     timeoutMs,
     markReachable(base) {
@@ -21,41 +20,47 @@ export function createConnectProbe(timeoutMs: number): ConnectProbe {
     },
     watch(base, onTimeout) {
       const seen = lastOk.get(base);
-      if (seen !== undefined && Date.now() - seen < WARM_MS) return noop;
-      const { hostname, port } = hostPort(base);
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (!settled) {
-          settled = true;
-          onTimeout();
-        }
-      }, timeoutMs);
-      Bun.connect({
-        hostname,
-        port,
-        socket: {
-          open(s) {
-            settled = true;
-            clearTimeout(timer);
-            s.end();
-          },
-          data() {},
-          connectError() {
-            // Refused or unreachable: fetch itself reports that at once, so the probe stays quiet.
-            settled = true;
-            clearTimeout(timer);
-          },
-        },
-      }).catch(() => {
-        settled = true;
-        clearTimeout(timer);
-      });
+      if (seen === undefined || Date.now() - seen >= WARM_MS) return probe(base, timeoutMs, onTimeout);
+      // A warm origin most likely serves this request on a pooled connection, so it gets no probe up front. Only a
+      // request still without an answer after one timeout probes, which catches an origin that has since gone dark
+      // (new connections hang) within two timeouts, at the cost of one spare connect per slow answer.
+      let stopProbe = () => {};
+      const later = setTimeout(() => (stopProbe = probe(base, timeoutMs, onTimeout)), timeoutMs);
       return () => {
-        settled = true;
-        clearTimeout(timer);
+        clearTimeout(later);
+        stopProbe();
       };
     },
   };
+}
+
+function probe(base: string, timeoutMs: number, onTimeout: () => void): () => void {
+  const { hostname, port } = hostPort(base);
+  let settled = false;
+  const timer = setTimeout(() => {
+    if (!settled) {
+      settled = true;
+      onTimeout();
+    }
+  }, timeoutMs);
+  const settle = () => {
+    settled = true;
+    clearTimeout(timer);
+  };
+  Bun.connect({
+    hostname,
+    port,
+    socket: {
+      open(s) {
+        settle();
+        s.end();
+      },
+      data() {},
+      // Refused or unreachable: fetch itself reports that at once, so the probe stays quiet.
+      connectError: settle,
+    },
+  }).catch(settle);
+  return settle;
 }
 
 function hostPort(base: string): { hostname: string; port: number } {

@@ -116,6 +116,8 @@ export class Forwarder {
     };
     const fail = (err: ArouterError, outcome: Outcome) => {
       record(err.status, outcome, { kind: 'none' }, 0, { error: err.message });
+      // A 413 keeps the connection open although RFC 9110 15.5.14 allows closing it: Bun closes without lingering,
+      // so a client still uploading would often get a reset instead of the 413. The rest is read and dropped.
       return errorResponse(err, requestId);
     };
 

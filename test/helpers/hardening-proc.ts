@@ -4,6 +4,8 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
 import { envName, PROVIDERS } from '../../src/providers/index.ts';
 import { TEST_REDIS_URL, uniqueName, waitFor } from './env.ts';
 import { ADMIN_TOKEN, PROVIDER_SECRET } from './proxy-harness.ts';
@@ -139,8 +141,32 @@ export async function startProxyProcess(o: ProxyProcessOptions): Promise<ProxyPr
       child.kill('SIGKILL');
       await child.exited;
       rmSync(outboxDir, { recursive: true, force: true });
+      await dropRedisState(queue, env.AROUTER_KEY_PREFIX ?? '', env.REDIS_URL ?? TEST_REDIS_URL);
     },
   };
+}
+
+/** Removes a test proxy's usage queue (nothing consumes it) and keys from Redis; quietly gives up on a Redis that is gone. */
+async function dropRedisState(queueName: string, keyPrefix: string, redisUrl: string): Promise<void> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 1_000, retryStrategy: () => null });
+  connection.on('error', () => {});
+  const q = new Queue(queueName, { connection });
+  q.on('error', () => {});
+  const bounded = <T>(p: Promise<T>) => Promise.race([p, new Promise<void>((resolve) => setTimeout(resolve, 3_000))]);
+  await bounded(q.obliterate({ force: true })).catch(() => {});
+  await bounded(q.close()).catch(() => {});
+  if (keyPrefix) {
+    const dropKeys = async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await connection.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 500);
+        if (keys.length) await connection.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    };
+    await bounded(dropKeys()).catch(() => {});
+  }
+  connection.disconnect();
 }
 
 export interface MockProcess extends Child {
@@ -174,15 +200,11 @@ export interface Blackhole {
 }
 
 /**
- * A loopback port where TCP connects hang instead of failing: a listener in a stopped process (so it never
- * accepts) whose accept queue is full (so Linux drops new SYNs rather than completing handshakes). This is how
- * "the provider never connects" is tested without iptables and without sending a packet off the machine.
+ * Fills the accept queue of a listener whose process is stopped (SIGSTOP), so it never accepts: Linux then drops
+ * further SYNs to the port and a connect to it hangs. This is how "the provider never connects" is tested without
+ * iptables and without a packet leaving the machine. Bun listens with a backlog of 511, so about 512 handshakes fit.
  */
-export async function startBlackhole(): Promise<Blackhole> {
-  const child = spawnChild(['bun', 'run', 'test/helpers/hardening-blackhole.ts'], {});
-  const line = await child.waitForLine((l) => l.startsWith('{"blackhole_port"'), 10_000, 'the blackhole to listen');
-  const port = Number((JSON.parse(line) as { blackhole_port: unknown }).blackhole_port);
-  child.kill('SIGSTOP');
+export async function fillBacklog(port: number): Promise<{ filled: number; release(): void }> {
   const fillers: Socket[] = [];
   const tryConnect = () =>
     new Promise<boolean>((resolve) => {
@@ -198,15 +220,24 @@ export async function startBlackhole(): Promise<Blackhole> {
         resolve(false);
       });
     });
-  // Bun listens with a backlog of 511, so about 512 handshakes complete before the queue is full.
   let filled = 0;
   while (filled < 4096 && (await tryConnect())) filled++;
+  return { filled, release: () => fillers.forEach((s) => s.destroy()) };
+}
+
+/** A loopback port where TCP connects hang: a listener in a stopped process, its accept queue full. */
+export async function startBlackhole(): Promise<Blackhole> {
+  const child = spawnChild(['bun', 'run', 'test/helpers/hardening-blackhole.ts'], {});
+  const line = await child.waitForLine((l) => l.startsWith('{"blackhole_port"'), 10_000, 'the blackhole to listen');
+  const port = Number((JSON.parse(line) as { blackhole_port: unknown }).blackhole_port);
+  child.kill('SIGSTOP');
+  const { filled, release } = await fillBacklog(port);
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     filled,
     async stop() {
-      for (const s of fillers) s.destroy();
+      release();
       child.kill('SIGKILL');
       await child.exited;
     },

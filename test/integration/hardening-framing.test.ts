@@ -6,7 +6,7 @@ import { waitFor } from '../helpers/env.ts';
 import { rssKb, startMockProcess, startProxyProcess, type MockProcess, type ProxyProcess } from '../helpers/hardening-proc.ts';
 import { head, RawConn, rawRequest } from '../helpers/hardening-raw.ts';
 
-const LIMIT = 64 * 1024 * 1024;
+const LIMIT = 256 * 1024 * 1024;
 
 let mock: MockProcess;
 let proxy: ProxyProcess;
@@ -18,8 +18,10 @@ interface MockStats {
   sunk: number;
 }
 const mockStats = async (): Promise<MockStats> => (await fetch(`${mock.url}/stats`)).json() as Promise<MockStats>;
-/** Request heads the provider saw, summed over every path but the test's own /stats calls. */
-const providerHeads = async () => Object.entries((await mockStats()).heads).reduce((n, [p, c]) => (p === '/stats' ? n : n + c), 0);
+/** Paths that tests here send to the provider on purpose (a late head from one of them must not count). */
+const FORWARDED = new Set(['/stats', '/sink', '/framing/clean', '/framing/samelen', '/framing/absolute', '/framing/absolute-https', '/framing/badchunk', '/framing/hdr-ok']);
+/** Request heads the provider saw on any other path: a refused request that got through would show here. */
+const providerHeads = async () => Object.entries((await mockStats()).heads).reduce((n, [p, c]) => (FORWARDED.has(p) ? n : n + c), 0);
 
 beforeAll(async () => {
   mock = await startMockProcess();
@@ -227,8 +229,9 @@ describe('body limit (AROUTER_MAX_BODY_BYTES)', () => {
       expect(s.heads['/sink']).toBe(1);
       expect(s.sunk).toBeGreaterThan(LIMIT / 2);
       expect(s.requests['/sink']).toBeUndefined();
-      // Buffering the body would have cost at least the limit (64 MiB) in memory.
-      expect(peak - rss0).toBeLessThan(48 * 1024);
+      // Buffering the body would have cost at least the limit (256 MiB); streaming costs a few chunks plus garbage
+      // not yet collected (about 50 MiB here).
+      expect(peak - rss0).toBeLessThan(LIMIT / 2 / 1024);
     },
     60_000,
   );

@@ -2,7 +2,7 @@
 // connection are cut by arouter's timeouts with the right status and usage outcome; slow clients are cut by the server.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { waitFor } from '../helpers/env.ts';
-import { closedPort, startBlackhole, startMockProcess, startProxyProcess, type Blackhole, type MockProcess, type ProxyProcess } from '../helpers/hardening-proc.ts';
+import { closedPort, fillBacklog, startBlackhole, startMockProcess, startProxyProcess, type Blackhole, type MockProcess, type ProxyProcess } from '../helpers/hardening-proc.ts';
 import { head, RawConn } from '../helpers/hardening-raw.ts';
 import { createTestProxy, PROVIDER_SECRET, type TestProxy } from '../helpers/proxy-harness.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
@@ -89,6 +89,32 @@ describe('provider side: each phase has its own timeout, status and outcome', ()
     expect(o.snippet.error).toContain('connecting');
     expectNoSecret('groq', o.text, JSON.stringify(o.snippet));
   });
+
+  test('an origin that answered a moment ago, then stops accepting: 504 timeout_connect within two connect timeouts', async () => {
+    // The first request makes the origin "warm" (no probe up front); then its process freezes with a full backlog.
+    const dark = await startMockProcess();
+    const p = await createTestProxy({ upstream: dark.url, env: { AROUTER_CONNECT_TIMEOUT_MS: '300', AROUTER_FIRST_BYTE_TIMEOUT_MS: '20000' } });
+    const s = Bun.serve({ port: 0, hostname: '127.0.0.1', development: false, fetch: (req) => p.app.handle(req) });
+    const k = (await p.createKey()).key;
+    const post = () => fetch(`http://127.0.0.1:${s.port}/nvidia/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(BOUND_MS) });
+    let release = () => {};
+    try {
+      expect((await post()).status).toBe(200);
+      dark.kill('SIGSTOP');
+      release = (await fillBacklog(dark.port)).release;
+      const t0 = Date.now();
+      const res = await post();
+      expect(res.status).toBe(504);
+      expect(Date.now() - t0).toBeLessThan(BOUND_MS);
+      const id = res.headers.get('x-arouter-request-id');
+      expect(await waitFor(() => p.snippets.find((x) => x.requestId === id), 5_000, 'the usage snippet')).toMatchObject({ status: 504, outcome: 'timeout_connect' });
+    } finally {
+      release();
+      s.stop(true);
+      await p.close();
+      await dark.stop();
+    }
+  }, 30_000);
 
   test('connects but never answers: 504 after AROUTER_FIRST_BYTE_TIMEOUT_MS, outcome timeout_first_byte', async () => {
     const o = await call('openai', '/hang');
