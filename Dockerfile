@@ -27,4 +27,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["bun", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM starts the drain (AROUTER_DRAIN_TIMEOUT_MS); give the container a longer stop timeout than that.
 STOPSIGNAL SIGTERM
+# Bun's fetch runs at most 256 upstream requests at once unless this is set at process start.
+ENV BUN_CONFIG_MAX_HTTP_REQUESTS=65535
 CMD ["bun", "run", "src/server.ts"]

@@ -112,7 +112,8 @@ run() {
   pids+=("$!"); names+=("$name")
 }
 run worker bun run workers/main.ts
-run proxy bun run src/server.ts
+# Bun's fetch runs at most 256 requests at once unless told otherwise at process start (streams would queue).
+run proxy env BUN_CONFIG_MAX_HTTP_REQUESTS="${BUN_CONFIG_MAX_HTTP_REQUESTS:-65535}" bun run src/server.ts
 log "worker pid ${pids[0]}, proxy pid ${pids[1]}"
 
 # Print the banner once the proxy answers /healthz (or after 60 s without an answer).
