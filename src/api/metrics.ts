@@ -1,14 +1,18 @@
 // A small Prometheus text-format registry (exposition format 0.0.4): counters, gauges and fixed-bucket histograms.
 
 type Labels = Record<string, string>;
+const key = (labels: Labels): string => renderLabels(labels);
 
-const key = (labels: Labels) => Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+export const renderLabels = (labels: Labels): string => Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
 
 export class Counter {
   private readonly values = new Map<string, number>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1): void {
-    const k = key(labels);
+    this.incRendered(key(labels), by);
+  }
+  /** For callers that cache the rendered label set (`renderLabels`), skipping the per-call rendering. */
+  incRendered(k: string, by = 1): void {
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
   render(): string {
@@ -40,7 +44,9 @@ export class Histogram {
   private readonly series = new Map<string, { counts: number[]; sum: number; n: number }>();
   constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[]) {}
   observe(labels: Labels, v: number): void {
-    const k = key(labels);
+    this.observeRendered(key(labels), v);
+  }
+  observeRendered(k: string, v: number): void {
     let s = this.series.get(k);
     if (!s) {
       s = { counts: new Array(this.buckets.length).fill(0), sum: 0, n: 0 };

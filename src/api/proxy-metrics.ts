@@ -1,7 +1,7 @@
 // The proxy's metrics, fed from each finished request's snippet.
 import type { ProxyObserver } from '../proxy/forward.ts';
 import type { UsageSnippet } from '../usage/snippet.ts';
-import { Counter, Gauge, Histogram, Registry } from './metrics.ts';
+import { Counter, Gauge, Histogram, Registry, renderLabels } from './metrics.ts';
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
@@ -30,14 +30,30 @@ export class ProxyMetrics implements ProxyObserver {
     if (workerLagS) this.registry.register(new Gauge('arouter_usage_worker_lag_seconds', 'Age of the oldest waiting usage job (last sample).', workerLagS));
   }
 
+  /** Rendered label sets per provider/status/outcome: a few dozen at most, and rendering them per request showed in profiles. */
+  private readonly series = new Map<string, { request: string; latency: string; provider: string; bytesIn: string; bytesOut: string; error: string }>();
+
   finished(s: UsageSnippet): void {
-    const labels = { provider: s.provider, status: String(s.status) };
-    this.requests.inc({ ...labels, outcome: s.outcome });
-    this.latency.observe(labels, s.latencyMs / 1000);
-    if (s.ttfbMs !== undefined) this.ttfb.observe({ provider: s.provider }, s.ttfbMs / 1000);
-    if (s.outcome !== 'complete' && s.outcome !== 'client_abort' && s.outcome !== 'rejected') this.upstreamErrors.inc({ provider: s.provider, kind: s.outcome });
-    this.bytes.inc({ provider: s.provider, direction: 'in' }, s.bytesIn);
-    this.bytes.inc({ provider: s.provider, direction: 'out' }, s.bytesOut);
+    const id = `${s.provider}\u0000${s.status}\u0000${s.outcome}`;
+    let k = this.series.get(id);
+    if (!k) {
+      const status = String(s.status);
+      k = {
+        request: renderLabels({ provider: s.provider, status, outcome: s.outcome }),
+        latency: renderLabels({ provider: s.provider, status }),
+        provider: renderLabels({ provider: s.provider }),
+        bytesIn: renderLabels({ provider: s.provider, direction: 'in' }),
+        bytesOut: renderLabels({ provider: s.provider, direction: 'out' }),
+        error: renderLabels({ provider: s.provider, kind: s.outcome }),
+      };
+      if (this.series.size < 10_000) this.series.set(id, k);
+    }
+    this.requests.incRendered(k.request);
+    this.latency.observeRendered(k.latency, s.latencyMs / 1000);
+    if (s.ttfbMs !== undefined) this.ttfb.observeRendered(k.provider, s.ttfbMs / 1000);
+    if (s.outcome !== 'complete' && s.outcome !== 'client_abort' && s.outcome !== 'rejected') this.upstreamErrors.incRendered(k.error);
+    this.bytes.incRendered(k.bytesIn, s.bytesIn);
+    this.bytes.incRendered(k.bytesOut, s.bytesOut);
   }
   streamOpened(provider: string): void {
     this.openStreams.add({ provider }, 1);
