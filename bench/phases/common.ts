@@ -9,6 +9,16 @@ export interface PhaseContext {
   tmpDir: string;
   mockPid: number;
   log: (msg: string) => void;
+  errors: Record<string, string>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -25,6 +35,15 @@ export async function interleaved<R>(
   for (let rep = 0; rep < reps; rep++) {
     for (let k = 0; k < n; k++) {
       const t = ctx.targets[(k + rep) % n] as RunningTarget;
+      if (!alive(ctx.mockPid)) throw new Error("the mock upstream exited");
+      // A proxy killed from outside (a shared machine) must show up as missing rounds, not as 100% errors.
+      const gone = t.pids.find((p) => !alive(p));
+      if (gone !== undefined) {
+        const key = `target ${t.name}`;
+        if (!ctx.errors[key]) ctx.log(`${t.name}: its process ${gone} has exited; its remaining rounds are skipped`);
+        ctx.errors[key] = `process ${gone} exited during the run (see its log); rounds after that were skipped`;
+        continue;
+      }
       const bg = await settle(ctx.profile.settle);
       out.push(await round(t, rep, bg));
     }
