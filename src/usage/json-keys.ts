@@ -32,8 +32,10 @@ export function topLevelFields(text: string, keys: readonly string[]): Record<st
       }
       if (found === null) return null;
       // Whichever side is shorter decides the depth: the prefix from the opening brace, or the suffix after the value.
-      const depth = at - start <= text.length - found.end ? depthAt(text, start, at) : closersAfter(text, found.end);
-      if (depth === null) return null;
+      const before = at - start <= text.length - found.end;
+      const net = before ? netClosers(text, start, at) : netClosers(text, found.end, text.length);
+      if (net === null) return null;
+      const depth = before ? -net : net;
       if (depth === 1) {
         fields[key] = text.slice(found.start, found.end);
         break;
@@ -96,29 +98,18 @@ function stringEnd(text: string, i: number): number | null {
   return null;
 }
 
-/** Object/array depth at `at` scanning from `start` (the opening brace), or null if `at` falls inside a string. */
-function depthAt(text: string, start: number, at: number): number | null {
-  let depth = 0;
-  for (let j = start; j < at; j++) {
-    const d = text.charCodeAt(j);
-    if (d === QUOTE) {
-      const e = stringEnd(text, j);
-      if (e === null || e > at) return null;
-      j = e - 1;
-    } else if (d === 0x7b || d === 0x5b) depth++;
-    else if (d === 0x7d || d === 0x5d) depth--;
-  }
-  return depth;
-}
-
-/** Net closing brackets from `i` to the end: a value at depth k is followed by exactly k more closers than openers. */
-function closersAfter(text: string, i: number): number | null {
+/**
+ * Closing minus opening brackets over [from, to), strings skipped; null if a string runs past `to`.
+ * From the opening brace to a key this is minus the key's depth; from after a value to the end, a value at
+ * depth k shows exactly k more closers than openers.
+ */
+function netClosers(text: string, from: number, to: number): number | null {
   let net = 0;
-  for (let j = i; j < text.length; j++) {
+  for (let j = from; j < to; j++) {
     const d = text.charCodeAt(j);
     if (d === QUOTE) {
       const e = stringEnd(text, j);
-      if (e === null) return null;
+      if (e === null || e > to) return null;
       j = e - 1;
     } else if (d === 0x7b || d === 0x5b) net--;
     else if (d === 0x7d || d === 0x5d) net++;

@@ -251,3 +251,11 @@ export async function closedPort(): Promise<number> {
   s.stop(true);
   return port;
 }
+
+/** A throwaway redis-server on a free loopback port, for tests that stop or kill it; never the shared one. */
+export async function startPrivateRedis(): Promise<{ child: Child; url: string }> {
+  const port = await closedPort();
+  const child = spawnChild(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
+  await child.waitForLine((l) => l.includes('Ready to accept connections'), 10_000, 'redis-server to start');
+  return { child, url: `redis://127.0.0.1:${port}` };
+}

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { rmSync, writeFileSync } from 'node:fs';
 import { waitFor } from '../helpers/env.ts';
-import { closedPort, spawnChild, startMockProcess, startProxyProcess, type Child, type MockProcess, type ProxyProcess } from '../helpers/hardening-proc.ts';
+import { startMockProcess, startProxyProcess, type Child, type MockProcess, type ProxyProcess, startPrivateRedis } from '../helpers/hardening-proc.ts';
 import { head, RawConn } from '../helpers/hardening-raw.ts';
 import { ADMIN_TOKEN, PROVIDER_SECRET } from '../helpers/proxy-harness.ts';
 import { PROVIDERS } from '../../src/providers/index.ts';
@@ -66,10 +66,7 @@ describe('health', () => {
     let redis: Child;
     let redisUrl: string;
     beforeAll(async () => {
-      const port = await closedPort();
-      redisUrl = `redis://127.0.0.1:${port}`;
-      redis = spawnChild(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
-      await redis.waitForLine((l) => l.includes('Ready to accept connections'), 10_000, 'redis-server to start');
+      ({ child: redis, url: redisUrl } = await startPrivateRedis());
     }, 30_000);
     afterAll(async () => {
       redis?.kill('SIGKILL');

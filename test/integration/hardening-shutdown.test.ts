@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_REDIS_URL, waitFor } from '../helpers/env.ts';
-import { closedPort, spawnChild, startMockProcess, startProxyProcess, type Child, type MockProcess } from '../helpers/hardening-proc.ts';
+import { startMockProcess, startProxyProcess, type Child, type MockProcess, startPrivateRedis } from '../helpers/hardening-proc.ts';
 import { head, RawConn } from '../helpers/hardening-raw.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 
@@ -119,10 +119,7 @@ describe('with Redis gone', () => {
   let redis: Child;
   let redisUrl: string;
   beforeAll(async () => {
-    const port = await closedPort();
-    redisUrl = `redis://127.0.0.1:${port}`;
-    redis = spawnChild(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
-    await redis.waitForLine((l) => l.includes('Ready to accept connections'), 10_000, 'redis-server to start');
+    ({ child: redis, url: redisUrl } = await startPrivateRedis());
   }, 30_000);
   afterAll(async () => {
     redis?.kill('SIGKILL');
