@@ -2,7 +2,6 @@
 import type { Capture, SseEventRecord } from './snippet.ts';
 import type { SseKeep, UsageFormat } from './formats/types.ts';
 import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture } from './json-capture.ts';
-import { topLevelFields } from './json-keys.ts';
 import { createSseParser, type SseParser } from './sse.ts';
 
 export const MAX_KEPT_EVENTS = 16;
@@ -73,8 +72,6 @@ export function captureWholeBody(format: UsageFormat, contentType: string | null
     try {
       const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
       const text = Buffer.from(body.buffer, body.byteOffset + start, body.byteLength - start).toString('utf8');
-      const located = topLevelFields(text, format.jsonKeys);
-      if (located && withinCap(located)) return { kind: 'json', fields: located };
       const fast = pickFields(format.jsonKeys, JSON.parse(text) as unknown);
       if (fast) return fast;
     } catch {
@@ -84,11 +81,6 @@ export function captureWholeBody(format: UsageFormat, contentType: string | null
   const c = createCapture(format, contentType);
   c.feed(body);
   return c.finish();
-}
-
-function withinCap(fields: Record<string, string>): boolean {
-  for (const k in fields) if ((fields[k]?.length ?? 0) * 3 > MAX_CAPTURED_VALUE_BYTES) return false;
-  return true;
 }
 
 function pickFields(keys: readonly string[], parsed: unknown): Capture | null {
