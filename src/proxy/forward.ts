@@ -12,7 +12,7 @@ import { type ConnectProbe } from './connect-probe.ts';
 import { inboundHeaders, outboundHeaders } from './headers.ts';
 import { containsSecret, createRedactor, redactText } from './redact.ts';
 import { relayBody } from './relay.ts';
-import { prepareBody } from './request-body.ts';
+import { prepareBody, type PreparedBody } from './request-body.ts';
 
 export interface UsageSink {
   push(s: UsageSnippet): void;
@@ -56,10 +56,10 @@ export interface ForwardCall {
   /** Upstream query string ("" or "?..."), arouter key removed. */
   search: string;
   principal: Principal;
-  /** Replace the body's model (unified endpoint); null = leave the body alone. */
+  /** Request start (ms since epoch): the row's ts and the base of its latency. */
   startedAt: number;
   /** For the unified endpoint: a body already prepared by the caller. */
-  preparedBody?: Awaited<ReturnType<typeof prepareBody>>;
+  preparedBody?: PreparedBody;
 }
 
 /** Buffer identity-encoded non-stream bodies up to this size: one write to the client beats a JS stream for small JSON. */
