@@ -1,5 +1,6 @@
 // Byte-level SSE event framer for the client's path: every event passes through byte for byte unless a predicate drops it.
 import { CappedBytes } from './bytes.ts';
+import { lineEndFinder } from './sse.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -81,12 +82,9 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
       if (chunk[0] === LF) i = 1;
     }
     skipLF = false;
-    let nextLF = -2;
-    let nextCR = -2;
+    const lineEnd = lineEndFinder(chunk);
     while (i < n) {
-      if (nextLF !== -1 && nextLF < i) nextLF = chunk.indexOf(LF, i);
-      if (nextCR !== -1 && nextCR < i) nextCR = chunk.indexOf(CR, i);
-      const eol = nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
+      const eol = lineEnd(i);
       if (eol === -1) {
         lineHasBytes = true;
         break;

@@ -11,6 +11,20 @@ const FIELD_EVENT = new TextEncoder().encode('event');
 const FIELD_ID = new TextEncoder().encode('id');
 
 /** Called once per event. `truncated`: the data exceeded the limit and only its first bytes are given. */
+/**
+ * The first LF or CR at or after a position in one chunk (-1 if none). The native indexOf results are kept and
+ * reused until the scan passes them, so a chunk of many short lines costs two searches per line, not per byte.
+ */
+export function lineEndFinder(chunk: Uint8Array): (from: number) => number {
+  let nextLF = -2;
+  let nextCR = -2;
+  return (i) => {
+    if (nextLF !== -1 && nextLF < i) nextLF = chunk.indexOf(LF, i);
+    if (nextCR !== -1 && nextCR < i) nextCR = chunk.indexOf(CR, i);
+    return nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
+  };
+}
+
 export type SseEventHandler = (event: string | undefined, data: string, truncated: boolean) => void;
 
 export interface SseParser {
@@ -112,13 +126,9 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
       skipLF = false;
       if (chunk[i] === LF) i++;
     }
-    // Next LF / CR positions, found with native indexOf and reused until passed (-1: none left in this chunk).
-    let nextLF = -2;
-    let nextCR = -2;
+    const lineEnd = lineEndFinder(chunk);
     while (i < n) {
-      if (nextLF !== -1 && nextLF < i) nextLF = chunk.indexOf(LF, i);
-      if (nextCR !== -1 && nextCR < i) nextCR = chunk.indexOf(CR, i);
-      const eol = nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
+      const eol = lineEnd(i);
       if (eol === -1) {
         partialLine.append(chunk.subarray(i));
         return;

@@ -1,46 +1,26 @@
 // Fault tests: Redis killed or frozen, ClickHouse killed, under live traffic; every served request still ends as exactly one row.
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
+import { expect, test } from 'bun:test';
 import { readdirSync } from 'node:fs';
 import { waitFor } from '../helpers/env.ts';
-import { closeAllStacks, startStack, tail, type FaultStack } from '../helpers/faults-stack.ts';
-import { startTraffic, type Traffic } from '../helpers/faults-traffic.ts';
-import { fixtureBytes } from '../helpers/fixtures.ts';
-import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
+import { startStack, tail, type FaultStack } from '../helpers/faults-stack.ts';
+import type { Traffic } from '../helpers/faults-traffic.ts';
+import { expectExactlyServed, faultSuite } from '../helpers/faults-suite.ts';
 
-let mock: MockUpstream;
-let traffic: Traffic | undefined;
+const suite = faultSuite();
+const trafficOn = (s: FaultStack): Traffic => suite.trafficOn(s);
 
-beforeAll(async () => {
-  mock = await startMockUpstream();
-  mock.on('/v1/chat/completions', { body: fixtureBytes('openai/chat-nonstream.json') });
-});
-afterEach(async () => {
-  await traffic?.stop();
-  traffic = undefined;
-  await closeAllStacks();
-});
-afterAll(() => mock.stop());
-
-function trafficOn(s: FaultStack): Traffic {
-  traffic = startTraffic({ target: () => ({ url: s.proxy.url, key: s.proxy.key }), concurrency: 4 });
-  return traffic;
-}
-
-/** Rows with FINAL: one per served request, no duplicate, and exactly the served ids. */
-async function expectExactlyServed(s: FaultStack, t: Traffic, what: string): Promise<void> {
+/** Stops the traffic, then the shared exact-rows check, with the figures printed for the closing note. */
+async function expectAllServedStored(s: FaultStack, t: Traffic, what: string): Promise<void> {
   await t.stop();
   expect(t.failures).toEqual([]);
-  const got = await s.settle(t.served, 40_000);
-  expect(got.count).toBe(t.served.size);
-  expect(got.uniq).toBe(got.count);
-  expect([...got.ids].sort()).toEqual([...t.served].sort());
-  console.info(`${what}: served=${t.served.size} stored=${got.count} distinct=${got.uniq} physical=${await s.physicalCount()} settled_in_ms=${got.ms}`);
+  const got = await expectExactlyServed(s, t.served);
+  console.info(`${what}: served=${t.served.size} stored=${t.served.size} physical=${got.physical} settled_in_ms=${got.ms}`);
 }
 
 const outboxBatches = (dir: string): number => readdirSync(dir).filter((f) => f.endsWith('.batch')).length;
 
 test('Redis killed mid-traffic: requests keep being served, usage spools to the outbox, and lands exactly once after restart', async () => {
-  const s = await startStack({ upstream: mock.url });
+  const s = await startStack({ upstream: suite.mock().url });
   const t = trafficOn(s);
   await t.waitServed(30);
 
@@ -61,14 +41,14 @@ test('Redis killed mid-traffic: requests keep being served, usage spools to the 
   const drainedMs = Date.now() - restartedAt;
   await t.waitServed(t.served.size + 30);
 
-  await expectExactlyServed(s, t, 'redis outage');
+  await expectAllServedStored(s, t, 'redis outage');
   console.info(`redis outage: down_ms=${outageMs} served_while_down=${servedWhileDown} outbox_files_seen=${spooled} outbox_drained_in_ms=${drainedMs} rows_complete_after_restart_ms=${Date.now() - restartedAt}`);
   // The worker rides out the outage on its own reconnects: it must not have crashed.
   expect({ exit: s.workers[0]!.proc.exitCode, log: s.workers[0]!.proc.exitCode === null ? '' : tail(s.workers[0]!) }).toEqual({ exit: null, log: '' });
 }, 60_000);
 
 test('ClickHouse killed mid-traffic: the worker retries and every row lands exactly once after restart', async () => {
-  const s = await startStack({ upstream: mock.url });
+  const s = await startStack({ upstream: suite.mock().url });
   const t = trafficOn(s);
   await t.waitServed(30);
   await waitFor(async () => (await s.stored()).uniq > 0, 10_000, 'first rows stored');
@@ -82,12 +62,12 @@ test('ClickHouse killed mid-traffic: the worker retries and every row lands exac
   const restartedAt = Date.now();
   await s.services.start('clickhouse');
   await t.waitServed(t.served.size + 30);
-  await expectExactlyServed(s, t, 'clickhouse outage');
+  await expectAllServedStored(s, t, 'clickhouse outage');
   console.info(`clickhouse outage: rows complete ${Date.now() - restartedAt} ms after restart`);
 }, 60_000);
 
 test('Redis frozen (SIGSTOP) mid-traffic: sends time out into the outbox, late and replayed batches still count once', async () => {
-  const s = await startStack({ upstream: mock.url });
+  const s = await startStack({ upstream: suite.mock().url });
   const t = trafficOn(s);
   await t.waitServed(30);
 
@@ -100,6 +80,6 @@ test('Redis frozen (SIGSTOP) mid-traffic: sends time out into the outbox, late a
   s.services.thaw('redis');
   await t.waitServed(t.served.size + 30);
 
-  await expectExactlyServed(s, t, 'redis freeze');
+  await expectAllServedStored(s, t, 'redis freeze');
   console.info(`redis freeze: frozen_ms=${frozenMs} rows_complete_after_thaw_ms=${Date.now() - frozenAt - frozenMs}`);
 }, 60_000);

@@ -1,47 +1,22 @@
 // Fault tests: a usage worker SIGKILLed with a batch in hand, and the same usage delivered twice (job replay, outbox replay).
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
+import { expect, test } from 'bun:test';
 import type { Job } from 'bullmq';
 import { defaultUsageLogger, USAGE_JOB_NAME } from '../../src/usage/producer-options.ts';
 import { Outbox } from '../../src/usage/outbox.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 import { waitFor } from '../helpers/env.ts';
-import { closeAllStacks, startStack, within, type FaultStack } from '../helpers/faults-stack.ts';
-import { startTraffic, type Traffic } from '../helpers/faults-traffic.ts';
-import { fixtureBytes } from '../helpers/fixtures.ts';
-import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
+import { startStack, within, type FaultStack } from '../helpers/faults-stack.ts';
+import type { Traffic } from '../helpers/faults-traffic.ts';
+import { expectExactlyServed, faultSuite } from '../helpers/faults-suite.ts';
 
-let mock: MockUpstream;
-let traffic: Traffic | undefined;
-
-beforeAll(async () => {
-  mock = await startMockUpstream();
-  mock.on('/v1/chat/completions', { body: fixtureBytes('openai/chat-nonstream.json') });
-});
-afterEach(async () => {
-  await traffic?.stop();
-  traffic = undefined;
-  await closeAllStacks();
-});
-afterAll(() => mock.stop());
-
-function trafficOn(s: FaultStack): Traffic {
-  traffic = startTraffic({ target: () => ({ url: s.proxy.url, key: s.proxy.key }), concurrency: 4 });
-  return traffic;
-}
-
-async function expectExactlyServed(s: FaultStack, served: ReadonlySet<string>): Promise<{ ms: number; physical: number }> {
-  const got = await s.settle(served, 40_000);
-  expect(got.count).toBe(served.size);
-  expect(got.uniq).toBe(got.count);
-  expect([...got.ids].sort()).toEqual([...served].sort());
-  return { ms: got.ms, physical: await s.physicalCount() };
-}
+const suite = faultSuite();
+const trafficOn = (s: FaultStack): Traffic => suite.trafficOn(s);
 
 const usageJobs = async (s: FaultStack): Promise<Job[]> => (await within(s.queue.getJobs(['completed'], 0, -1), 5_000, 'completed jobs')).filter((j) => j.name === USAGE_JOB_NAME);
 
 test('worker SIGKILLed mid-batch: another worker takes over its stalled jobs and every row lands exactly once', async () => {
   // The first worker's flush is out of reach, so whatever it holds is always a batch in hand, never written.
-  const s = await startStack({ upstream: mock.url, workerEnv: { AROUTER_WORKER_FLUSH_MS: '600000', AROUTER_WORKER_BATCH_ROWS: '1000000' } });
+  const s = await startStack({ upstream: suite.mock().url, workerEnv: { AROUTER_WORKER_FLUSH_MS: '600000', AROUTER_WORKER_BATCH_ROWS: '1000000' } });
   const t = trafficOn(s);
   await t.waitServed(100);
   const held = await waitFor(async () => (await within(s.queue.getActiveCount(), 2_000, 'active count')) || null, 10_000, 'jobs in the worker’s hands');
@@ -66,7 +41,7 @@ test('worker SIGKILLed mid-batch: another worker takes over its stalled jobs and
 }, 60_000);
 
 test('the same usage delivered twice (a job replayed, an outbox file replayed) is one row and one request in the usage API', async () => {
-  const s = await startStack({ upstream: mock.url });
+  const s = await startStack({ upstream: suite.mock().url });
   const t = trafficOn(s);
   await t.waitServed(60);
   await t.stop();
