@@ -40,7 +40,7 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
   if (declared !== null && declared <= SNIFF_MAX_BYTES && ct.includes('json')) {
     const buf = new Uint8Array(await req.arrayBuffer());
     received();
-    return sniffJson(buf, policy);
+    return prepareJsonBody(buf, policy);
   }
   if (declared === null && ct.includes('json')) {
     // Chunked JSON: read a bounded prefix; a body that ends within it is as good as a declared small one.
@@ -53,7 +53,7 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
     }
     if (head.done) {
       received();
-      return sniffJson(head.bytes, policy);
+      return prepareJsonBody(head.bytes, policy);
     }
     return streamed(reader, head.bytes, declared, policy.maxBytes, received);
   }
@@ -88,12 +88,8 @@ interface SniffedFields {
   stream_options?: unknown;
 }
 
-/** A JSON body already in memory (the unified endpoint reads it to route). */
+/** A JSON body already in memory: its model and stream flag read, include_usage added when the policy asks. */
 export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBody {
-  return sniffJson(buf, policy);
-}
-
-function sniffJson(buf: Uint8Array, policy: BodyPolicy): PreparedBody {
   let fields: SniffedFields = {};
   try {
     const parsed: unknown = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
