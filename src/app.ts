@@ -37,14 +37,16 @@ export const newRequestId = (): string => Bun.randomUUIDv7();
 const json = (body: unknown, status: number, requestId: string) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'x-arouter-request-id': requestId } });
 
-export function createApp(d: AppDeps) {
-  const requireAdmin = adminGuard(d.adminToken);
-
-  const proxy = async (req: Request): Promise<Response> => {
+/**
+ * The proxy's entry: a Response (or its promise) for every request that belongs to a provider or must be refused
+ * before routing, undefined for arouter's own routes. The server calls it ahead of the framework, so the hot path
+ * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
+ */
+export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log'>): (req: Request) => Response | Promise<Response> | undefined {
+  const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
     const startedAt = Date.now();
     try {
-      const { slug, rest, search } = splitTarget(req.url);
       const provider = providerBySlug(slug);
       if (!provider) throw unknownProvider(slug, SLUGS);
       const path = checkProviderPath(rest);
@@ -57,6 +59,21 @@ export function createApp(d: AppDeps) {
       return errorResponse(new ArouterError(500, 'internal_error', 'arouter failed to handle this request.'), requestId);
     }
   };
+  return (req) => {
+    // Before routing too: the router cannot parse a CONNECT's authority-form target (RFC 9112 3.2.3).
+    const refused = refusal(req, newRequestId);
+    if (refused) {
+      d.log('info', 'request refused', { request_id: refused.headers.get('x-arouter-request-id'), method: req.method.slice(0, 16), status: refused.status });
+      return refused;
+    }
+    const { slug, rest, search } = splitTarget(req.url);
+    return providerBySlug(slug) ? proxy(req, slug, rest, search) : undefined;
+  };
+}
+
+export function createApp(d: AppDeps) {
+  const requireAdmin = adminGuard(d.adminToken);
+  const route = createProxyRoute(d);
 
   const extra = new Elysia();
   for (const plugin of d.plugins ?? []) plugin(extra);
@@ -64,15 +81,7 @@ export function createApp(d: AppDeps) {
     new Elysia()
       // Proxy routes are claimed before routing: the router never sees them (so a "/:slug/*" pattern cannot shadow
       // static routes) and no framework body parsing happens on them.
-      .onRequest(({ request }) => {
-        // Before routing too: the router cannot parse a CONNECT's authority-form target (RFC 9112 3.2.3).
-        const refused = refusal(request, newRequestId);
-        if (refused) {
-          d.log('info', 'request refused', { request_id: refused.headers.get('x-arouter-request-id'), method: request.method.slice(0, 16), status: refused.status });
-          return refused;
-        }
-        return providerBySlug(firstSegment(request.url)) ? proxy(request) : undefined;
-      })
+      .onRequest(({ request }) => route(request))
       .onError(({ code, error, request }) => {
         const id = newRequestId();
         if (code === 'NOT_FOUND') {

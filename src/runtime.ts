@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { unifiedRoutes } from './api/unified.ts';
 import { usageRoutes } from './api/usage-routes.ts';
 import { loadPriceTable } from './usage/prices.ts';
-import { createApp, newRequestId, type App } from './app.ts';
+import { createApp, createProxyRoute, newRequestId, type App } from './app.ts';
 import type { Settings } from './config.ts';
 import { Authenticator } from './keys/auth.ts';
 import { KeyCache } from './keys/cache.ts';
@@ -30,6 +30,8 @@ const QUEUE_SAMPLE_MS = 5_000;
 
 export interface Runtime {
   app: App;
+  /** The server's handler: provider routes straight to the proxy, everything else through the app. */
+  fetch(req: Request): Response | Promise<Response>;
   forwarder: Forwarder;
   /** Flag readiness down, wait for in-flight requests up to the deadline, cut the rest, flush usage, close. */
   drain(deadlineMs: number): Promise<{ cut: number }>;
@@ -126,8 +128,10 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     },
   });
 
+  const route = createProxyRoute({ forwarder, auth, log });
   return {
     app,
+    fetch: (req) => route(req) ?? app.handle(req),
     forwarder,
     setServer: (s) => (server = s),
     async drain(deadlineMs) {
@@ -135,7 +139,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
       const deadline = Date.now() + deadlineMs;
       while (forwarder.inflight.size > 0 && Date.now() < deadline) await Bun.sleep(25);
       const cut = forwarder.inflight.size;
-      for (const abort of forwarder.inflight) abort('shutdown');
+      for (const x of forwarder.inflight) x.abort('shutdown');
       // Give cut streams a moment to record their snippets before the final flush.
       const settle = Date.now() + 1_000;
       while (forwarder.inflight.size > 0 && Date.now() < settle) await Bun.sleep(10);

@@ -26,7 +26,7 @@ const server = Bun.serve({
   // Bun's development mode (its default unless NODE_ENV=production) prints every cut response stream to stderr with
   // source excerpts, breaking the JSON-lines log, and answers a thrown error with an HTML page showing source.
   development: false,
-  fetch: (req) => rt.app.handle(req),
+  fetch: rt.fetch,
 });
 rt.setServer(server);
 // The port Bun actually bound (PORT=0 picks a free one): tests and scripts read it from this line.

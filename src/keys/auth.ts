@@ -19,10 +19,16 @@ export class Authenticator {
     private readonly defaultRpm: number,
   ) {}
 
-  async authenticate(key: string | null): Promise<Principal> {
+  /** Synchronous when the key is in the pod's cache (the common case); throws an ArouterError for a refused key. */
+  authenticate(key: string | null): Principal | Promise<Principal> {
     if (!key) throw unauthorized();
     if (!looksLikeKey(key)) throw unauthorized('Invalid arouter key. Keys look like "lr_live_..."; create one with POST /admin/keys.');
     const hash = hashKey(key);
+    const cached = this.cache.peek(hash);
+    return cached === undefined ? this.lookup(key, hash) : this.admit(key, hash, cached);
+  }
+
+  private async lookup(key: string, hash: string): Promise<Principal> {
     let record: KeyRecord | null;
     try {
       record = await this.cache.get(hash);
@@ -30,6 +36,10 @@ export class Authenticator {
       if (err instanceof KeyStoreUnavailable) throw keyStoreUnavailable();
       throw err;
     }
+    return this.admit(key, hash, record);
+  }
+
+  private admit(key: string, hash: string, record: KeyRecord | null): Principal {
     if (!record || !sameHash(hash, record.hash)) throw unauthorized('Unknown arouter key.');
     if (record.revoked) throw unauthorized('This arouter key has been revoked.');
     this.checkRate(record);

@@ -44,6 +44,16 @@ export class KeyCache {
     this.now = opts.now ?? Date.now;
   }
 
+  /**
+   * The record when it is fresh enough to use without a lookup (the common case), else undefined: callers then
+   * take get(). Synchronous, so the hot path does not pay for a promise per request.
+   */
+  peek(hash: string): KeyRecord | null | undefined {
+    const e = this.entries.get(hash);
+    if (e === undefined || this.now() - e.checkedAt >= this.opts.refreshAfterMs) return undefined;
+    return e.record;
+  }
+
   /** Resolves the record for a key hash, or null for unknown keys. Throws KeyStoreUnavailable on a cold miss with Redis down. */
   async get(hash: string): Promise<KeyRecord | null> {
     const e = this.entries.get(hash);

@@ -3,14 +3,15 @@ import { ArouterError, errorResponse, providerNotConfigured, providerTimeout, pr
 import type { Principal } from '../keys/auth.ts';
 import type { Logger } from '../log.ts';
 import { envName } from '../providers/index.ts';
-import type { ProviderSpec } from '../providers/types.ts';
+import type { FormatChoice, ProviderSpec } from '../providers/types.ts';
 import { captureWholeBody, createCapture } from '../usage/capture.ts';
 import { formatById } from '../usage/formats/index.ts';
+import type { UsageFormat } from '../usage/formats/types.ts';
 import { createSseEventFilter, isUsageOnlyChunk } from '../usage/sse-filter.ts';
 import type { Capture, Outcome, UsageSnippet } from '../usage/snippet.ts';
 import { type ConnectProbe } from './connect-probe.ts';
 import { inboundHeaders, outboundHeaders } from './headers.ts';
-import { containsSecret, createRedactor, redactText } from './redact.ts';
+import { containsSecret, createRedactor } from './redact.ts';
 import { relayBody } from './relay.ts';
 import { prepareBody, type PreparedBody } from './request-body.ts';
 
@@ -65,208 +66,260 @@ export interface ForwardCall {
 /** Buffer identity-encoded non-stream bodies up to this size: one write to the client beats a JS stream for small JSON. */
 const BUFFER_MAX_BYTES = 256 * 1024;
 
-export class Forwarder {
-  /** Aborters of requests in flight, so shutdown can cut them at the deadline. */
-  readonly inflight = new Set<(cause: Outcome) => void>();
+const NO_CAPTURE: Capture = { kind: 'none' };
 
-  constructor(private readonly d: ForwarderDeps) {}
+/** Anything the forwarder can cut: shutdown walks these at its deadline. */
+export interface Cuttable {
+  abort(cause: Outcome): void;
+}
 
-  async forward(req: Request, call: ForwardCall): Promise<Response> {
-    const { provider, requestId, principal } = call;
-    const credential = this.d.providerKeys.get(provider.slug);
-    const format = provider.formatFor(call.path);
-    const usageFormat = formatById(format.format);
-    const base: Omit<UsageSnippet, 'status' | 'outcome' | 'latencyMs' | 'bytesIn' | 'bytesOut' | 'capture' | 'stream'> = {
+/**
+ * The state of one proxied exchange. A class rather than closures: at thousands of requests a second the hot path
+ * allocates one object instead of a dozen functions, and timers and the client's abort signal call back into it.
+ */
+class Exchange implements Cuttable {
+  readonly controller = new AbortController();
+  cause: Outcome | null = null;
+  awaitingHeaders = true;
+  over = false;
+  firstByte: ReturnType<typeof setTimeout> | undefined = undefined;
+  stopProbe: (() => void) | null = null;
+  bytesIn: () => number = zero;
+  requestModel: string;
+  stream: boolean;
+  ttfbMs: number | undefined = undefined;
+
+  constructor(
+    readonly d: ForwarderDeps & { inflight: Set<Cuttable> },
+    readonly req: Request,
+    readonly call: ForwardCall,
+    readonly format: FormatChoice,
+    readonly noFormat: Capture | null,
+  ) {
+    this.requestModel = call.provider.modelFromPath?.(call.path) ?? '';
+    this.stream = call.provider.streamRequested?.({ path: call.path, headers: req.headers, search: call.search }) ?? false;
+  }
+
+  abort(cause: Outcome): void {
+    if (this.cause === null) this.cause = cause;
+    this.controller.abort();
+  }
+
+  /** The client's request signal fired: it went away. */
+  handleEvent(): void {
+    this.abort('client_abort');
+  }
+
+  /** The whole request body has arrived: the provider's first-byte clock starts now (it cannot answer before). */
+  received(): void {
+    if (this.over) return;
+    this.d.clientTimeout?.lift(this.req);
+    if (this.awaitingHeaders && this.firstByte === undefined) this.firstByte = setTimeout(onFirstByteTimeout, this.d.firstByteTimeoutMs, this);
+  }
+
+  /** Leaves the in-flight set and drops the client-abort listener. */
+  done(): void {
+    this.d.inflight.delete(this);
+    this.req.signal?.removeEventListener('abort', this);
+  }
+
+  record(status: number, outcome: Outcome, capture: Capture, bytesOut: number, error?: string, stream?: boolean): void {
+    this.over = true;
+    const { call, req, d } = this;
+    d.clientTimeout?.restore(req);
+    const s: UsageSnippet = {
       v: 1,
-      requestId,
+      requestId: call.requestId,
       ts: call.startedAt,
-      accountId: principal.accountId,
-      keyId: principal.keyId,
-      provider: provider.slug,
-      format: format.format,
-      ...(format.options ? { formatOptions: format.options } : {}),
-      requestModel: provider.modelFromPath?.(call.path) ?? '',
+      accountId: call.principal.accountId,
+      keyId: call.principal.keyId,
+      provider: call.provider.slug,
+      format: this.format.format,
+      requestModel: this.requestModel,
       method: req.method,
       path: call.path,
+      status,
+      stream: stream ?? this.stream,
+      outcome,
+      latencyMs: Date.now() - call.startedAt,
+      bytesIn: this.bytesIn(),
+      bytesOut,
+      capture,
     };
-    const streamAsked = provider.streamRequested?.({ path: call.path, headers: req.headers, search: call.search }) ?? false;
+    if (this.format.options) s.formatOptions = this.format.options;
+    if (error) s.error = error;
+    if (this.ttfbMs !== undefined) s.ttfbMs = this.ttfbMs;
+    d.sink.push(s);
+    d.observer.finished(s);
+  }
 
-    let bytesIn = () => 0;
-    let requestModel = base.requestModel;
-    let stream = streamAsked;
-    let exchangeOver = false;
-    const record = (status: number, outcome: Outcome, capture: Capture, bytesOut: number, extra?: { error?: string; ttfbMs?: number; stream?: boolean }) => {
-      exchangeOver = true;
-      this.d.clientTimeout?.restore(req);
-      const s: UsageSnippet = {
-        ...base,
-        requestModel,
-        status,
-        stream: extra?.stream ?? stream,
-        outcome,
-        latencyMs: Date.now() - call.startedAt,
-        bytesIn: bytesIn(),
-        bytesOut,
-        capture,
-        ...(extra?.error ? { error: extra.error } : {}),
-        ...(extra?.ttfbMs !== undefined ? { ttfbMs: extra.ttfbMs } : {}),
-      };
-      this.d.sink.push(s);
-      this.d.observer.finished(s);
-    };
-    const fail = (err: ArouterError, outcome: Outcome) => {
-      record(err.status, outcome, { kind: 'none' }, 0, { error: err.message });
-      // A 413 keeps the connection open although RFC 9110 15.5.14 allows closing it: Bun closes without lingering,
-      // so a client still uploading would often get a reset instead of the 413. The rest is read and dropped.
-      return errorResponse(err, requestId);
-    };
+  fail(err: ArouterError, outcome: Outcome): Response {
+    this.record(err.status, outcome, NO_CAPTURE, 0, err.message);
+    // A 413 keeps the connection open although RFC 9110 15.5.14 allows closing it: Bun closes without lingering,
+    // so a client still uploading would often get a reset instead of the 413. The rest is read and dropped.
+    return errorResponse(err, this.call.requestId);
+  }
 
-    if (!credential) return fail(providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`), 'rejected');
+  /** The client's answer when the provider never answered (or arouter cut it before it did). */
+  failBeforeHeaders(err: unknown): Response {
+    const slug = this.call.provider.slug;
+    if (err instanceof ArouterError) return this.fail(err, 'rejected');
+    const why = this.cause;
+    if (why === 'timeout_first_byte') return this.fail(providerTimeout(slug, 'waiting for the first response byte', this.d.firstByteTimeoutMs), why);
+    if (why === 'timeout_connect') return this.fail(providerTimeout(slug, 'connecting', this.d.connectProbe.timeoutMs), why);
+    if (why === 'shutdown') return this.fail(new ArouterError(503, 'shutting_down', 'arouter is shutting down and cut this request before the provider answered; retry it.'), why);
+    if (why === 'client_abort') return this.fail(new ArouterError(499, 'client_closed_request', 'The client closed the request.'), why);
+    const bodyErr = findArouterError(err);
+    if (bodyErr) return this.fail(bodyErr, 'rejected');
+    return this.fail(providerUnreachable(slug, describeFetchError(err)), 'connect_error');
+  }
+}
 
-    const controller = new AbortController();
-    let abortCause: Outcome | null = null;
-    // Read through a function: TypeScript cannot see the closure below assigning it.
-    const cause = (): Outcome | null => abortCause;
-    const abort = (cause: Outcome) => {
-      if (abortCause === null) abortCause = cause;
-      controller.abort();
-    };
-    let awaitingHeaders = true;
-    let firstByte: ReturnType<typeof setTimeout> | undefined;
-    const bodyReceived = () => {
-      if (exchangeOver) return;
-      this.d.clientTimeout?.lift(req);
-      // The provider cannot answer before it has the whole request, so its first-byte clock starts here.
-      if (awaitingHeaders && firstByte === undefined) firstByte = setTimeout(() => abort('timeout_first_byte'), this.d.firstByteTimeoutMs);
-    };
+const zero = () => 0;
+const onFirstByteTimeout = (x: Exchange) => x.abort('timeout_first_byte');
+const onIdleTimeout = (x: Exchange) => x.abort('timeout_idle');
+const onReceived = (x: Exchange) => x.received();
 
-    let prepared;
+export class Forwarder {
+  /** Requests in flight, so shutdown can cut them at the deadline. */
+  get inflight(): ReadonlySet<Cuttable> {
+    return this.d.inflight;
+  }
+
+  private readonly d: ForwarderDeps & { inflight: Set<Cuttable> };
+
+  constructor(deps: ForwarderDeps) {
+    this.d = { ...deps, inflight: new Set() };
+  }
+
+  async forward(req: Request, call: ForwardCall): Promise<Response> {
+    const { provider } = call;
+    const d = this.d;
+    const credential = d.providerKeys.get(provider.slug);
+    const format = provider.formatFor(call.path);
+    const usageFormat = formatById(format.format);
+    const x = new Exchange(d, req, call, format, usageFormat ? null : { kind: 'error', message: `unknown usage format ${format.format}` });
+
+    if (!credential) return x.fail(providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`), 'rejected');
+
+    let prepared: PreparedBody;
     try {
-      if (call.preparedBody) bodyReceived();
+      if (call.preparedBody) x.received();
       prepared =
         call.preparedBody ??
-        (await prepareBody(req, { maxBytes: this.d.maxBodyBytes, injectUsage: !!provider.injectStreamUsage?.paths.test(call.path), onReceived: bodyReceived }));
+        (await prepareBody(req, { maxBytes: d.maxBodyBytes, injectUsage: !!provider.injectStreamUsage?.paths.test(call.path), onReceived: () => onReceived(x) }));
     } catch (err) {
-      if (err instanceof ArouterError) return fail(err, 'rejected');
+      if (err instanceof ArouterError) return x.fail(err, 'rejected');
       // A client cut while sending its body (it went away, or the server's idle timeout ended a trickle).
-      if (req.signal?.aborted) return fail(new ArouterError(499, 'client_closed_request', 'The client closed the request while sending its body.'), 'client_abort');
-      return fail(new ArouterError(400, 'invalid_request', 'Could not read the request body.'), 'rejected');
+      if (req.signal?.aborted) return x.fail(new ArouterError(499, 'client_closed_request', 'The client closed the request while sending its body.'), 'client_abort');
+      return x.fail(new ArouterError(400, 'invalid_request', 'Could not read the request body.'), 'rejected');
     }
-    bytesIn = prepared.bytesIn;
-    if (prepared.model) requestModel = prepared.model;
-    stream = stream || prepared.stream;
+    x.bytesIn = prepared.bytesIn;
+    if (prepared.model) x.requestModel = prepared.model;
+    x.stream = x.stream || prepared.stream;
 
-    const upstreamBase = this.d.upstreams.get(provider.slug) ?? provider.baseUrl;
-    const url = upstreamBase + call.path + call.search;
-    this.inflight.add(abort);
-    const onClientGone = () => abort('client_abort');
-    req.signal?.addEventListener('abort', onClientGone, { once: true });
-    const stopProbe = this.d.connectProbe.watch(upstreamBase, () => abort('timeout_connect'));
+    const upstreamBase = d.upstreams.get(provider.slug) ?? provider.baseUrl;
+    d.inflight.add(x);
+    req.signal?.addEventListener('abort', x, { once: true });
+    x.stopProbe = d.connectProbe.watch(upstreamBase, () => x.abort('timeout_connect'));
 
     let upstream: Response;
     try {
-      upstream = await fetch(url, {
+      upstream = await fetch(upstreamBase + call.path + call.search, {
         method: req.method,
         headers: outboundHeaders(req.headers, provider, credential, prepared.length),
         body: prepared.body,
         redirect: 'manual',
-        signal: controller.signal,
+        signal: x.controller.signal,
         decompress: true,
         // Bun streams a ReadableStream body as it is read; `duplex` is what the Fetch standard asks for.
         ...(prepared.body instanceof ReadableStream ? { duplex: 'half' } : {}),
       } as RequestInit);
     } catch (err) {
-      awaitingHeaders = false;
-      clearTimeout(firstByte);
-      stopProbe();
-      this.inflight.delete(abort);
-      req.signal?.removeEventListener('abort', onClientGone);
-      if (err instanceof ArouterError) return fail(err, 'rejected');
-      const why = cause();
-      if (why === 'timeout_first_byte') return fail(providerTimeout(provider.slug, 'waiting for the first response byte', this.d.firstByteTimeoutMs), why);
-      if (why === 'timeout_connect') return fail(providerTimeout(provider.slug, 'connecting', this.d.connectProbe.timeoutMs), why);
-      if (why === 'shutdown') return fail(new ArouterError(503, 'shutting_down', 'arouter is shutting down and cut this request before the provider answered; retry it.'), why);
-      if (why === 'client_abort') return fail(new ArouterError(499, 'client_closed_request', 'The client closed the request.'), why);
-      const bodyErr = findArouterError(err);
-      if (bodyErr) return fail(bodyErr, 'rejected');
-      return fail(providerUnreachable(provider.slug, describeFetchError(err)), 'connect_error');
+      x.awaitingHeaders = false;
+      clearTimeout(x.firstByte);
+      x.stopProbe();
+      x.done();
+      return x.failBeforeHeaders(err);
     }
-    awaitingHeaders = false;
-    clearTimeout(firstByte);
-    stopProbe();
-    this.d.connectProbe.markReachable(upstreamBase);
-    const ttfbMs = Date.now() - call.startedAt;
+    x.awaitingHeaders = false;
+    clearTimeout(x.firstByte);
+    x.stopProbe();
+    d.connectProbe.markReachable(upstreamBase);
+    x.ttfbMs = Date.now() - call.startedAt;
 
-    const secrets = [credential, principal.secret];
-    const headers = inboundHeaders(upstream.headers, requestId, (s) => redactText(s, secrets));
+    const secrets = [credential, call.principal.secret];
+    const headers = inboundHeaders(upstream.headers, call.requestId, secrets);
     const contentType = upstream.headers.get('content-type');
-    const isSse = !!contentType && contentType.includes('text/event-stream');
-    stream = stream || isSse;
-    const noFormat: Capture = { kind: 'error', message: `unknown usage format ${format.format}` };
+    const isSse = contentType !== null && contentType.includes('text/event-stream');
+    x.stream = x.stream || isSse;
 
-    const done = () => {
-      this.inflight.delete(abort);
-      req.signal?.removeEventListener('abort', onClientGone);
-    };
     if (!upstream.body || req.method === 'HEAD') {
-      done();
-      record(upstream.status, 'complete', usageFormat ? { kind: 'none' } : noFormat, 0, { ttfbMs });
+      x.done();
+      x.record(upstream.status, 'complete', x.noFormat ?? NO_CAPTURE, 0);
       return new Response(null, { status: upstream.status, headers });
     }
 
     const declared = Number(upstream.headers.get('content-length') ?? NaN);
-    if (!isSse && !upstream.headers.has('content-encoding') && declared <= BUFFER_MAX_BYTES) {
-      const idle = setTimeout(() => abort('timeout_idle'), this.d.idleTimeoutMs);
-      try {
-        let body: Uint8Array = new Uint8Array(await upstream.arrayBuffer());
-        clearTimeout(idle);
-        const captured = usageFormat ? captureWholeBody(usageFormat, contentType, body) : noFormat;
-        if (containsSecret(body, secrets)) {
-          const redactor = createRedactor(secrets);
-          if (redactor) body = concat(redactor.chunk(body), redactor.flush());
-        }
-        done();
-        record(upstream.status, 'complete', captured, body.byteLength, { ttfbMs });
-        return new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers });
-      } catch (err) {
-        clearTimeout(idle);
-        done();
-        // No byte reached the client yet, so it still gets a proper error, and the snippet records that status.
-        const why: Outcome = cause() ?? 'upstream_reset';
-        const answer =
-          why === 'timeout_idle'
-            ? providerTimeout(provider.slug, 'between two chunks', this.d.idleTimeoutMs)
-            : why === 'shutdown'
-              ? new ArouterError(503, 'shutting_down', 'arouter is shutting down and cut this response; retry the request.')
-              : why === 'client_abort'
-                ? new ArouterError(499, 'client_closed_request', 'The client closed the request.')
-                : providerUnreachable(provider.slug, 'the connection failed while reading the response');
-        record(answer.status, why, usageFormat ? { kind: 'none' } : noFormat, 0, { ttfbMs, error: why === 'upstream_reset' ? describeFetchError(err) : answer.message });
-        return errorResponse(answer, requestId);
-      }
-    }
+    if (!isSse && declared <= BUFFER_MAX_BYTES && !upstream.headers.has('content-encoding')) return this.buffered(x, upstream, headers, contentType, secrets, usageFormat);
 
-    const capture = usageFormat ? createCapture(usageFormat, contentType) : { feed() {}, finish: () => noFormat };
+    const capture = usageFormat ? createCapture(usageFormat, contentType) : null;
     const redactor = createRedactor(secrets);
     const filter = prepared.injectedUsage && isSse ? createSseEventFilter(isUsageOnlyChunk) : null;
-    if (isSse) this.d.observer.streamOpened(provider.slug);
+    if (isSse) d.observer.streamOpened(provider.slug);
     const body = relayBody(upstream.body, {
-      capture,
+      capture: capture ?? IGNORE,
       filter,
       redactor,
-      idleTimeoutMs: this.d.idleTimeoutMs,
-      signal: controller.signal,
-      abortUpstream: abort,
-      abortCause: cause,
+      idleTimeoutMs: d.idleTimeoutMs,
+      signal: x.controller.signal,
+      abortUpstream: (cause) => x.abort(cause),
+      abortCause: () => x.cause,
       onEnd: (outcome, bytesOut, error) => {
-        done();
-        if (isSse) this.d.observer.streamClosed(provider.slug);
-        record(upstream.status, outcome, capture.finish(), bytesOut, { ttfbMs, ...(error ? { error } : {}) });
+        x.done();
+        if (isSse) d.observer.streamClosed(provider.slug);
+        x.record(upstream.status, outcome, capture ? capture.finish() : (x.noFormat ?? NO_CAPTURE), bytesOut, error);
       },
     });
     return new Response(body, { status: upstream.status, headers });
   }
+
+  /** A small, complete, identity-encoded answer: read whole, captured, and written to the client in one piece. */
+  private async buffered(x: Exchange, upstream: Response, headers: Headers, contentType: string | null, secrets: string[], usageFormat: UsageFormat | undefined): Promise<Response> {
+    const idle = setTimeout(onIdleTimeout, this.d.idleTimeoutMs, x);
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await upstream.arrayBuffer());
+    } catch (err) {
+      clearTimeout(idle);
+      x.done();
+      // No byte reached the client yet, so it still gets a proper error, and the snippet records that status.
+      const slug = x.call.provider.slug;
+      const why: Outcome = x.cause ?? 'upstream_reset';
+      const answer =
+        why === 'timeout_idle'
+          ? providerTimeout(slug, 'between two chunks', this.d.idleTimeoutMs)
+          : why === 'shutdown'
+            ? new ArouterError(503, 'shutting_down', 'arouter is shutting down and cut this response; retry the request.')
+            : why === 'client_abort'
+              ? new ArouterError(499, 'client_closed_request', 'The client closed the request.')
+              : providerUnreachable(slug, 'the connection failed while reading the response');
+      x.record(answer.status, why, x.noFormat ?? NO_CAPTURE, 0, why === 'upstream_reset' ? describeFetchError(err) : answer.message);
+      return errorResponse(answer, x.call.requestId);
+    }
+    clearTimeout(idle);
+    const captured = usageFormat ? captureWholeBody(usageFormat, contentType, body) : (x.noFormat ?? NO_CAPTURE);
+    if (containsSecret(body, secrets)) {
+      const redactor = createRedactor(secrets);
+      if (redactor) body = concat(redactor.chunk(body), redactor.flush());
+    }
+    x.done();
+    x.record(upstream.status, 'complete', captured, body.byteLength);
+    return new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers });
+  }
 }
+
+const IGNORE = { feed() {} };
 
 function concat(a: Uint8Array, b: Uint8Array | null): Uint8Array {
   if (!b || b.byteLength === 0) return a;

@@ -1,6 +1,7 @@
 // Header hygiene both ways: hop-by-hop headers (RFC 9110 section 7.6.1) dropped, client keys stripped, credential set.
 import { KEY_HEADERS } from '../keys/extract.ts';
 import type { ProviderSpec } from '../providers/types.ts';
+import { redactText } from './redact.ts';
 
 // RFC 9110 7.6.1 names Connection, Proxy-Connection, Keep-Alive, TE, Transfer-Encoding and Upgrade;
 // Trailer and the proxy auth pair are connection-scoped too (RFC 9110 11.7). Host and
@@ -23,14 +24,15 @@ function connectionListed(headers: Headers): Set<string> | null {
   return out;
 }
 
-/** Headers for the upstream request. */
+/** Headers for the upstream request: the client's list copied natively, then trimmed (cheaper than rebuilding it). */
 export function outboundHeaders(incoming: Headers, provider: ProviderSpec, credential: string, contentLength: number | null): Headers {
+  const out = new Headers(incoming);
+  for (const name of STRIP_OUTBOUND) out.delete(name);
   const listed = connectionListed(incoming);
-  const out = new Headers();
-  incoming.forEach((value, name) => {
-    if (STRIP_OUTBOUND.has(name) || listed?.has(name) || name.startsWith('x-arouter-')) return;
-    out.append(name, value);
-  });
+  if (listed) for (const name of listed) out.delete(name);
+  let own: string[] | null = null;
+  for (const name of out.keys()) if (name.startsWith('x-arouter-')) (own ??= []).push(name);
+  if (own) for (const name of own) out.delete(name);
   if (provider.defaultHeaders) {
     for (const [name, value] of Object.entries(provider.defaultHeaders)) if (!out.has(name)) out.set(name, value);
   }
@@ -42,19 +44,26 @@ export function outboundHeaders(incoming: Headers, provider: ProviderSpec, crede
 }
 
 /**
- * Headers for the client's response. The body has been decoded, so the upstream's
- * content-encoding and content-length no longer describe it.
+ * Headers for the client's response. The body has been decoded, so the upstream's content-encoding and
+ * content-length no longer describe it. The upstream's list is copied natively and then trimmed: building a new
+ * list name by name costs more than the rest of the header work together.
  */
-export function inboundHeaders(upstream: Headers, requestId: string, redact: (s: string) => string): Headers {
-  const listed = connectionListed(upstream);
-  const out = new Headers();
+export function inboundHeaders(upstream: Headers, requestId: string, secrets: readonly string[]): Headers {
+  const out = new Headers(upstream);
   const encoded = upstream.has('content-encoding');
-  upstream.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) && !(name === 'content-length' && !encoded)) return;
-    if (listed?.has(name)) return;
-    if (encoded && name === 'content-encoding') return;
-    out.append(name, redact(value));
-  });
+  for (const name of HOP_BY_HOP) if (!(name === 'content-length' && !encoded)) out.delete(name);
+  const listed = connectionListed(upstream);
+  if (listed) for (const name of listed) out.delete(name);
+  if (encoded) out.delete('content-encoding');
+  let dirty: string[] | null = null;
+  for (const [name, value] of out) if (redactText(value, secrets) !== value) (dirty ??= []).push(name);
+  if (dirty) {
+    for (const name of dirty) {
+      const values = name === 'set-cookie' ? out.getSetCookie() : [out.get(name) ?? ''];
+      out.delete(name);
+      for (const v of values) out.append(name, redactText(v, secrets));
+    }
+  }
   out.set('x-arouter-request-id', requestId);
   return out;
 }
