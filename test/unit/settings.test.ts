@@ -6,7 +6,7 @@ describe('readWorkerSettings', () => {
   test('defaults from the contract', () => {
     expect(readWorkerSettings({})).toMatchObject({
       redisUrl: 'redis://127.0.0.1:6379', clickhouseUrl: 'http://127.0.0.1:8123', clickhouseUser: 'default', clickhousePassword: '',
-      clickhouseDb: 'arouter', queueName: 'arouter-usage', batchRows: 1000, flushMs: 1000,
+      clickhouseDb: 'arouter', queueName: 'arouter-usage', batchRows: 10000, flushMs: 1000, concurrency: 64,
     });
   });
 
