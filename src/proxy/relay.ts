@@ -70,31 +70,37 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
       start(ctrl) {
         client = ctrl;
       },
+      // Reads until something reaches the client: a pull that enqueues nothing (an event removed by the filter, or
+      // bytes the redactor holds back) is not pulled again by Bun, which would leave the client waiting forever.
       async pull(ctrl) {
-        let r: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          r = await reader.read();
-        } catch (err) {
+        for (;;) {
+          let r: Awaited<ReturnType<typeof reader.read>>;
+          try {
+            r = await reader.read();
+          } catch (err) {
+            if (ended) return;
+            const cause = o.abortCause() ?? 'upstream_reset';
+            end(cause, describe(err, cause));
+            // Bytes already flowed, so the only honest signal left is to cut the client's stream.
+            ctrl.error(err);
+            return;
+          }
           if (ended) return;
-          const cause = o.abortCause() ?? 'upstream_reset';
-          end(cause, describe(err, cause));
-          // Bytes already flowed, so the only honest signal left is to cut the client's stream.
-          ctrl.error(err);
-          return;
+          if (r.done) {
+            if (o.filter) for (const c of o.filter.end()) emit(ctrl, c);
+            const tail = o.redactor?.flush();
+            if (tail && tail.byteLength) emit(ctrl, tail);
+            end('complete');
+            ctrl.close();
+            return;
+          }
+          idle.refresh();
+          o.capture.feed(r.value);
+          const before = bytesOut;
+          if (o.filter) for (const c of o.filter.push(r.value)) emit(ctrl, c);
+          else emit(ctrl, r.value);
+          if (bytesOut > before) return;
         }
-        if (ended) return;
-        if (r.done) {
-          if (o.filter) for (const c of o.filter.end()) emit(ctrl, c);
-          const tail = o.redactor?.flush();
-          if (tail && tail.byteLength) emit(ctrl, tail);
-          end('complete');
-          ctrl.close();
-          return;
-        }
-        idle.refresh();
-        o.capture.feed(r.value);
-        if (o.filter) for (const c of o.filter.push(r.value)) emit(ctrl, c);
-        else emit(ctrl, r.value);
       },
       cancel() {
         end(o.abortCause() ?? 'client_abort', 'client closed the connection');

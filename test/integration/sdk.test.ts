@@ -70,6 +70,22 @@ describe('openai SDK', () => {
     expect(sent.stream_options?.include_usage).toBe(true);
   });
 
+  test('streamed without include_usage, events paced apart: the stream still ends after the removed usage chunk', async () => {
+    // Each event in its own write, as a real provider sends them: the usage-only chunk then arrives alone, and
+    // removing it must not leave the client waiting for a stream end that never comes.
+    mock.on('/v1/chat/completions', { events: sseEvents(sseFromChunks('openai/chat-stream-include-usage.chunks.jsonl', 'openai')), gapMs: 3 });
+    const stream = await client().chat.completions.create({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const got: unknown[] = [];
+    const ended = (async () => {
+      for await (const chunk of stream) got.push(chunk);
+      return true;
+    })();
+    const deadline = new Promise<false>((resolve) => setTimeout(() => resolve(false), 4_000));
+    expect(await Promise.race([ended, deadline])).toBe(true);
+    const expected = jsonLines('openai/chat-stream-include-usage.chunks.jsonl').filter((c) => (c.choices as unknown[]).length > 0);
+    expect(got).toEqual(expected);
+  });
+
   test('responses API', async () => {
     mock.on('/v1/responses', { body: fixtureText('openai/responses-nonstream.json') });
     const res = await client().responses.create({ model: 'gpt-5.3-codex', input: 'hi' });
