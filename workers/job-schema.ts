@@ -1,4 +1,4 @@
-// TypeBox schema of the usage job payload ({ snippets: UsageSnippet[] }), checked per snippet so one bad entry fails alone.
+// TypeBox schema of one usage snippet in a job (see src/usage/job-payload.ts), checked one by one so a bad entry fails alone.
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { UsageSnippet } from '../src/usage/snippet.ts';
@@ -47,8 +47,6 @@ export const UsageSnippetSchema = Type.Object({
   capture: CaptureSchema,
 });
 
-export const UsageJobDataSchema = Type.Object({ snippets: Type.Array(Type.Unknown(), { maxItems: 100_000 }) });
-export type UsageJobData = Static<typeof UsageJobDataSchema>;
 
 // The schema and snippet.ts must describe the same shape; a change to either breaks the type check here.
 type SchemaSnippet = Static<typeof UsageSnippetSchema>;
@@ -56,11 +54,7 @@ const sameShape: [(s: SchemaSnippet) => UsageSnippet, (s: UsageSnippet) => Schem
 void sameShape;
 
 const snippetCheck = TypeCompiler.Compile(UsageSnippetSchema);
-const jobCheck = TypeCompiler.Compile(UsageJobDataSchema);
 
-export function isUsageJobData(v: unknown): v is UsageJobData {
-  return jobCheck.Check(v);
-}
 
 export type SnippetCheck = { ok: true; snippet: UsageSnippet } | { ok: false; error: string };
 

@@ -2,12 +2,13 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { decodeUsageJob } from '../src/usage/job-payload.ts';
 import { normalizeSnippet } from '../src/usage/normalize.ts';
 import { loadPriceTable, type PriceTable } from '../src/usage/prices.ts';
 import { USAGE_JOB_NAME } from '../src/usage/producer-options.ts';
 import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
 import { ClickHouseWriter, WriterClosedError } from './clickhouse-writer.ts';
-import { checkSnippet, isUsageJobData } from './job-schema.ts';
+import { checkSnippet } from './job-schema.ts';
 import { runMigrations, USAGE_TABLE } from './migrations.ts';
 import { finishedHours, markHoursDirty } from './rollup.ts';
 import { buildRow, type UsageRow } from './row.ts';
@@ -99,8 +100,9 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
   }
 
   async function processJob(job: Job<unknown, UsageJobResult>, token?: string): Promise<UsageJobResult> {
-    if (!isUsageJobData(job.data)) throw new UnrecoverableError('usage job data must be { snippets: UsageSnippet[] }');
-    const snippets = job.data.snippets;
+    const decoded = decodeUsageJob(job.data);
+    if (!decoded.ok) throw new UnrecoverableError(decoded.error);
+    const snippets = decoded.snippets;
     const rows: UsageRow[] = [];
     const bad: Array<{ index: number; snippet: unknown; error: string }> = [];
     const now = Date.now();

@@ -44,6 +44,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { encodeUsageJob, type UsageJobData } from './job-payload.ts';
 import { Outbox, type OutboxBatch } from './outbox.ts';
 import {
   resolveProducerOptions,
@@ -86,9 +87,7 @@ export interface UsageProducer {
   stats(): UsageProducerStats;
 }
 
-export interface UsageJobData {
-  snippets: UsageSnippet[];
-}
+export type { UsageJobData };
 
 /** Batches kept in memory when the disk refuses writes; beyond this the oldest go. */
 const STRANDED_MAX_BATCHES = 64;
@@ -278,8 +277,8 @@ class Producer implements UsageProducer {
     try {
       const p =
         batches.length === 1
-          ? this.queue.add(USAGE_JOB_NAME, { snippets: first.snippets }, { jobId: first.id })
-          : this.queue.addBulk(batches.map((b) => ({ name: USAGE_JOB_NAME, data: { snippets: b.snippets }, opts: { jobId: b.id } })));
+          ? this.queue.add(USAGE_JOB_NAME, encodeUsageJob(first.snippets), { jobId: first.id })
+          : this.queue.addBulk(batches.map((b) => ({ name: USAGE_JOB_NAME, data: encodeUsageJob(b.snippets), opts: { jobId: b.id } })));
       await within<unknown>(p, this.o.sendTimeoutMs, 'redis add');
     } catch (e) {
       this.markDown(e);

@@ -8,6 +8,7 @@ import { waitFor } from '../helpers/env.ts';
 import { startStack, within, type FaultStack } from '../helpers/faults-stack.ts';
 import type { Traffic } from '../helpers/faults-traffic.ts';
 import { expectExactlyServed, faultSuite } from '../helpers/faults-suite.ts';
+import { jobSnippets } from '../helpers/jobs.ts';
 
 const suite = faultSuite();
 const trafficOn = (s: FaultStack): Traffic => suite.trafficOn(s);
@@ -49,7 +50,7 @@ test('the same usage delivered twice (a job replayed, an outbox file replayed) i
   const n = t.served.size;
   await expectExactlyServed(s, t.served);
   const jobs = await usageJobs(s);
-  const snippets = jobs.flatMap((j) => (j.data as { snippets: UsageSnippet[] }).snippets);
+  const snippets = jobs.flatMap((j) => jobSnippets(j.data));
   expect(snippets.length).toBe(n);
 
   // 1. A job redelivered under another id (a second producer, a lost job id): the worker inserts every row again.

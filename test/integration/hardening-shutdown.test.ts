@@ -9,6 +9,7 @@ import { TEST_REDIS_URL, waitFor } from '../helpers/env.ts';
 import { startMockProcess, startProxyProcess, type Child, type MockProcess, startPrivateRedis } from '../helpers/hardening-proc.ts';
 import { head, RawConn } from '../helpers/hardening-raw.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
+import { jobSnippets } from '../helpers/jobs.ts';
 
 let mock: MockProcess;
 beforeAll(async () => {
@@ -28,10 +29,10 @@ function outboxSnippets(dir: string): UsageSnippet[] {
 /** Snippets waiting in a BullMQ usage queue nobody consumes. */
 async function queuedSnippets(queueName: string, redisUrl: string): Promise<UsageSnippet[]> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  const q = new Queue<{ snippets: UsageSnippet[] }>(queueName, { connection });
+  const q = new Queue(queueName, { connection });
   try {
     const jobs = await q.getJobs(['wait', 'prioritized', 'delayed']);
-    return jobs.flatMap((j) => j?.data.snippets ?? []);
+    return jobs.flatMap((j) => (j ? jobSnippets(j.data) : []));
   } finally {
     await q.obliterate({ force: true }).catch(() => {});
     await q.close();

@@ -8,6 +8,7 @@ import { createUsageProducer, type UsageJobData, type UsageProducer, type UsageP
 import type { LogFields, LogLevel } from '../../src/usage/producer-options.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 import { TEST_REDIS_URL, uniqueName, waitFor } from '../helpers/env.ts';
+import { jobSnippets } from '../helpers/jobs.ts';
 
 // ---------- fixtures ----------
 
@@ -160,7 +161,7 @@ async function queuedJobs(redisUrl: string, queueName: string): Promise<Job<Usag
 
 function requestCounts(jobs: readonly Job<UsageJobData>[]): Map<string, number> {
   const m = new Map<string, number>();
-  for (const j of jobs) for (const s of j.data.snippets) m.set(s.requestId, (m.get(s.requestId) ?? 0) + 1);
+  for (const j of jobs) for (const s of jobSnippets(j.data)) m.set(s.requestId, (m.get(s.requestId) ?? 0) + 1);
   return m;
 }
 
@@ -208,7 +209,7 @@ describe('usage producer', () => {
 
     const jobs = await queuedJobs(TEST_REDIS_URL, queueName);
     expect(jobs).toHaveLength(11);
-    expect(jobs.map((j) => j.data.snippets.length).sort((a, b) => b - a)).toEqual([100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 50]);
+    expect(jobs.map((j) => jobSnippets(j.data).length).sort((a, b) => b - a)).toEqual([100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 50]);
     expect(new Set(jobs.map((j) => j.name))).toEqual(new Set(['usage']));
     expectExactlyOnce(jobs, want);
     // Retries and retention are set so a worker crash retries and Redis does not fill up.

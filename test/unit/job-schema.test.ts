@@ -1,6 +1,8 @@
-// Job payload validation: the container must be { snippets: [] }; each snippet is checked alone with a reason that names the field.
+// Job payload: compressed or plain batches decode to their snippets; each snippet is checked alone with a reason that names the field.
 import { describe, expect, test } from 'bun:test';
-import { checkSnippet, isUsageJobData } from '../../workers/job-schema.ts';
+import { decodeUsageJob, encodeUsageJob } from '../../src/usage/job-payload.ts';
+import type { UsageSnippet } from '../../src/usage/snippet.ts';
+import { checkSnippet } from '../../workers/job-schema.ts';
 
 const good = {
   v: 1, requestId: 'req_1', ts: 1_700_000_000_000, accountId: 'acct', keyId: 'key', provider: 'openai', format: 'openai-chat',
@@ -9,12 +11,24 @@ const good = {
 };
 
 describe('job data', () => {
-  test('needs a snippets array', () => {
-    expect(isUsageJobData({ snippets: [] })).toBe(true);
-    expect(isUsageJobData({ snippets: [good, 'junk'] })).toBe(true); // entries are checked one by one later
-    expect(isUsageJobData({ snippet: [] })).toBe(false);
-    expect(isUsageJobData({ snippets: 'x' })).toBe(false);
-    expect(isUsageJobData(null)).toBe(false);
+  test('plain: a snippets array, entries unchecked until later', () => {
+    expect(decodeUsageJob({ snippets: [good, 'junk'] })).toEqual({ ok: true, snippets: [good, 'junk'] });
+  });
+
+  test('compressed: what the producer sends decodes to the same snippets, in far fewer bytes', () => {
+    const snippets = Array.from({ length: 200 }, (_, i) => ({ ...good, requestId: `req_${i}`, latencyMs: i })) as UsageSnippet[];
+    const data = encodeUsageJob(snippets);
+    expect('zstd' in data && data.count).toBe(200);
+    expect(JSON.stringify(data).length * 5).toBeLessThan(JSON.stringify(snippets).length);
+    expect(decodeUsageJob(JSON.parse(JSON.stringify(data)))).toEqual({ ok: true, snippets });
+  });
+
+  test('anything else is refused with a reason', () => {
+    for (const bad of [null, 'x', { snippet: [] }, { snippets: 'x' }, { zstd: 'not zstd' }, { zstd: Buffer.from(Bun.zstdCompressSync('{"a":1}')).toString('base64') }]) {
+      const r = decodeUsageJob(bad);
+      expect(r.ok).toBe(false);
+      expect(r.ok ? '' : r.error).toMatch(/usage job/);
+    }
   });
 });
 
