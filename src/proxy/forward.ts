@@ -123,7 +123,7 @@ class Exchange implements Cuttable {
     this.req.signal?.removeEventListener('abort', this);
   }
 
-  record(status: number, outcome: Outcome, capture: Capture, bytesOut: number, error?: string, stream?: boolean): void {
+  record(status: number, outcome: Outcome, capture: Capture, bytesOut: number, error?: string): void {
     this.over = true;
     const { call, req, d } = this;
     d.clientTimeout?.restore(req);
@@ -139,7 +139,7 @@ class Exchange implements Cuttable {
       method: req.method,
       path: call.path,
       status,
-      stream: stream ?? this.stream,
+      stream: this.stream,
       outcome,
       latencyMs: Date.now() - call.startedAt,
       bytesIn: this.bytesIn(),
@@ -178,7 +178,6 @@ class Exchange implements Cuttable {
 const zero = () => 0;
 const onFirstByteTimeout = (x: Exchange) => x.abort('timeout_first_byte');
 const onIdleTimeout = (x: Exchange) => x.abort('timeout_idle');
-const onReceived = (x: Exchange) => x.received();
 
 export class Forwarder {
   /** Requests in flight, so shutdown can cut them at the deadline. */
@@ -207,7 +206,7 @@ export class Forwarder {
       if (call.preparedBody) x.received();
       prepared =
         call.preparedBody ??
-        (await prepareBody(req, { maxBytes: d.maxBodyBytes, injectUsage: !!provider.injectStreamUsage?.paths.test(call.path), onReceived: () => onReceived(x) }));
+        (await prepareBody(req, { maxBytes: d.maxBodyBytes, injectUsage: !!provider.injectStreamUsage?.paths.test(call.path), onReceived: () => x.received() }));
     } catch (err) {
       if (err instanceof ArouterError) return x.fail(err, 'rejected');
       // A client cut while sending its body (it went away, or the server's idle timeout ended a trickle).
