@@ -39,6 +39,24 @@ test('a fresh entry is served from memory', async () => {
   expect(t.calls.length).toBe(1);
 });
 
+test('peek answers synchronously only while an entry is fresh, and never looks the key up', async () => {
+  const t = setup();
+  expect(t.cache.peek('h')).toBeUndefined();
+  await t.cache.get('h');
+  t.tick(1_999);
+  expect(t.cache.peek('h')?.account).toBe('acme');
+  t.tick(1);
+  expect(t.cache.peek('h')).toBeUndefined();
+  expect(t.calls.length).toBe(1);
+});
+
+test('peek sees a revocation at once', async () => {
+  const t = setup();
+  await t.cache.get('h');
+  t.cache.invalidate('h');
+  expect(t.cache.peek('h')?.revoked).toBe(true);
+});
+
 test('a stale entry is served at once and refreshed in the background', async () => {
   const t = setup();
   await t.cache.get('h');
