@@ -94,7 +94,8 @@ class Exchange implements Cuttable {
     readonly req: Request,
     readonly call: ForwardCall,
     readonly format: FormatChoice,
-    readonly noFormat: Capture | null,
+    /** The capture when nothing usage-bearing was read: none, or why the format is unknown. */
+    readonly empty: Capture,
   ) {
     this.requestModel = call.provider.modelFromPath?.(call.path) ?? '';
     this.stream = call.provider.streamRequested?.({ path: call.path, headers: req.headers, search: call.search }) ?? false;
@@ -197,7 +198,7 @@ export class Forwarder {
     const credential = d.providerKeys.get(provider.slug);
     const format = provider.formatFor(call.path);
     const usageFormat = formatById(format.format);
-    const x = new Exchange(d, req, call, format, usageFormat ? null : { kind: 'error', message: `unknown usage format ${format.format}` });
+    const x = new Exchange(d, req, call, format, usageFormat ? NO_CAPTURE : { kind: 'error', message: `unknown usage format ${format.format}` });
 
     if (!credential) return x.fail(providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`), 'rejected');
 
@@ -255,7 +256,7 @@ export class Forwarder {
 
     if (!upstream.body || req.method === 'HEAD') {
       x.done();
-      x.record(upstream.status, 'complete', x.noFormat ?? NO_CAPTURE, 0);
+      x.record(upstream.status, 'complete', x.empty, 0);
       return new Response(null, { status: upstream.status, headers });
     }
 
@@ -277,7 +278,7 @@ export class Forwarder {
       onEnd: (outcome, bytesOut, error) => {
         x.done();
         if (isSse) d.observer.streamClosed(provider.slug);
-        x.record(upstream.status, outcome, capture ? capture.finish() : (x.noFormat ?? NO_CAPTURE), bytesOut, error);
+        x.record(upstream.status, outcome, capture ? capture.finish() : x.empty, bytesOut, error);
       },
     });
     return new Response(body, { status: upstream.status, headers });
@@ -303,11 +304,11 @@ export class Forwarder {
             : why === 'client_abort'
               ? new ArouterError(499, 'client_closed_request', 'The client closed the request.')
               : providerUnreachable(slug, 'the connection failed while reading the response');
-      x.record(answer.status, why, x.noFormat ?? NO_CAPTURE, 0, why === 'upstream_reset' ? describeFetchError(err) : answer.message);
+      x.record(answer.status, why, x.empty, 0, why === 'upstream_reset' ? describeFetchError(err) : answer.message);
       return errorResponse(answer, x.call.requestId);
     }
     clearTimeout(idle);
-    const captured = usageFormat ? captureWholeBody(usageFormat, contentType, body) : (x.noFormat ?? NO_CAPTURE);
+    const captured = usageFormat ? captureWholeBody(usageFormat, contentType, body) : x.empty;
     if (containsSecret(body, secrets)) {
       const redactor = createRedactor(secrets);
       if (redactor) body = concat(redactor.chunk(body), redactor.flush());
