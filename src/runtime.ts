@@ -68,7 +68,15 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
   subscriber.on('error', () => {});
   subscriber.on('message', (_channel: string, hash: string) => cache.invalidate(hash));
-  subscriber.subscribe(keys.revocationChannel).catch(() => log('warn', 'revocation subscription failed; relying on cache expiry', {}));
+  // The cache trusts old entries only while revocations are surely arriving: from a subscribe the server confirmed
+  // (again after every reconnect) until the connection drops.
+  const subscribe = () =>
+    subscriber.subscribe(keys.revocationChannel).then(
+      () => cache.setRevocationFeed(true),
+      () => log('warn', 'revocation subscription failed; relying on cache expiry', {}),
+    );
+  subscriber.on('close', () => cache.setRevocationFeed(false));
+  subscriber.on('ready', () => void subscribe());
 
   const producer = createUsageProducer({
     redisUrl: env.REDIS_URL,

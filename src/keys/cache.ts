@@ -19,7 +19,10 @@ const RETRY_AFTER_FAILURE_MS = 1_000;
 export interface KeyCacheOptions {
   /** After this, a hit is served but re-checked in the background. */
   refreshAfterMs: number;
-  /** After this, a hit is not trusted and the request waits for Redis (bounds revocation delay when pub/sub is missed). */
+  /**
+   * After this, a hit is not trusted and the request waits for Redis (bounds revocation delay when pub/sub is missed),
+   * unless the revocation feed has been up since the entry was checked: then it could not have missed one.
+   */
   maxAgeMs: number;
   /** When Redis is down, known keys keep working this long past maxAge. */
   outageGraceMs: number;
@@ -34,7 +37,11 @@ export class KeyStoreUnavailable extends Error {
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<KeyRecord | null>>();
+  /** Revocations heard while that key's lookup was in flight: the lookup may have read the record before the revoke. */
+  private readonly revokedWhileLoading = new Set<string>();
   private readonly now: () => number;
+  /** Since when revocation messages have been arriving without a break (null: the feed is down or never came up). */
+  private feedUpSince: number | null = null;
 
   constructor(
     private readonly lookup: KeyLookup,
@@ -61,7 +68,8 @@ export class KeyCache {
     if (e) {
       const age = now - e.checkedAt;
       if (age < this.opts.refreshAfterMs) return e.record;
-      if (age < this.opts.maxAgeMs) {
+      // Past maxAge too, while the feed has been up since the check: a revocation since then would have arrived.
+      if (age < this.opts.maxAgeMs || this.heardSince(e.checkedAt)) {
         if (!e.refreshing) this.refreshInBackground(hash, e);
         return e.record;
       }
@@ -86,6 +94,20 @@ export class KeyCache {
   invalidate(hash: string): void {
     const e = this.entries.get(hash);
     if (e?.record) e.record = { ...e.record, revoked: true };
+    if (this.loading.has(hash) || e?.refreshing) this.revokedWhileLoading.add(hash);
+  }
+
+  /**
+   * The revocation feed (pub/sub) is subscribed, or has just dropped. Call `true` only once the subscription is
+   * confirmed by the server: every revocation published after that moment reaches this pod.
+   */
+  setRevocationFeed(up: boolean): void {
+    if (!up) this.feedUpSince = null;
+    else this.feedUpSince ??= this.now();
+  }
+
+  private heardSince(checkedAt: number): boolean {
+    return this.feedUpSince !== null && checkedAt >= this.feedUpSince;
   }
 
   get size(): number {
@@ -103,26 +125,32 @@ export class KeyCache {
   }
 
   private async loadOnce(hash: string): Promise<KeyRecord | null> {
+    // The record may have been read at any point of the lookup: its start is the moment it is known to be current.
+    const checkedAt = this.now();
     let record: KeyRecord | null;
     try {
       record = await this.lookup.findByHash(hash);
     } catch (err) {
+      this.revokedWhileLoading.delete(hash);
       throw new KeyStoreUnavailable(err instanceof Error ? err.message : 'lookup failed');
     }
+    if (this.revokedWhileLoading.delete(hash) && record) record = { ...record, revoked: true };
     if (this.entries.size >= this.opts.maxEntries) this.evictOldest();
-    this.entries.set(hash, { record, checkedAt: this.now(), refreshing: false, failedAt: 0 });
+    this.entries.set(hash, { record, checkedAt, refreshing: false, failedAt: 0 });
     return record;
   }
 
   private refreshInBackground(hash: string, e: Entry): void {
     e.refreshing = true;
+    const checkedAt = this.now();
     this.lookup.findByHash(hash).then(
       (record) => {
-        e.record = record;
-        e.checkedAt = this.now();
+        e.record = this.revokedWhileLoading.delete(hash) && record ? { ...record, revoked: true } : record;
+        e.checkedAt = checkedAt;
         e.refreshing = false;
       },
       () => {
+        this.revokedWhileLoading.delete(hash);
         e.refreshing = false;
       },
     );

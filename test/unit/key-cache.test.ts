@@ -121,3 +121,55 @@ test('unknown keys are cached as null too (no store round trip per bogus request
   expect(await t.cache.get('x')).toBeNull();
   expect(t.calls.length).toBe(1);
 });
+
+test('with the revocation feed up since the check, an old entry is served at once and re-checked in the background', async () => {
+  const t = setup();
+  t.cache.setRevocationFeed(true);
+  t.tick(10);
+  await t.cache.get('h');
+  t.tick(60_000);
+  t.set('hang');
+  // The lookup never answers, so only an answer from memory can resolve this.
+  expect((await t.cache.get('h'))?.account).toBe('acme');
+  expect(t.calls.length).toBe(2);
+  t.release();
+});
+
+test('an entry checked before the feed came up, or after it dropped, still waits for the store past max age', async () => {
+  const t = setup();
+  await t.cache.get('h');
+  t.tick(10);
+  t.cache.setRevocationFeed(true);
+  t.tick(4_500);
+  t.setRecord(rec(true));
+  expect((await t.cache.get('h'))?.revoked).toBe(true);
+
+  const u = setup();
+  u.cache.setRevocationFeed(true);
+  u.tick(10);
+  await u.cache.get('h');
+  u.cache.setRevocationFeed(false);
+  u.tick(4_500);
+  u.setRecord(rec(true));
+  expect((await u.cache.get('h'))?.revoked).toBe(true);
+});
+
+test('a revocation heard while the key is being looked up survives the lookup that read it before', async () => {
+  const t = setup();
+  t.set('hang');
+  const first = t.cache.get('h');
+  t.cache.invalidate('h');
+  t.release();
+  expect((await first)?.revoked).toBe(true);
+
+  const u = setup();
+  await u.cache.get('h');
+  u.tick(2_500);
+  u.set('hang');
+  await u.cache.get('h'); // served, with a background re-check now in flight
+  u.cache.invalidate('h');
+  u.release();
+  await Promise.resolve();
+  expect((await u.cache.get('h'))?.revoked).toBe(true);
+  expect(u.calls.length).toBe(2);
+});
