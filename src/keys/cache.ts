@@ -52,12 +52,16 @@ export class KeyCache {
   }
 
   /**
-   * The record when it is fresh enough to use without a lookup (the common case), else undefined: callers then
+   * The record when it can be used without waiting for a lookup (the common case), else undefined: callers then
    * take get(). Synchronous, so the hot path does not pay for a promise per request.
    */
   peek(hash: string): KeyRecord | null | undefined {
     const e = this.entries.get(hash);
-    if (e === undefined || this.now() - e.checkedAt >= this.opts.refreshAfterMs) return undefined;
+    if (e === undefined) return undefined;
+    const age = this.now() - e.checkedAt;
+    if (age < this.opts.refreshAfterMs) return e.record;
+    if (!this.usableWhileRefreshing(e, age)) return undefined;
+    this.refreshSoon(hash, e);
     return e.record;
   }
 
@@ -68,15 +72,14 @@ export class KeyCache {
     if (e) {
       const age = now - e.checkedAt;
       if (age < this.opts.refreshAfterMs) return e.record;
-      // Past maxAge too, while the feed has been up since the check: a revocation since then would have arrived.
-      if (age < this.opts.maxAgeMs || this.heardSince(e.checkedAt)) {
-        if (!e.refreshing) this.refreshInBackground(hash, e);
+      if (this.usableWhileRefreshing(e, age)) {
+        this.refreshSoon(hash, e);
         return e.record;
       }
       const inGrace = !!e.record && age < this.opts.maxAgeMs + this.opts.outageGraceMs;
       // A store that just failed (down, or frozen until a command timeout) must not make every request wait again.
       if (inGrace && now - e.failedAt < RETRY_AFTER_FAILURE_MS) {
-        if (!e.refreshing) this.refreshInBackground(hash, e);
+        this.refreshSoon(hash, e);
         return e.record;
       }
       try {
@@ -106,8 +109,9 @@ export class KeyCache {
     else this.feedUpSince ??= this.now();
   }
 
-  private heardSince(checkedAt: number): boolean {
-    return this.feedUpSince !== null && checkedAt >= this.feedUpSince;
+  /** Before maxAge; or past it while the feed has been up since the check: a revocation since would have arrived. */
+  private usableWhileRefreshing(e: Entry, age: number): boolean {
+    return age < this.opts.maxAgeMs || (this.feedUpSince !== null && e.checkedAt >= this.feedUpSince);
   }
 
   get size(): number {
@@ -140,8 +144,17 @@ export class KeyCache {
     return record;
   }
 
-  private refreshInBackground(hash: string, e: Entry): void {
+  /**
+   * Re-checks an entry after the current request has gone on its way: issuing a Redis command costs the request that
+   * triggers it a good fraction of a millisecond when the process has been idle.
+   */
+  private refreshSoon(hash: string, e: Entry): void {
+    if (e.refreshing) return;
     e.refreshing = true;
+    setImmediate(() => this.refreshInBackground(hash, e));
+  }
+
+  private refreshInBackground(hash: string, e: Entry): void {
     const checkedAt = this.now();
     this.lookup.findByHash(hash).then(
       (record) => {

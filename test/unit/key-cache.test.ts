@@ -2,6 +2,9 @@ import { expect, test } from 'bun:test';
 import { KeyCache, KeyStoreUnavailable } from '../../src/keys/cache.ts';
 import type { KeyRecord } from '../../src/keys/store.ts';
 
+/** Background re-checks start after the current macrotask (setImmediate): let them. */
+const afterImmediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const rec = (revoked = false): KeyRecord => ({ id: 'key_1', account: 'acme', name: '', createdAt: '', revoked, rpm: 0, hash: 'h' });
 
 function setup() {
@@ -39,15 +42,23 @@ test('a fresh entry is served from memory', async () => {
   expect(t.calls.length).toBe(1);
 });
 
-test('peek answers synchronously only while an entry is fresh, and never looks the key up', async () => {
+test('peek answers synchronously while an entry is usable, re-checks a stale one after the request, and never waits', async () => {
   const t = setup();
   expect(t.cache.peek('h')).toBeUndefined();
   await t.cache.get('h');
   t.tick(1_999);
   expect(t.cache.peek('h')?.account).toBe('acme');
-  t.tick(1);
-  expect(t.cache.peek('h')).toBeUndefined();
   expect(t.calls.length).toBe(1);
+  t.tick(1);
+  // Stale but within maxAge: served now, re-checked once, and not on the calling request's own time.
+  expect(t.cache.peek('h')?.account).toBe('acme');
+  expect(t.cache.peek('h')?.account).toBe('acme');
+  expect(t.calls.length).toBe(1);
+  await afterImmediate();
+  expect(t.calls.length).toBe(2);
+  // Past maxAge with no revocation feed: the caller must wait for the store (get).
+  t.tick(4_000);
+  expect(t.cache.peek('h')).toBeUndefined();
 });
 
 test('peek sees a revocation at once', async () => {
@@ -63,8 +74,8 @@ test('a stale entry is served at once and refreshed in the background', async ()
   t.tick(2_500);
   t.setRecord(rec(true));
   expect((await t.cache.get('h'))?.revoked).toBe(false);
+  await afterImmediate();
   expect(t.calls.length).toBe(2);
-  await Promise.resolve();
   expect((await t.cache.get('h'))?.revoked).toBe(true);
 });
 
@@ -87,6 +98,7 @@ test('store down past max age: the known key keeps working in grace, and later r
   t.tick(100);
   // Served without awaiting the hanging store: the promise resolves even though the lookup never does.
   expect((await t.cache.get('h'))?.account).toBe('acme');
+  await afterImmediate();
   expect(t.calls.length).toBe(before + 1);
   t.release();
 });
@@ -131,6 +143,8 @@ test('with the revocation feed up since the check, an old entry is served at onc
   t.set('hang');
   // The lookup never answers, so only an answer from memory can resolve this.
   expect((await t.cache.get('h'))?.account).toBe('acme');
+  expect(t.cache.peek('h')?.account).toBe('acme');
+  await afterImmediate();
   expect(t.calls.length).toBe(2);
   t.release();
 });
@@ -166,7 +180,8 @@ test('a revocation heard while the key is being looked up survives the lookup th
   await u.cache.get('h');
   u.tick(2_500);
   u.set('hang');
-  await u.cache.get('h'); // served, with a background re-check now in flight
+  await u.cache.get('h'); // served, with a background re-check scheduled
+  await afterImmediate(); // ... and now in flight
   u.cache.invalidate('h');
   u.release();
   await Promise.resolve();
