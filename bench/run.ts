@@ -81,7 +81,7 @@ for (const name of opts.targets ?? ALL_TARGETS) {
 }
 
 const mockPidForRss = mock.pid;
-const pctx: PhaseContext = { targets, profile: opts.profile, tmpDir, mockPid: mockPidForRss, log, errors };
+const pctx: PhaseContext = { targets, profile: opts.profile, tmpDir, mockPid: mockPidForRss, mockUrl: `http://127.0.0.1:${mockPort}`, log, errors };
 const results: BenchResults = {
   meta: {
     date: new Date().toISOString(),

@@ -15,6 +15,11 @@ export interface StreamsConfig {
   timeoutMs: number;
   /** Sent `concurrency` at a time first, unmeasured, so connection setup and JIT stay out of the figures. */
   warmupBody?: string;
+  /**
+   * The mock's GET /emitted URL. When set, each stream's model gets a unique "#tag", the mock notes when it sent
+   * each event, and every event's relay delay (sent by the mock → read here, one shared clock) is measured too.
+   */
+  emittedUrl?: string;
 }
 
 export interface StreamsResult {
@@ -27,12 +32,41 @@ export interface StreamsResult {
   ttfbMs: LatencyPercentiles;
   /** Arrival of event i minus (send time + i * cadence): 0 would be a zero-cost wire. */
   eventDelayMs: LatencyPercentiles;
+  /**
+   * Arrival of each event minus the moment the mock sent it: the relay alone, without the request's own way to the
+   * mock, which eventDelayMs counts into every event. Null without emittedUrl.
+   */
+  relayDelayMs: LatencyPercentiles | null;
+  /** Streams whose events could not be paired with the mock's (counts differ by more than one dropped event). */
+  unpaired: number;
   wallMs: number;
 }
 
 const cfg = readConfig<StreamsConfig>();
 const ttfb: number[] = [];
 const delays: number[] = [];
+const relays: number[] = [];
+let unpaired = 0;
+const runTag = `${process.pid}-${Date.now().toString(36)}`;
+let tagSeq = 0;
+const SSE_MODEL = /"bench-sse-(\d+)x(\d+)"/;
+
+/**
+ * Pairs events read with events the mock sent. A proxy may drop one: arouter removes the usage-only chunk it asked
+ * for itself, which the mock sends second to last (before [DONE]).
+ */
+function pairRelays(arrivals: number[], sent: number[]): void {
+  const n = arrivals.length;
+  const dropped = sent.length - n;
+  if (dropped !== 0 && !(dropped === 1 && n >= 2)) {
+    unpaired++;
+    return;
+  }
+  for (let k = 0; k < n; k++) {
+    const j = dropped === 1 && k === n - 1 ? sent.length - 1 : k;
+    relays.push((arrivals[k] as number) - (sent[j] as number));
+  }
+}
 let completed = 0;
 let failed = 0;
 let short = 0;
@@ -43,11 +77,13 @@ let next = 0;
 async function one(): Promise<void> {
   const t0 = performance.now();
   let opened = false;
+  const tag = cfg.emittedUrl ? `${runTag}-${++tagSeq}` : null;
+  const arrivals: number[] = [];
   try {
     const res = await fetch(cfg.endpoint.url, {
       method: "POST",
       headers: cfg.endpoint.headers,
-      body: cfg.body,
+      body: tag ? cfg.body.replace(SSE_MODEL, `"bench-sse-$1x$2#${tag}"`) : cfg.body,
       signal: AbortSignal.timeout(cfg.timeoutMs),
     });
     if (res.status !== 200 || !res.body) throw new Error(`status ${res.status}`);
@@ -63,17 +99,31 @@ async function one(): Promise<void> {
       // An SSE event ends at a blank line (LF, optional CR, LF); indexOf keeps 1,000 streams cheap to parse.
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) {
         const j = i > 0 && chunk[i - 1] === 13 ? i - 2 : i - 1;
-        if (j < 0 ? prevLf : chunk[j] === 10) delays.push(t - t0 - events++ * cfg.cadenceMs);
+        if (j < 0 ? prevLf : chunk[j] === 10) {
+          delays.push(t - t0 - events++ * cfg.cadenceMs);
+          if (tag) arrivals.push(performance.timeOrigin + t);
+        }
       }
       const n = chunk.length;
       prevLf = chunk[n - 1] === 10 || (chunk[n - 1] === 13 && chunk[n - 2] === 10);
     }
     if (events < cfg.events) short++;
     completed++;
+    if (tag && cfg.emittedUrl) await collectRelays(cfg.emittedUrl, tag, arrivals);
   } catch {
     failed++;
   } finally {
     if (opened) open--;
+  }
+}
+
+async function collectRelays(emittedUrl: string, tag: string, arrivals: number[]): Promise<void> {
+  try {
+    const r = await fetch(`${emittedUrl}?tag=${encodeURIComponent(tag)}`);
+    if (!r.ok) throw new Error(`status ${r.status}`);
+    pairRelays(arrivals, (await r.json()) as number[]);
+  } catch {
+    unpaired++;
   }
 }
 
@@ -101,6 +151,8 @@ const result: StreamsResult = {
   maxOpen,
   ttfbMs: latencyPercentiles(Float64Array.from(ttfb)),
   eventDelayMs: latencyPercentiles(Float64Array.from(delays)),
+  relayDelayMs: cfg.emittedUrl ? latencyPercentiles(Float64Array.from(relays)) : null,
+  unpaired,
   wallMs: Math.round(performance.now() - t0),
 };
 console.log(JSON.stringify(result));

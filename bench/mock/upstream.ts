@@ -7,20 +7,35 @@ const parts: SseParts = sseParts();
 const block = sseBlock(64 * 1024, parts);
 
 // The stream shape rides in the model name because the body is the one thing every proxy forwards untouched.
-const SSE_HINT = /"model"\s*:\s*"bench-sse-(\d+)x(\d+)"/;
+// An optional "#tag" names the stream: its events' send times are kept for GET /emitted?tag= (the relay delay).
+const SSE_HINT = /"model"\s*:\s*"bench-sse-(\d+)x(\d+)(?:#([\w.-]{1,64}))?"/;
 const BYTES_HINT = /"model"\s*:\s*"bench-bytes-(\d+)"/;
 const STREAM = /"stream"\s*:\s*true/;
 
 const sseHeaders = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
 
+/** Send times (ms since the epoch, sub-ms, a clock every local process shares) of tagged streams' events. */
+const emitted = new Map<string, number[]>();
+const EMITTED_MAX = 10_000;
+const wallNow = (): number => performance.timeOrigin + performance.now();
+
+function record(tag: string): number[] {
+  // Bounded: a client that never collects its tags cannot grow the mock without limit.
+  if (emitted.size >= EMITTED_MAX) emitted.delete(emitted.keys().next().value as string);
+  const times: number[] = [];
+  emitted.set(tag, times);
+  return times;
+}
+
 /** Event i leaves at t0 + i*cadence on an absolute schedule, so timer drift does not accumulate. */
-function paced(events: Uint8Array[], cadenceMs: number): ReadableStream<Uint8Array> {
+function paced(events: Uint8Array[], cadenceMs: number, sent: number[] | null): ReadableStream<Uint8Array> {
   const t0 = performance.now();
   let i = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   return new ReadableStream<Uint8Array>({
     start(c) {
       const tick = (): void => {
+        sent?.push(wallNow());
         c.enqueue(events[i++] as Uint8Array);
         if (i >= events.length) return c.close();
         timer = setTimeout(tick, Math.max(0, t0 + i * cadenceMs - performance.now()));
@@ -59,6 +74,12 @@ const server = Bun.serve({
   async fetch(req) {
     const path = new URL(req.url).pathname;
     if (path === "/health") return new Response("ok");
+    if (path === "/emitted") {
+      const tag = new URL(req.url).searchParams.get("tag") ?? "";
+      const times = emitted.get(tag);
+      emitted.delete(tag);
+      return times ? Response.json(times) : Response.json({ error: "unknown tag" }, { status: 404 });
+    }
     if (req.method !== "POST" || !path.endsWith("/chat/completions")) {
       return Response.json({ error: { message: "mock: unknown route", type: "invalid_request_error" } }, { status: 404 });
     }
@@ -68,7 +89,7 @@ const server = Bun.serve({
     if (bytes) return new Response(bulk(Number(bytes[1]) * 1024 * 1024), { headers: sseHeaders });
     const sse = SSE_HINT.exec(body);
     const events = sseEvents(sse ? Number(sse[1]) : parts.content.length + parts.tail.length, parts);
-    return new Response(paced(events, sse ? Number(sse[2]) : 0), { headers: sseHeaders });
+    return new Response(paced(events, sse ? Number(sse[2]) : 0, sse?.[3] ? record(sse[3]) : null), { headers: sseHeaders });
   },
 });
 

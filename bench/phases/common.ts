@@ -8,6 +8,8 @@ export interface PhaseContext {
   profile: Profile;
   tmpDir: string;
   mockPid: number;
+  /** The mock upstream's base URL (its GET /emitted gives tagged streams' send times). */
+  mockUrl: string;
   log: (msg: string) => void;
   errors: Record<string, string>;
 }

@@ -16,6 +16,10 @@ export interface StreamRound extends RoundBase {
   delayP50: number;
   delayP99: number;
   delayMax: number;
+  /** The mock's send → the client's read, per event (NaN when not measured). */
+  relayP50: number;
+  relayP99: number;
+  unpaired: number;
 }
 
 export interface StreamSummary {
@@ -25,7 +29,12 @@ export interface StreamSummary {
   delayP99Ms: Spread;
   addedDelayP50Ms: Spread;
   addedDelayP99Ms: Spread;
+  relayP50Ms: Spread;
+  relayP99Ms: Spread;
+  addedRelayP50Ms: Spread;
+  addedRelayP99Ms: Spread;
   failedOrShort: number;
+  unpaired: number;
 }
 
 const summarize = (rounds: StreamRound[], names: string[]): Record<string, StreamSummary> => {
@@ -39,7 +48,12 @@ const summarize = (rounds: StreamRound[], names: string[]): Record<string, Strea
       delayP99Ms: spread(mine.map((r) => r.delayP99)),
       addedDelayP50Ms: pairedSpread(rounds, name, "direct", (a, b) => a.delayP50 - b.delayP50),
       addedDelayP99Ms: pairedSpread(rounds, name, "direct", (a, b) => a.delayP99 - b.delayP99),
+      relayP50Ms: spread(mine.map((r) => r.relayP50)),
+      relayP99Ms: spread(mine.map((r) => r.relayP99)),
+      addedRelayP50Ms: pairedSpread(rounds, name, "direct", (a, b) => a.relayP50 - b.relayP50),
+      addedRelayP99Ms: pairedSpread(rounds, name, "direct", (a, b) => a.relayP99 - b.relayP99),
       failedOrShort: mine.reduce((s, r) => s + r.failed + r.short, 0),
+      unpaired: mine.reduce((s, r) => s + r.unpaired, 0),
     };
   }
   return out;
@@ -49,6 +63,7 @@ function toRound(rep: number, target: RoundBase["target"], bgBusy: number, r: St
   return {
     rep, target, bgBusy, completed: r.completed, failed: r.failed, short: r.short,
     ttfbP50: r.ttfbMs.p50, ttfbP99: r.ttfbMs.p99, delayP50: r.eventDelayMs.p50, delayP99: r.eventDelayMs.p99, delayMax: r.eventDelayMs.max,
+    relayP50: r.relayDelayMs?.p50 ?? Number.NaN, relayP99: r.relayDelayMs?.p99 ?? Number.NaN, unpaired: r.unpaired,
   };
 }
 
@@ -57,9 +72,9 @@ export async function streamPhase(ctx: PhaseContext) {
   const body = chatRequest(modelSse(p.events, p.cadenceMs), true);
   const budget = ((p.streams / p.concurrency) * (p.events * p.cadenceMs + 2000) + 20_000);
   const rounds = await interleaved(ctx, ctx.profile.reps, async (t, rep, bgBusy) => {
-    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.concurrency, rampMs: p.cadenceMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: 30_000, warmupBody: chatRequest(MODEL_JSON, false) };
+    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.concurrency, rampMs: p.cadenceMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: 30_000, warmupBody: chatRequest(MODEL_JSON, false), emittedUrl: `${ctx.mockUrl}/emitted` };
     const r = await runLoad<StreamsResult>("streams.ts", cfg, budget);
-    ctx.log(`stream rep ${rep} ${t.name}: ttfb p50 ${r.ttfbMs.p50.toFixed(2)} ms, event delay p50 ${r.eventDelayMs.p50.toFixed(2)} p99 ${r.eventDelayMs.p99.toFixed(2)} ms`);
+    ctx.log(`stream rep ${rep} ${t.name}: ttfb p50 ${r.ttfbMs.p50.toFixed(2)} ms, event delay p50 ${r.eventDelayMs.p50.toFixed(2)} p99 ${r.eventDelayMs.p99.toFixed(2)} ms, relay p50 ${r.relayDelayMs?.p50.toFixed(2)} p99 ${r.relayDelayMs?.p99.toFixed(2)} ms`);
     return toRound(rep, t.name, bgBusy, r);
   });
   return { events: p.events, cadenceMs: p.cadenceMs, rounds, summary: summarize(rounds, ctx.targets.map((t) => t.name)) };
@@ -77,7 +92,7 @@ export async function manyStreamsPhase(ctx: PhaseContext) {
   const body = chatRequest(modelSse(p.events, p.cadenceMs), true);
   const budget = p.events * p.cadenceMs + p.rampMs + 60_000;
   const rounds = await interleaved(ctx, p.reps, async (t, rep, bgBusy): Promise<ManyRound> => {
-    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.streams, rampMs: p.rampMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: budget - 10_000 };
+    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.streams, rampMs: p.rampMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: budget - 10_000, emittedUrl: `${ctx.mockUrl}/emitted` };
     const rss = sampleRss(t.pids, 100);
     const r = await runLoad<StreamsResult>("streams.ts", cfg, budget);
     const trace = rss.stop();

@@ -52,16 +52,21 @@ export function markdown(r: BenchResults, chartFile: string): string {
     })), "");
   }
   if (r.stream) {
-    out.push(`## 3a. Streaming: ${r.stream.events} SSE events every ${r.stream.cadenceMs} ms, ms`, "", "Event delay = arrival of event i − (request sent + i × cadence); direct shows the floor.", "");
-    out.push(table(["target", "TTFB p50", "added TTFB p50", "event delay p50", "event delay p99", "added delay p50", "added delay p99", "failed/short"], names.map((n) => {
+    out.push(
+      `## 3a. Streaming: ${r.stream.events} SSE events every ${r.stream.cadenceMs} ms, ms`,
+      "",
+      "Event delay = arrival of event i − (request sent + i × cadence): it also counts the request's own way to the mock, once per event. Relay = arrival of each event − the moment the mock sent it (both processes read the same clock): what the proxy adds to an event on its way back. Direct shows the floor of both.",
+      "",
+    );
+    out.push(table(["target", "TTFB p50", "added TTFB p50", "event delay p50", "added delay p50", "added delay p99", "relay p50", "relay p99", "added relay p50", "added relay p99", "failed/short/unpaired"], names.map((n) => {
       const s = r.stream?.summary[n];
-      return [n, sp(s?.ttfbP50Ms), sp(s?.addedTtfbP50Ms, 2, true), sp(s?.delayP50Ms), sp(s?.delayP99Ms), sp(s?.addedDelayP50Ms, 2, true), sp(s?.addedDelayP99Ms, 2, true), s?.failedOrShort ?? "–"];
+      return [n, sp(s?.ttfbP50Ms), sp(s?.addedTtfbP50Ms, 2, true), sp(s?.delayP50Ms), sp(s?.addedDelayP50Ms, 2, true), sp(s?.addedDelayP99Ms, 2, true), sp(s?.relayP50Ms, 3), sp(s?.relayP99Ms), sp(s?.addedRelayP50Ms, 3, true), sp(s?.addedRelayP99Ms, 2, true), s ? `${s.failedOrShort}/${s.unpaired}` : "–"];
     })), "");
   }
   if (r.many) {
     out.push(`## 3b. ${r.many.streams} concurrent open streams (${r.many.events} events every ${r.many.cadenceMs} ms each)`, "");
-    out.push(table(["target", "completed", "failed/short", "max open", "TTFB p99 ms", "event delay p50 ms", "event delay p99 ms", "proxy RSS idle → peak MiB"], r.many.rounds.map((x) => [
-      x.target, x.completed, x.failed + x.short, x.maxOpen, num(x.ttfbP99), num(x.delayP50), num(x.delayP99), x.target === "direct" ? "–" : `${num(x.idleRssMiB, 1)} → ${num(x.peakRssMiB, 1)}`,
+    out.push(table(["target", "completed", "failed/short", "max open", "TTFB p99 ms", "event delay p50 ms", "event delay p99 ms", "relay p50 / p99 ms", "proxy RSS idle → peak MiB"], r.many.rounds.map((x) => [
+      x.target, x.completed, x.failed + x.short, x.maxOpen, num(x.ttfbP99), num(x.delayP50), num(x.delayP99), `${num(x.relayP50)} / ${num(x.relayP99)}`, x.target === "direct" ? "–" : `${num(x.idleRssMiB, 1)} → ${num(x.peakRssMiB, 1)}`,
     ])), "");
   }
   if (r.big) {
