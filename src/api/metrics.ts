@@ -29,7 +29,10 @@ export class Gauge {
     this.values.set(key(labels), v);
   }
   add(labels: Labels, by: number): void {
-    const k = key(labels);
+    this.addRendered(key(labels), by);
+  }
+  /** For callers that cache the rendered label set (`renderLabels`). */
+  addRendered(k: string, by: number): void {
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
   render(): string {

@@ -56,10 +56,21 @@ export class ProxyMetrics implements ProxyObserver {
     this.bytes.incRendered(k.bytesOut, s.bytesOut);
   }
   streamOpened(provider: string): void {
-    this.openStreams.add({ provider }, 1);
+    this.openStreams.addRendered(this.providerLabel(provider), 1);
   }
   streamClosed(provider: string): void {
-    this.openStreams.add({ provider }, -1);
+    this.openStreams.addRendered(this.providerLabel(provider), -1);
+  }
+
+  /** One entry per provider slug (a fixed registry), so the cache stays as small as the registry. */
+  private readonly providerLabels = new Map<string, string>();
+  private providerLabel(provider: string): string {
+    let k = this.providerLabels.get(provider);
+    if (k === undefined) {
+      k = renderLabels({ provider });
+      this.providerLabels.set(provider, k);
+    }
+    return k;
   }
   render(): string {
     return this.registry.render();
