@@ -31,6 +31,10 @@ export function createRedactor(secrets: readonly string[]): Redactor | null {
   const list = secrets.filter((s) => s.length >= MIN_SECRET);
   if (list.length === 0) return null;
   const needles = list.map((s) => Buffer.from(s));
+  const longest = Math.max(...needles.map((n) => n.length));
+  // Bytes that occur in some secret: a secret's prefix at the end of a chunk is made of these alone.
+  const secretByte = new Uint8Array(256);
+  for (const n of needles) for (const b of n) secretByte[b] = 1;
   const mark = enc.encode(MARK);
   let held: Buffer | null = null;
 
@@ -51,13 +55,16 @@ export function createRedactor(secrets: readonly string[]): Redactor | null {
     return buf;
   };
 
-  // Longest tail of buf that is a proper prefix of some secret: it may complete in the next chunk.
+  // Longest tail of buf that is a proper prefix of some secret: it may complete in the next chunk. Only the run of
+  // secret bytes at the end can be one, so a chunk ending in a newline (every SSE event) is settled by one lookup.
   const partialTail = (buf: Buffer): number => {
+    const end = buf.length;
+    let run = 0;
+    while (run < longest - 1 && run < end && secretByte[buf[end - 1 - run] as number] === 1) run++;
     let best = 0;
     for (const n of needles) {
-      const max = Math.min(n.length - 1, buf.length);
-      for (let len = max; len > best; len--) {
-        if (buf[buf.length - len] === n[0] && buf.subarray(buf.length - len).equals(n.subarray(0, len))) {
+      for (let len = Math.min(n.length - 1, run); len > best; len--) {
+        if (isPrefixAt(buf, end - len, n)) {
           best = len;
           break;
         }
@@ -88,4 +95,10 @@ export function createRedactor(secrets: readonly string[]): Redactor | null {
       return h;
     },
   };
+}
+
+/** Whether buf from `at` to its end equals the same number of leading bytes of `needle` (no copies). */
+function isPrefixAt(buf: Uint8Array, at: number, needle: Uint8Array): boolean {
+  for (let i = at, j = 0; i < buf.length; i++, j++) if (buf[i] !== needle[j]) return false;
+  return true;
 }
