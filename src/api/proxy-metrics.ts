@@ -20,7 +20,12 @@ export class ProxyMetrics implements ProxyObserver {
   private readonly bytes = this.registry.register(new Counter('arouter_bytes_total', 'Body bytes by provider and direction.'));
   private readonly openStreams = this.registry.register(new Gauge('arouter_open_streams', 'Streaming responses in flight.'));
 
-  constructor(queueStats?: () => QueueStats, queueDepth?: () => number, workerLagS?: () => number) {
+  constructor(queueStats?: () => QueueStats, queueDepth?: () => number, workerLagS?: () => number, revocationFeedUp?: () => boolean) {
+    if (revocationFeedUp) {
+      this.registry.register(
+        new Gauge('arouter_revocation_feed_up', '1 while the key-revocation subscription is confirmed and unbroken; 0 while it is down.', () => (revocationFeedUp() ? 1 : 0)),
+      );
+    }
     if (queueStats) {
       this.registry.register(new Gauge('arouter_outbox_bytes', 'Bytes of usage batches spooled to the local outbox.', () => queueStats().outboxBytes));
       this.registry.register(new Gauge('arouter_outbox_files', 'Usage batches waiting in the local outbox.', () => queueStats().outboxFiles));

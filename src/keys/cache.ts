@@ -109,6 +109,11 @@ export class KeyCache {
     else this.feedUpSince ??= this.now();
   }
 
+  /** Whether revocations are arriving now (for metrics: while false, idle keys wait for Redis past maxAge). */
+  get revocationFeedUp(): boolean {
+    return this.feedUpSince !== null;
+  }
+
   /** Before maxAge; or past it while the feed has been up since the check: a revocation since would have arrived. */
   private usableWhileRefreshing(e: Entry, age: number): boolean {
     return age < this.opts.maxAgeMs || (this.feedUpSince !== null && e.checkedAt >= this.feedUpSince);

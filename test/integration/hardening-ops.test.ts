@@ -74,6 +74,30 @@ describe('health', () => {
     });
 
     test(
+      'arouter_revocation_feed_up follows the revocation subscription: up, down with Redis, up again when it returns',
+      async () => {
+        const own = await startPrivateRedis();
+        const port = Number(new URL(own.url).port);
+        let back: Child | undefined;
+        const p = await startProxyProcess({ upstream: mock.url, env: { REDIS_URL: own.url } });
+        const feed = async () => parseMetrics(await (await fetch(`${p.url}/metrics`)).text()).get('arouter_revocation_feed_up');
+        try {
+          await waitFor(async () => ((await feed()) === 1 ? true : null), 10_000, 'the feed to come up');
+          own.child.kill('SIGKILL');
+          await own.child.exited;
+          await waitFor(async () => ((await feed()) === 0 ? true : null), 10_000, 'the feed to drop with Redis');
+          ({ child: back } = await startPrivateRedis(port));
+          await waitFor(async () => ((await feed()) === 1 ? true : null), 20_000, 'the feed to come back with Redis');
+        } finally {
+          await p.stop();
+          back?.kill('SIGKILL');
+          await back?.exited;
+        }
+      },
+      60_000,
+    );
+
+    test(
       '/readyz stays 200 on the outbox while Redis is down, and is 503 once neither can take usage',
       async () => {
         const good = await startProxyProcess({ upstream: mock.url, env: { REDIS_URL: redisUrl } });
