@@ -1,15 +1,16 @@
 // A growable byte buffer with a hard cap, so partial lines and captured values can never grow memory without bound.
 
+const NONE = new Uint8Array(0);
+
 export class CappedBytes {
-  private buf: Uint8Array;
+  // Allocated on first use: most streams never split a line or hold an event, and a parser is made per response.
+  private buf: Uint8Array = NONE;
   /** Bytes currently held (at most the cap). */
   length = 0;
   /** Some appended bytes were dropped because the cap was reached. */
   overflowed = false;
 
-  constructor(readonly cap: number) {
-    this.buf = new Uint8Array(Math.min(cap, 1024));
-  }
+  constructor(readonly cap: number) {}
 
   append(src: Uint8Array): void {
     const room = this.cap - this.length;
@@ -20,7 +21,7 @@ export class CappedBytes {
     if (src.length === 0) return;
     const need = this.length + src.length;
     if (need > this.buf.length) {
-      const grown = new Uint8Array(Math.min(this.cap, Math.max(need, this.buf.length * 2)));
+      const grown = new Uint8Array(Math.min(this.cap, Math.max(need, this.buf.length * 2, 1024)));
       grown.set(this.buf.subarray(0, this.length));
       this.buf = grown;
     }
@@ -47,6 +48,6 @@ export class CappedBytes {
     this.length = 0;
     this.overflowed = false;
     // One huge line must not pin its buffer for the rest of a long stream.
-    if (this.buf.length > 64 * 1024) this.buf = new Uint8Array(1024);
+    if (this.buf.length > 64 * 1024) this.buf = NONE;
   }
 }
