@@ -20,6 +20,9 @@ export interface PlainUsageJob {
 
 export type UsageJobData = CompressedUsageJob | PlainUsageJob;
 
+/** The most snippets one job may carry (the producer's batchMax cannot exceed it): more is not a job arouter sent. */
+export const MAX_SNIPPETS_PER_JOB = 100_000;
+
 /** zstd level 1: the fastest, and already close to the best ratio for these repetitive batches. */
 const LEVEL = 1;
 
@@ -37,7 +40,7 @@ export function encodeUsageJob(snippets: UsageSnippet[]): UsageJobData {
 export function decodeUsageJob(data: unknown): { ok: true; snippets: unknown[] } | { ok: false; error: string } {
   if (typeof data !== 'object' || data === null) return { ok: false, error: 'usage job data must be an object' };
   const d = data as { snippets?: unknown; zstd?: unknown };
-  if (Array.isArray(d.snippets)) return { ok: true, snippets: d.snippets };
+  if (Array.isArray(d.snippets)) return counted(d.snippets);
   if (typeof d.zstd !== 'string') return { ok: false, error: 'usage job data must be { zstd: string } or { snippets: UsageSnippet[] }' };
   let text: string;
   try {
@@ -52,5 +55,10 @@ export function decodeUsageJob(data: unknown): { ok: true; snippets: unknown[] }
   } catch {
     return { ok: false, error: 'usage job payload is not valid JSON' };
   }
-  return Array.isArray(parsed) ? { ok: true, snippets: parsed } : { ok: false, error: 'usage job payload must be a JSON array of snippets' };
+  return Array.isArray(parsed) ? counted(parsed) : { ok: false, error: 'usage job payload must be a JSON array of snippets' };
+}
+
+function counted(snippets: unknown[]): { ok: true; snippets: unknown[] } | { ok: false; error: string } {
+  if (snippets.length > MAX_SNIPPETS_PER_JOB) return { ok: false, error: `usage job holds ${snippets.length} snippets, over the limit of ${MAX_SNIPPETS_PER_JOB}` };
+  return { ok: true, snippets };
 }

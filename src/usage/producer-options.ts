@@ -1,5 +1,6 @@
 // Usage producer settings: types, defaults and the one-time validation the factory runs.
 import { mkdirSync } from 'node:fs';
+import { MAX_SNIPPETS_PER_JOB } from './job-payload.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -130,7 +131,7 @@ export function resolveProducerOptions(o: UsageProducerOptions, env: Record<stri
     redisTarget: redisTarget(o.redisUrl),
     outboxDir: o.outboxDir,
     queueName,
-    batchMax: int('batchMax', o.batchMax, 256, 1, 100_000),
+    batchMax: int('batchMax', o.batchMax, 256, 1, MAX_SNIPPETS_PER_JOB),
     batchIntervalMs: int('batchIntervalMs', o.batchIntervalMs, 50, 1, 60_000),
     outboxMaxBytes: int('outboxMaxBytes', o.outboxMaxBytes, GiB, 1024, Number.MAX_SAFE_INTEGER),
     outboxFsync: o.outboxFsync ?? false,

@@ -1,6 +1,6 @@
 // Job payload: compressed or plain batches decode to their snippets; each snippet is checked alone with a reason that names the field.
 import { describe, expect, test } from 'bun:test';
-import { decodeUsageJob, encodeUsageJob } from '../../src/usage/job-payload.ts';
+import { decodeUsageJob, encodeUsageJob, MAX_SNIPPETS_PER_JOB } from '../../src/usage/job-payload.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 import { checkSnippet } from '../../workers/job-schema.ts';
 
@@ -29,6 +29,16 @@ describe('job data', () => {
       expect(r.ok).toBe(false);
       expect(r.ok ? '' : r.error).toMatch(/usage job/);
     }
+  });
+
+  test('a job of more snippets than any producer batch is refused, in either form', () => {
+    const many = Array.from({ length: MAX_SNIPPETS_PER_JOB + 1 }, () => 0);
+    const packed = Buffer.from(Bun.zstdCompressSync(JSON.stringify(many))).toString('base64');
+    for (const data of [{ snippets: many }, { zstd: packed, count: many.length }]) {
+      const r = decodeUsageJob(data);
+      expect(r.ok ? '' : r.error).toBe(`usage job holds ${MAX_SNIPPETS_PER_JOB + 1} snippets, over the limit of ${MAX_SNIPPETS_PER_JOB}`);
+    }
+    expect(decodeUsageJob({ snippets: many.slice(1) }).ok).toBe(true);
   });
 });
 
