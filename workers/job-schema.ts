@@ -47,7 +47,6 @@ export const UsageSnippetSchema = Type.Object({
   capture: CaptureSchema,
 });
 
-
 // The schema and snippet.ts must describe the same shape; a change to either breaks the type check here.
 type SchemaSnippet = Static<typeof UsageSnippetSchema>;
 const sameShape: [(s: SchemaSnippet) => UsageSnippet, (s: UsageSnippet) => SchemaSnippet] = [(s) => s, (s) => s];

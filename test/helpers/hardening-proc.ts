@@ -252,8 +252,10 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-/** A throwaway redis-server on a free loopback port, for tests that stop or kill it; never the shared one. */
-/** A Redis of the test's own; pass the port of one the test stopped to bring it back at the same address. */
+/**
+ * A throwaway redis-server on a free loopback port, for tests that stop or kill it; never the shared one. Pass the
+ * port of one the test stopped to bring it back at the same address.
+ */
 export async function startPrivateRedis(onPort?: number): Promise<{ child: Child; url: string }> {
   const port = onPort ?? (await closedPort());
   const child = spawnChild(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
