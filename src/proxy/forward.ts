@@ -118,6 +118,13 @@ class Exchange implements Cuttable {
     if (this.awaitingHeaders && this.firstByte === undefined) this.firstByte = setTimeout(onFirstByteTimeout, this.d.firstByteTimeoutMs, this);
   }
 
+  /** The provider answered, or the fetch failed: the first-byte and connect watches are over. */
+  settled(): void {
+    this.awaitingHeaders = false;
+    clearTimeout(this.firstByte);
+    this.stopProbe?.();
+  }
+
   /** Leaves the in-flight set and drops the client-abort listener. */
   done(): void {
     this.d.inflight.delete(this);
@@ -236,15 +243,11 @@ export class Forwarder {
         ...(prepared.body instanceof ReadableStream ? { duplex: 'half' } : {}),
       } as RequestInit);
     } catch (err) {
-      x.awaitingHeaders = false;
-      clearTimeout(x.firstByte);
-      x.stopProbe();
+      x.settled();
       x.done();
       return x.failBeforeHeaders(err);
     }
-    x.awaitingHeaders = false;
-    clearTimeout(x.firstByte);
-    x.stopProbe();
+    x.settled();
     d.connectProbe.markReachable(upstreamBase);
     x.ttfbMs = Date.now() - call.startedAt;
 
