@@ -143,7 +143,7 @@ export class KeyCache {
       this.revokedWhileLoading.delete(hash);
       throw new KeyStoreUnavailable(err instanceof Error ? err.message : 'lookup failed');
     }
-    if (this.revokedWhileLoading.delete(hash) && record) record = { ...record, revoked: true };
+    record = this.withRevocationsHeard(hash, record);
     if (this.entries.size >= this.opts.maxEntries) this.evictOldest();
     this.entries.set(hash, { record, checkedAt, refreshing: false, failedAt: 0 });
     return record;
@@ -163,7 +163,7 @@ export class KeyCache {
     const checkedAt = this.now();
     this.lookup.findByHash(hash).then(
       (record) => {
-        e.record = this.revokedWhileLoading.delete(hash) && record ? { ...record, revoked: true } : record;
+        e.record = this.withRevocationsHeard(hash, record);
         e.checkedAt = checkedAt;
         e.refreshing = false;
       },
@@ -172,6 +172,11 @@ export class KeyCache {
         e.refreshing = false;
       },
     );
+  }
+
+  /** A looked-up record, marked revoked if a revocation for it arrived while the lookup was in flight. */
+  private withRevocationsHeard(hash: string, record: KeyRecord | null): KeyRecord | null {
+    return this.revokedWhileLoading.delete(hash) && record ? { ...record, revoked: true } : record;
   }
 
   private evictOldest(): void {
