@@ -7,6 +7,8 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
 const FIELD_DATA = new TextEncoder().encode('data');
+// Stateless without { stream: true }: every event is decoded whole, so one decoder serves every filter.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export interface SseEventFilter {
   /** Raw bytes ready for the client: every event completed by this chunk, minus dropped ones. */
@@ -22,7 +24,6 @@ export interface SseEventFilterOptions {
 
 export function createSseEventFilter(drop: (data: string) => boolean, options: SseEventFilterOptions = {}): SseEventFilter {
   const cap = options.maxBufferedEventBytes ?? 256 * 1024;
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   // Bytes of the current event that arrived in earlier chunks.
   const held = new CappedBytes(cap);
   let passthrough = false;
@@ -50,7 +51,7 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
       bytes = held.copy();
       held.reset();
     }
-    if (bytes.length <= cap && drop(eventData(bytes, decoder))) return false;
+    if (bytes.length <= cap && drop(eventData(bytes))) return false;
     emit(out, bytes);
     return true;
   }
@@ -138,7 +139,7 @@ function emit(out: Uint8Array[], bytes: Uint8Array): void {
 }
 
 /** The event's data field values joined by '\n', as an SSE client would see them. */
-function eventData(event: Uint8Array, decoder: TextDecoder): string {
+function eventData(event: Uint8Array): string {
   const parts: string[] = [];
   let start = 0;
   while (start < event.length) {

@@ -9,6 +9,9 @@ const BOM = new Uint8Array([0xef, 0xbb, 0xbf]);
 const FIELD_DATA = new TextEncoder().encode('data');
 const FIELD_EVENT = new TextEncoder().encode('event');
 const FIELD_ID = new TextEncoder().encode('id');
+// decode() without { stream: true } keeps no state between calls (every value decoded is whole), so one serves all
+// parsers instead of a native decoder per response.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Called once per event. `truncated`: the data exceeded the limit and only its first bytes are given. */
 /**
@@ -40,7 +43,6 @@ export interface SseParserOptions {
 
 export function createSseParser(onEvent: SseEventHandler, options: SseParserOptions = {}): SseParser {
   const maxData = options.maxDataBytes ?? 1024 * 1024;
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   // Only a line split across chunks is copied; the cap keeps one endless line from growing memory.
   const partialLine = new CappedBytes(maxData + 16);
   let bomMatched = 0;
@@ -50,7 +52,9 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   let ended = false;
 
   let eventType = '';
-  let dataParts: string[] = [];
+  // Nearly every event has one data line: it is kept alone, and only further lines make an array.
+  let firstData = '';
+  let moreData: string[] | null = null;
   let hasData = false;
   let dataBytes = 0;
   let truncated = false;
@@ -60,19 +64,22 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
       eventType = '';
       return;
     }
-    const data = dataParts.length === 1 ? (dataParts[0] as string) : dataParts.join('\n');
+    const data = moreData === null ? firstData : `${firstData}\n${moreData.join('\n')}`;
     const type = eventType === '' ? undefined : eventType;
     const wasTruncated = truncated;
     eventType = '';
-    dataParts = [];
+    firstData = '';
+    moreData = null;
     hasData = false;
     dataBytes = 0;
     truncated = false;
     onEvent(type, data, wasTruncated);
   }
 
-  function addData(value: Uint8Array, lineTruncated: boolean): void {
-    if (hasData) dataBytes += 1; // the '\n' that joins data lines
+  /** A data line's value: bytes start..end of buf. */
+  function addData(buf: Uint8Array, start: number, end: number, lineTruncated: boolean): void {
+    const first = !hasData;
+    if (!first) dataBytes += 1; // the '\n' that joins data lines
     hasData = true;
     if (lineTruncated) truncated = true;
     const room = maxData - dataBytes;
@@ -80,25 +87,32 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
       truncated = true;
       return;
     }
-    if (value.length > room) {
-      value = value.subarray(0, room);
+    if (end - start > room) {
+      end = start + room;
       truncated = true;
     }
-    dataParts.push(decoder.decode(value));
-    dataBytes += value.length;
+    const value = decoder.decode(buf.subarray(start, end));
+    if (first) firstData = value;
+    else (moreData ??= []).push(value);
+    dataBytes += end - start;
   }
 
-  function takeLine(line: Uint8Array, lineTruncated: boolean): void {
-    if (line.length === 0) return dispatch();
-    if (line[0] === COLON) return; // comment
-    const colon = line.indexOf(COLON);
-    const nameEnd = colon < 0 ? line.length : colon;
-    let valueStart = colon < 0 ? line.length : colon + 1;
-    if (line[valueStart] === SPACE) valueStart++;
-    if (fieldIs(line, nameEnd, FIELD_DATA)) addData(line.subarray(valueStart), lineTruncated);
-    else if (fieldIs(line, nameEnd, FIELD_EVENT)) eventType = decoder.decode(line.subarray(valueStart));
+  /** One line, bytes start..end of buf (no line break): lines are taken by position, so no view is made per line. */
+  function takeLine(buf: Uint8Array, start: number, end: number, lineTruncated: boolean): void {
+    if (start === end) return dispatch();
+    if (buf[start] === COLON) return; // comment
+    // The longest field name read here has five bytes: a colon further in ends a name that cannot match.
+    const limit = Math.min(end, start + FIELD_EVENT.length + 1);
+    let nameEnd = start;
+    while (nameEnd < limit && buf[nameEnd] !== COLON) nameEnd++;
+    if (nameEnd === limit && limit < end) return;
+    let valueStart = nameEnd < end ? nameEnd + 1 : end;
+    if (valueStart < end && buf[valueStart] === SPACE) valueStart++;
+    const nameLength = nameEnd - start;
+    if (fieldIs(buf, start, nameLength, FIELD_DATA)) addData(buf, valueStart, end, lineTruncated);
+    else if (fieldIs(buf, start, nameLength, FIELD_EVENT)) eventType = decoder.decode(buf.subarray(valueStart, end));
     // Dashscope native recordings have no blank line between events: a new id after data starts the next event.
-    else if (fieldIs(line, nameEnd, FIELD_ID) && hasData) dispatch();
+    else if (fieldIs(buf, start, nameLength, FIELD_ID) && hasData) dispatch();
   }
 
   /** Consumes leading BOM bytes (which may arrive split); returns where content starts in this chunk. */
@@ -138,9 +152,9 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
         const lineTruncated = partialLine.overflowed;
         const line = partialLine.view();
         partialLine.reset();
-        takeLine(line, lineTruncated);
+        takeLine(line, 0, line.length, lineTruncated);
       } else {
-        takeLine(chunk.subarray(i, eol), false);
+        takeLine(chunk, i, eol, false);
       }
       if (chunk[eol] === CR) {
         if (eol + 1 < n) i = chunk[eol + 1] === LF ? eol + 2 : eol + 1;
@@ -162,7 +176,7 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
       const lineTruncated = partialLine.overflowed;
       const line = partialLine.view();
       partialLine.reset();
-      takeLine(line, lineTruncated);
+      takeLine(line, 0, line.length, lineTruncated);
     }
     dispatch();
   }
@@ -170,8 +184,8 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   return { push, end };
 }
 
-function fieldIs(line: Uint8Array, nameEnd: number, name: Uint8Array): boolean {
-  if (nameEnd !== name.length) return false;
-  for (let k = 0; k < nameEnd; k++) if (line[k] !== name[k]) return false;
+function fieldIs(buf: Uint8Array, start: number, length: number, name: Uint8Array): boolean {
+  if (length !== name.length) return false;
+  for (let k = 0; k < length; k++) if (buf[start + k] !== name[k]) return false;
   return true;
 }
