@@ -22,7 +22,11 @@ export interface AppDeps {
   ready(): Promise<{ ok: boolean; detail: Record<string, boolean> }>;
   /** Extra routes (usage API, unified endpoint) mounted by the runtime. */
   plugins?: ReadonlyArray<(app: Elysia) => unknown>;
+  /** The proxy entry, when the caller also serves it ahead of the app (the runtime does); built here otherwise. */
+  proxyRoute?: ProxyRoute;
 }
+
+export type ProxyRoute = (req: Request) => Response | Promise<Response> | undefined;
 
 const SLUGS = PROVIDERS.map((p) => p.slug);
 /** First path segments that belong to arouter itself, never to a provider. */
@@ -42,7 +46,7 @@ const json = (body: unknown, status: number, requestId: string) =>
  * before routing, undefined for arouter's own routes. The server calls it ahead of the framework, so the hot path
  * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
  */
-export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log'>): (req: Request) => Response | Promise<Response> | undefined {
+export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log'>): ProxyRoute {
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
     const startedAt = Date.now();
@@ -73,7 +77,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log'>)
 
 export function createApp(d: AppDeps) {
   const requireAdmin = adminGuard(d.adminToken);
-  const route = createProxyRoute(d);
+  const route = d.proxyRoute ?? createProxyRoute(d);
 
   const extra = new Elysia();
   for (const plugin of d.plugins ?? []) plugin(extra);

@@ -118,7 +118,10 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const ch = createClient({ url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, request_timeout: 10_000 });
   const prices = loadPriceTable();
   let draining = false;
+  // One proxy entry serves both ways in: the server's fetch ahead of the app, and the app's own onRequest.
+  const route = createProxyRoute({ forwarder, auth, log });
   const app = createApp({
+    proxyRoute: route,
     forwarder,
     auth,
     keys,
@@ -136,7 +139,6 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     },
   });
 
-  const route = createProxyRoute({ forwarder, auth, log });
   return {
     app,
     fetch: (req) => route(req) ?? app.handle(req),

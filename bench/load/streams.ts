@@ -1,4 +1,5 @@
 // SSE client (own process): time to first byte and each event's delay against the mock's fixed cadence.
+import { pairRelays } from "../lib/relay-pairing.ts";
 import { latencyPercentiles } from "../lib/stats.ts";
 import type { Endpoint, LatencyPercentiles } from "../lib/types.ts";
 import { readConfig } from "./schedule.ts";
@@ -51,22 +52,6 @@ const runTag = `${process.pid}-${Date.now().toString(36)}`;
 let tagSeq = 0;
 const SSE_MODEL = /"bench-sse-(\d+)x(\d+)"/;
 
-/**
- * Pairs events read with events the mock sent. A proxy may drop one: arouter removes the usage-only chunk it asked
- * for itself, which the mock sends second to last (before [DONE]).
- */
-function pairRelays(arrivals: number[], sent: number[]): void {
-  const n = arrivals.length;
-  const dropped = sent.length - n;
-  if (dropped !== 0 && !(dropped === 1 && n >= 2)) {
-    unpaired++;
-    return;
-  }
-  for (let k = 0; k < n; k++) {
-    const j = dropped === 1 && k === n - 1 ? sent.length - 1 : k;
-    relays.push((arrivals[k] as number) - (sent[j] as number));
-  }
-}
 let completed = 0;
 let failed = 0;
 let short = 0;
@@ -121,7 +106,9 @@ async function collectRelays(emittedUrl: string, tag: string, arrivals: number[]
   try {
     const r = await fetch(`${emittedUrl}?tag=${encodeURIComponent(tag)}`);
     if (!r.ok) throw new Error(`status ${r.status}`);
-    pairRelays(arrivals, (await r.json()) as number[]);
+    const paired = pairRelays(arrivals, (await r.json()) as number[]);
+    if (paired === null) unpaired++;
+    else for (const d of paired) relays.push(d);
   } catch {
     unpaired++;
   }
