@@ -16,6 +16,8 @@ export interface StreamsConfig {
   timeoutMs: number;
   /** Sent `concurrency` at a time first, unmeasured, so connection setup and JIT stay out of the figures. */
   warmupBody?: string;
+  /** How many times `concurrency` warm-up requests are sent (default 3). */
+  warmupRounds?: number;
   /**
    * The mock's GET /emitted URL. When set, each stream's model gets a unique "#tag", the mock notes when it sent
    * each event, and every event's relay delay (sent by the mock → read here, one shared clock) is measured too.
@@ -124,7 +126,7 @@ async function worker(w: number): Promise<void> {
 
 if (cfg.warmupBody) {
   const init = { method: "POST", headers: cfg.endpoint.headers, body: cfg.warmupBody, signal: AbortSignal.timeout(cfg.timeoutMs) };
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < (cfg.warmupRounds ?? 3); round++) {
     await Promise.allSettled(Array.from({ length: cfg.concurrency }, () => fetch(cfg.endpoint.url, init).then((r) => r.arrayBuffer())));
   }
 }
