@@ -1,5 +1,6 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
 import { bodyTooLarge } from '../errors.ts';
+import { topLevelMembers } from './json-top-level.ts';
 
 /** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
 const SNIFF_MAX_BYTES = 1 << 20;
@@ -82,47 +83,66 @@ function parseLength(v: string | null): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-interface SniffedFields {
-  model?: unknown;
-  stream?: unknown;
-  stream_options?: unknown;
-}
+/** The members the proxy reads; the rest of the body (the prompt, often most of it) is skipped unparsed. */
+const SNIFFED = new Set(['model', 'stream', 'stream_options']);
 
 /** A JSON body already in memory: its model and stream flag read, include_usage added when the policy asks. */
 export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBody {
-  let fields: SniffedFields = {};
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) fields = parsed as SniffedFields;
-  } catch {
-    // Not JSON after all: forward untouched and let the provider answer.
-  }
-  const model = typeof fields.model === 'string' ? fields.model : '';
-  const stream = fields.stream === true;
+  // Null when the body is not a JSON object after all: it is forwarded untouched and the provider answers.
+  const members = topLevelMembers(buf, SNIFFED);
+  const model = stringValue(members?.get('model'));
+  const stream = members?.get('stream') === 'true';
   let body = buf;
   let injectedUsage = false;
-  if (policy.injectUsage && stream && !hasIncludeUsage(fields.stream_options)) {
-    body = withIncludeUsage(buf, fields);
-    injectedUsage = true;
+  if (policy.injectUsage && stream) {
+    const options = members?.get('stream_options');
+    if (options === undefined) {
+      body = withIncludeUsage(buf);
+      injectedUsage = true;
+    } else if (!hasIncludeUsage(parsed(options))) {
+      const merged = mergeIncludeUsage(buf);
+      if (merged) {
+        body = merged;
+        injectedUsage = true;
+      }
+    }
   }
   return { body, length: body.byteLength, bytesIn: () => buf.byteLength, model, stream, injectedUsage };
+}
+
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function stringValue(raw: string | undefined): string {
+  if (raw === undefined || raw.charCodeAt(0) !== 0x22) return '';
+  const v = parsed(raw);
+  return typeof v === 'string' ? v : '';
 }
 
 function hasIncludeUsage(opts: unknown): boolean {
   return !!opts && typeof opts === 'object' && (opts as { include_usage?: unknown }).include_usage === true;
 }
 
-/** Adds include_usage without re-encoding the client's JSON when it has no stream_options at all. */
-function withIncludeUsage(buf: Uint8Array, fields: SniffedFields): Uint8Array {
-  if (fields.stream_options === undefined) {
-    const brace = buf.indexOf(0x7b);
-    const out = new Uint8Array(buf.byteLength + INCLUDE_USAGE.byteLength);
-    out.set(buf.subarray(0, brace + 1), 0);
-    out.set(INCLUDE_USAGE, brace + 1);
-    out.set(buf.subarray(brace + 1), brace + 1 + INCLUDE_USAGE.byteLength);
-    return out;
-  }
-  // Rare: the client sent stream_options without include_usage; merging needs a re-encode.
+/** Adds include_usage without re-encoding the client's JSON: the body has no stream_options at all. */
+function withIncludeUsage(buf: Uint8Array): Uint8Array {
+  const brace = buf.indexOf(0x7b);
+  const out = new Uint8Array(buf.byteLength + INCLUDE_USAGE.byteLength);
+  out.set(buf.subarray(0, brace + 1), 0);
+  out.set(INCLUDE_USAGE, brace + 1);
+  out.set(buf.subarray(brace + 1), brace + 1 + INCLUDE_USAGE.byteLength);
+  return out;
+}
+
+/** Rare: the client sent stream_options without include_usage; merging needs a full parse and a re-encode. */
+function mergeIncludeUsage(buf: Uint8Array): Uint8Array | null {
+  const all = parsed(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
+  if (!all || typeof all !== 'object' || Array.isArray(all)) return null;
+  const fields = all as { stream_options?: unknown };
   const opts = fields.stream_options && typeof fields.stream_options === 'object' ? fields.stream_options : {};
   return enc.encode(JSON.stringify({ ...fields, stream_options: { ...opts, include_usage: true } }));
 }

@@ -1,0 +1,97 @@
+// Reads chosen top-level members of a JSON object without parsing the rest: a long prompt is skipped, not built.
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+
+const textOf = (buf: Uint8Array, start: number, end: number): string => Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('utf8');
+
+function isSpace(b: number | undefined): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+}
+
+function skipSpaces(buf: Uint8Array, i: number): number {
+  while (isSpace(buf[i])) i++;
+  return i;
+}
+
+/** Index just past the string whose opening quote is at `i`, or -1 if it never closes. */
+function skipString(buf: Uint8Array, i: number): number {
+  for (let q = buf.indexOf(QUOTE, i + 1); q !== -1; q = buf.indexOf(QUOTE, q + 1)) {
+    let slashes = 0;
+    while (buf[q - 1 - slashes] === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return q + 1;
+  }
+  return -1;
+}
+
+/** Index just past the value starting at `i` (any JSON value), or -1 if the text ends first. */
+function skipValue(buf: Uint8Array, i: number): number {
+  const first = buf[i];
+  if (first === QUOTE) return skipString(buf, i);
+  if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
+    // A number or a literal: it runs to the next delimiter.
+    while (i < buf.length && buf[i] !== COMMA && buf[i] !== CLOSE_OBJECT && buf[i] !== CLOSE_ARRAY && !isSpace(buf[i])) i++;
+    return i;
+  }
+  let depth = 0;
+  while (i < buf.length) {
+    const b = buf[i];
+    if (b === QUOTE) {
+      i = skipString(buf, i);
+      if (i === -1) return -1;
+      continue;
+    }
+    if (b === OPEN_OBJECT || b === OPEN_ARRAY) depth++;
+    else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/**
+ * The raw text of each wanted member of the top-level object (the last one wins, as with JSON.parse), or null when
+ * the text is not shaped like a JSON object. It checks structure only, not that every value is valid JSON: callers
+ * parse the small values they read, and a malformed body is the provider's to refuse.
+ */
+export function topLevelMembers(buf: Uint8Array, wanted: ReadonlySet<string>): Map<string, string> | null {
+  let i = skipSpaces(buf, 0);
+  if (buf[i] !== OPEN_OBJECT) return null;
+  const found = new Map<string, string>();
+  i = skipSpaces(buf, i + 1);
+  if (buf[i] === CLOSE_OBJECT) return found;
+  for (;;) {
+    if (buf[i] !== QUOTE) return null;
+    const keyEnd = skipString(buf, i);
+    if (keyEnd === -1) return null;
+    // A key written with escapes ("mod\u0065l") names the same member as its plain spelling.
+    const rawKey = textOf(buf, i + 1, keyEnd - 1);
+    const key = rawKey.includes('\\') ? safeParse(textOf(buf, i, keyEnd)) : rawKey;
+    i = skipSpaces(buf, keyEnd);
+    if (buf[i] !== COLON) return null;
+    const valueStart = skipSpaces(buf, i + 1);
+    const valueEnd = skipValue(buf, valueStart);
+    if (valueEnd === -1 || valueEnd === valueStart) return null;
+    if (typeof key === 'string' && wanted.has(key)) found.set(key, textOf(buf, valueStart, valueEnd));
+    i = skipSpaces(buf, valueEnd);
+    if (buf[i] === CLOSE_OBJECT) return found;
+    if (buf[i] !== COMMA) return null;
+    i = skipSpaces(buf, i + 1);
+  }
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
