@@ -1,6 +1,6 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
 import { bodyTooLarge } from '../errors.ts';
-import { topLevelMembers } from './json-top-level.ts';
+import { topLevelMembers } from '../usage/json-top-level.ts';
 
 /** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
 const SNIFF_MAX_BYTES = 1 << 20;

@@ -2,6 +2,7 @@
 import type { Capture, SseEventRecord } from './snippet.ts';
 import type { SseKeep, UsageFormat } from './formats/types.ts';
 import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture } from './json-capture.ts';
+import { topLevelMembers } from './json-top-level.ts';
 import { createSseParser, type SseParser } from './sse.ts';
 
 export const MAX_KEPT_EVENTS = 16;
@@ -62,43 +63,34 @@ export function createCapture(format: UsageFormat, contentType: string | null): 
 }
 
 /**
- * The capture of a complete JSON body already in memory: the native parser is several times faster than the
- * byte scanner for this common case (a small non-streamed answer). Anything it cannot take (JSON lines, a broken
- * body) goes through the streaming scanner, so both give the same fields.
+ * The capture of a complete JSON object already in memory (a small non-streamed answer, the common case): the wanted
+ * members are read as the raw text they arrived in, nothing else is parsed and nothing is re-encoded. Anything else
+ * (an array, JSON lines, a BOM, a broken body) goes through the streaming scanner, which keeps raw text the same way.
  */
 export function captureWholeBody(format: UsageFormat, contentType: string | null, body: Uint8Array): Capture {
   const kind = bodyKindOf(contentType);
   if (kind === 'json' || kind === 'sniff') {
-    try {
-      const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
-      const text = Buffer.from(body.buffer, body.byteOffset + start, body.byteLength - start).toString('utf8');
-      const fast = pickFields(format.jsonKeys, JSON.parse(text) as unknown);
-      if (fast) return fast;
-    } catch {
-      // Fall through to the scanner, which knows what to make of it.
-    }
+    const members = topLevelMembers(body, keySetOf(format));
+    if (members) return pickFields(members);
   }
   const c = createCapture(format, contentType);
   c.feed(body);
   return c.finish();
 }
 
-function pickFields(keys: readonly string[], parsed: unknown): Capture | null {
-  const objects = Array.isArray(parsed) ? parsed : [parsed];
+const keySets = new WeakMap<UsageFormat, ReadonlySet<string>>();
+function keySetOf(format: UsageFormat): ReadonlySet<string> {
+  let set = keySets.get(format);
+  if (!set) keySets.set(format, (set = new Set(format.jsonKeys)));
+  return set;
+}
+
+function pickFields(members: ReadonlyMap<string, string>): Capture {
   const fields: Record<string, string> = {};
   let truncated = false;
-  for (const o of objects) {
-    if (o === null || typeof o !== 'object' || Array.isArray(o)) return null;
-    for (const k of keys) {
-      const v = (o as Record<string, unknown>)[k];
-      if (v === undefined) continue;
-      const raw = JSON.stringify(v);
-      if (Buffer.byteLength(raw) > MAX_CAPTURED_VALUE_BYTES) {
-        truncated = true;
-        continue;
-      }
-      fields[k] = raw;
-    }
+  for (const [key, raw] of members) {
+    if (Buffer.byteLength(raw) > MAX_CAPTURED_VALUE_BYTES) truncated = true;
+    else fields[key] = raw;
   }
   return truncated ? { kind: 'json', fields, truncated: true } : { kind: 'json', fields };
 }

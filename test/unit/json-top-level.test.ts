@@ -1,6 +1,6 @@
 // The top-level member reader against JSON.parse: same members, same values, over generated and hand-made bodies.
 import { describe, expect, test } from 'bun:test';
-import { topLevelMembers } from '../../src/proxy/json-top-level.ts';
+import { topLevelMembers } from '../../src/usage/json-top-level.ts';
 
 const WANTED = new Set(['model', 'stream', 'stream_options']);
 const enc = new TextEncoder();

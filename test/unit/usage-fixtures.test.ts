@@ -3,6 +3,8 @@ import { describe, expect, test } from 'bun:test';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { providerBySlug } from '../../src/providers/index.ts';
+import { captureWholeBody } from '../../src/usage/capture.ts';
+import { formatById } from '../../src/usage/formats/index.ts';
 import { normalizeSnippet } from '../../src/usage/normalize.ts';
 import type { CanonicalUsage, Capture } from '../../src/usage/snippet.ts';
 import { FIXTURES_DIR } from '../helpers/env.ts';
@@ -154,6 +156,14 @@ describe.each(ROWS.map((r) => [`${r.file} (${r.wire})`, r] as const))('%s', (_na
       expect(wrong).toEqual([]);
     });
   }
+
+  // The proxy reads small identity-encoded answers whole (captureWholeBody); it must keep what the scanner keeps.
+  test('read whole, the capture is the streaming scanner\'s, field for field', () => {
+    const choice = providerBySlug(row.provider)?.formatFor(row.path);
+    const format = choice ? formatById(choice.format) : undefined;
+    if (!format) throw new Error(`no format for ${row.file}`);
+    expect(captureWholeBody(format, row.contentType, bytes)).toEqual(captureOf(format.id, row.contentType, [bytes]));
+  });
 
   test('the capture holds only usage-bearing parts, never the whole body', () => {
     const { capture } = normalizeRow(row, [bytes]);

@@ -1,4 +1,4 @@
-// Reads chosen top-level members of a JSON object without parsing the rest: a long prompt is skipped, not built.
+// Reads chosen top-level members of a JSON object as raw text without parsing the rest (a long prompt is skipped, not built).
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -63,6 +63,7 @@ function skipValue(buf: Uint8Array, i: number): number {
  * parse the small values they read, and a malformed body is the provider's to refuse.
  */
 export function topLevelMembers(buf: Uint8Array, wanted: ReadonlySet<string>): Map<string, string> | null {
+  const names = encodedNames(wanted);
   let i = skipSpaces(buf, 0);
   if (buf[i] !== OPEN_OBJECT) return null;
   const found = new Map<string, string>();
@@ -72,20 +73,48 @@ export function topLevelMembers(buf: Uint8Array, wanted: ReadonlySet<string>): M
     if (buf[i] !== QUOTE) return null;
     const keyEnd = skipString(buf, i);
     if (keyEnd === -1) return null;
-    // A key written with escapes ("mod\u0065l") names the same member as its plain spelling.
-    const rawKey = textOf(buf, i + 1, keyEnd - 1);
-    const key = rawKey.includes('\\') ? safeParse(textOf(buf, i, keyEnd)) : rawKey;
+    const key = wantedKey(buf, i + 1, keyEnd - 1, names);
     i = skipSpaces(buf, keyEnd);
     if (buf[i] !== COLON) return null;
     const valueStart = skipSpaces(buf, i + 1);
     const valueEnd = skipValue(buf, valueStart);
     if (valueEnd === -1 || valueEnd === valueStart) return null;
-    if (typeof key === 'string' && wanted.has(key)) found.set(key, textOf(buf, valueStart, valueEnd));
+    if (key !== undefined) found.set(key, textOf(buf, valueStart, valueEnd));
     i = skipSpaces(buf, valueEnd);
     if (buf[i] === CLOSE_OBJECT) return found;
     if (buf[i] !== COMMA) return null;
     i = skipSpaces(buf, i + 1);
   }
+}
+
+interface EncodedName {
+  name: string;
+  bytes: Uint8Array;
+}
+
+const encoded = new WeakMap<ReadonlySet<string>, EncodedName[]>();
+function encodedNames(wanted: ReadonlySet<string>): EncodedName[] {
+  let names = encoded.get(wanted);
+  if (!names) encoded.set(wanted, (names = [...wanted].map((name) => ({ name, bytes: new TextEncoder().encode(name) }))));
+  return names;
+}
+
+/** The wanted name a key (bytes start..end, quotes excluded) spells, compared in place: most keys are never decoded. */
+function wantedKey(buf: Uint8Array, start: number, end: number, names: readonly EncodedName[]): string | undefined {
+  let escaped = false;
+  for (let k = start; k < end && !escaped; k++) escaped = buf[k] === BACKSLASH;
+  if (escaped) {
+    // A key written with escapes ("mod\u0065l") names the same member as its plain spelling.
+    const key = safeParse(textOf(buf, start - 1, end + 1));
+    return names.find((n) => n.name === key)?.name;
+  }
+  const length = end - start;
+  outer: for (const n of names) {
+    if (n.bytes.length !== length) continue;
+    for (let k = 0; k < length; k++) if (buf[start + k] !== n.bytes[k]) continue outer;
+    return n.name;
+  }
+  return undefined;
 }
 
 function safeParse(text: string): unknown {
