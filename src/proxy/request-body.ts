@@ -1,5 +1,6 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
 import { bodyTooLarge } from '../errors.ts';
+import { parseJsonOrUndefined } from '../usage/json-bytes.ts';
 import { topLevelMembers } from '../usage/json-top-level.ts';
 
 /** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
@@ -99,7 +100,7 @@ export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBo
     if (options === undefined) {
       body = withIncludeUsage(buf);
       injectedUsage = true;
-    } else if (!hasIncludeUsage(parsed(options))) {
+    } else if (!hasIncludeUsage(parseJsonOrUndefined(options))) {
       const merged = mergeIncludeUsage(buf);
       if (merged) {
         body = merged;
@@ -110,17 +111,9 @@ export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBo
   return { body, length: body.byteLength, bytesIn: () => buf.byteLength, model, stream, injectedUsage };
 }
 
-function parsed(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 function stringValue(raw: string | undefined): string {
   if (raw === undefined || raw.charCodeAt(0) !== 0x22) return '';
-  const v = parsed(raw);
+  const v = parseJsonOrUndefined(raw);
   return typeof v === 'string' ? v : '';
 }
 
@@ -140,7 +133,7 @@ function withIncludeUsage(buf: Uint8Array): Uint8Array {
 
 /** Rare: the client sent stream_options without include_usage; merging needs a full parse and a re-encode. */
 function mergeIncludeUsage(buf: Uint8Array): Uint8Array | null {
-  const all = parsed(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
+  const all = parseJsonOrUndefined(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
   if (!all || typeof all !== 'object' || Array.isArray(all)) return null;
   const fields = all as { stream_options?: unknown };
   const opts = fields.stream_options && typeof fields.stream_options === 'object' ? fields.stream_options : {};

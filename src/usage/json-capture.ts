@@ -1,17 +1,10 @@
 // Streaming JSON scanner: keeps the raw text of chosen top-level keys (or keys of each top-level array element), bounded.
 import { CappedBytes } from './bytes.ts';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, isJsonSpace, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './json-bytes.ts';
 
 export const MAX_CAPTURED_VALUE_BYTES = 64 * 1024;
 const MAX_KEY_BYTES = 256;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
 const BOM = [0xef, 0xbb, 0xbf];
 
 export interface JsonCaptureResult {
@@ -153,7 +146,7 @@ export function createJsonCapture(keys: readonly string[], maxValueBytes = MAX_C
         continue;
       }
       const b = chunk[i] as number;
-      if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) {
+      if (isJsonSpace(b)) {
         if (depth === watchDepth && slot === Slot.InScalar) endValue(i);
         continue;
       }

@@ -1,22 +1,13 @@
 // Reads chosen top-level members of a JSON object as raw text without parsing the rest (a long prompt is skipped, not built).
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
+import {
+  BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, isJsonSpace, OPEN_ARRAY, OPEN_OBJECT, parseJsonOrUndefined, QUOTE,
+} from './json-bytes.ts';
 
 const textOf = (buf: Uint8Array, start: number, end: number): string => Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('utf8');
 
-function isSpace(b: number | undefined): boolean {
-  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
-}
-
 function skipSpaces(buf: Uint8Array, i: number): number {
-  while (isSpace(buf[i])) i++;
+  while (isJsonSpace(buf[i])) i++;
   return i;
 }
 
@@ -36,7 +27,7 @@ function skipValue(buf: Uint8Array, i: number): number {
   if (first === QUOTE) return skipString(buf, i);
   if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
     // A number or a literal: it runs to the next delimiter.
-    while (i < buf.length && buf[i] !== COMMA && buf[i] !== CLOSE_OBJECT && buf[i] !== CLOSE_ARRAY && !isSpace(buf[i])) i++;
+    while (i < buf.length && buf[i] !== COMMA && buf[i] !== CLOSE_OBJECT && buf[i] !== CLOSE_ARRAY && !isJsonSpace(buf[i])) i++;
     return i;
   }
   let depth = 0;
@@ -105,7 +96,7 @@ function wantedKey(buf: Uint8Array, start: number, end: number, names: readonly 
   for (let k = start; k < end && !escaped; k++) escaped = buf[k] === BACKSLASH;
   if (escaped) {
     // A key written with escapes ("mod\u0065l") names the same member as its plain spelling.
-    const key = safeParse(textOf(buf, start - 1, end + 1));
+    const key = parseJsonOrUndefined(textOf(buf, start - 1, end + 1));
     return names.find((n) => n.name === key)?.name;
   }
   const length = end - start;
@@ -115,12 +106,4 @@ function wantedKey(buf: Uint8Array, start: number, end: number, names: readonly 
     return n.name;
   }
   return undefined;
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
