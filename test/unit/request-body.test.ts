@@ -1,0 +1,60 @@
+// prepareJsonBody: the model and stream flag read from the top level, include_usage added without re-encoding.
+import { describe, expect, test } from 'bun:test';
+import { prepareJsonBody } from '../../src/proxy/request-body.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const INJECT = { maxBytes: 1 << 20, injectUsage: true };
+
+function prepare(text: string, policy = INJECT) {
+  const p = prepareJsonBody(enc.encode(text), policy);
+  return { ...p, text: dec.decode(p.body as Uint8Array) };
+}
+
+describe('prepareJsonBody', () => {
+  test('reads the top-level model and stream flag, not nested ones', () => {
+    const p = prepare('{"messages":[{"model":"nested","stream":false}],"model":"gpt-4.1","stream":true,"stream_options":{"include_usage":true}}');
+    expect(p.model).toBe('gpt-4.1');
+    expect(p.stream).toBe(true);
+    expect(p.injectedUsage).toBe(false);
+    expect(p.bytesIn()).toBe(p.body instanceof Uint8Array ? p.body.byteLength : -1);
+  });
+
+  test('a stream without stream_options gets include_usage spliced in, the rest byte for byte', () => {
+    const original = '{ "model": "gpt-4.1", "stream": true, "messages": [{"role":"user","content":"a \\"b\\" {c}"}] }';
+    const p = prepare(original);
+    expect(p.injectedUsage).toBe(true);
+    expect(p.text).toBe(`{"stream_options":{"include_usage":true},${original.slice(1)}`);
+    expect(JSON.parse(p.text)).toEqual({ ...JSON.parse(original), stream_options: { include_usage: true } });
+    expect(p.length).toBe(enc.encode(p.text).byteLength);
+    expect(p.bytesIn()).toBe(enc.encode(original).byteLength);
+  });
+
+  test('stream_options without include_usage are merged, keeping the client\'s other options and fields', () => {
+    const p = prepare('{"model":"m","stream":true,"stream_options":{"continuous_usage_stats":true},"temperature":0.5}');
+    expect(p.injectedUsage).toBe(true);
+    expect(JSON.parse(p.text)).toEqual({ model: 'm', stream: true, stream_options: { continuous_usage_stats: true, include_usage: true }, temperature: 0.5 });
+  });
+
+  test('leaves the body alone when it does not stream, when the policy says not to, or when it is not an object', () => {
+    for (const [text, policy] of [
+      ['{"model":"m","stream":false}', INJECT],
+      ['{"model":"m"}', INJECT],
+      ['{"model":"m","stream":true}', { ...INJECT, injectUsage: false }],
+      ['[{"model":"m","stream":true}]', INJECT],
+      ['{"model":"m","stream":true', INJECT],
+      ['not json', INJECT],
+    ] as const) {
+      const p = prepare(text, policy);
+      expect(p.text).toBe(text);
+      expect(p.injectedUsage).toBe(false);
+    }
+    expect(prepare('[{"model":"m","stream":true}]').model).toBe('');
+  });
+
+  test('a model written with escapes is read unescaped; a model that is not a string is none', () => {
+    expect(prepare('{"model":"gpt\\u002d4.1"}').model).toBe('gpt-4.1');
+    expect(prepare('{"model":42,"stream":"true"}').model).toBe('');
+    expect(prepare('{"model":42,"stream":"true"}').stream).toBe(false);
+  });
+});
