@@ -1,5 +1,6 @@
 // SSE: first-byte time and per-event delay at a fixed cadence; then 1,000 open streams and proxy RSS.
 import { chatRequest, modelSse } from "../mock/fixtures.ts";
+import { settle } from "../lib/cpu.ts";
 import { runLoad } from "../lib/loadproc.ts";
 import { sampleRss } from "../lib/rss.ts";
 import { pairedSpread, spread } from "../lib/stats.ts";
@@ -70,17 +71,21 @@ function toRound(rep: number, target: RoundBase["target"], bgBusy: number, r: St
 /**
  * Each round first sends short streams of the same shape, unmeasured: a JSON warm-up would leave a proxy's streaming
  * path (its SSE relay and parsers) to be compiled during the measured streams, which then time the JIT rather than
- * the relay. Every target gets the same warm-up.
+ * the relay. Every target gets the same warm-up, in a run of its own followed by the usual settle.
  */
 const WARMUP_SSE = chatRequest(modelSse(5, 0), true);
-const WARMUP_STREAMS = 200;
+const WARMUP_STREAMS = 1000;
 
 export async function streamPhase(ctx: PhaseContext) {
   const p = ctx.profile.stream;
   const body = chatRequest(modelSse(p.events, p.cadenceMs), true);
   const budget = ((p.streams / p.concurrency) * (p.events * p.cadenceMs + 2000) + 20_000);
   const rounds = await interleaved(ctx, ctx.profile.reps, async (t, rep, bgBusy) => {
-    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.concurrency, rampMs: p.cadenceMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: 30_000, warmupBody: WARMUP_SSE, warmupRounds: Math.ceil(WARMUP_STREAMS / p.concurrency), emittedUrl: `${ctx.mockUrl}/emitted` };
+    const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.concurrency, rampMs: p.cadenceMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: 30_000, warmupBody: WARMUP_SSE, emittedUrl: `${ctx.mockUrl}/emitted` };
+    // Warm up in a run of its own, then let the machine settle again: the warm-up's own aftermath (arouter's usage
+    // rows being written, a proxy's garbage collection) must not land on the measured streams.
+    await runLoad<StreamsResult>("streams.ts", { ...cfg, streams: 0, warmupRounds: Math.ceil(WARMUP_STREAMS / p.concurrency) }, budget);
+    await settle(ctx.profile.settle);
     const r = await runLoad<StreamsResult>("streams.ts", cfg, budget);
     ctx.log(`stream rep ${rep} ${t.name}: ttfb p50 ${r.ttfbMs.p50.toFixed(2)} ms, event delay p50 ${r.eventDelayMs.p50.toFixed(2)} p99 ${r.eventDelayMs.p99.toFixed(2)} ms, relay p50 ${r.relayDelayMs?.p50.toFixed(2)} p99 ${r.relayDelayMs?.p99.toFixed(2)} ms`);
     return toRound(rep, t.name, bgBusy, r);
