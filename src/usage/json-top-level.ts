@@ -54,7 +54,15 @@ function skipValue(buf: Uint8Array, i: number): number {
  * parse the small values they read, and a malformed body is the provider's to refuse.
  */
 export function topLevelMembers(buf: Uint8Array, wanted: ReadonlySet<string>): Map<string, string> | null {
-  const names = encodedNames(wanted);
+  // It reads request and response bodies on the client's path, where nothing may throw: a surprise is "unreadable".
+  try {
+    return readMembers(buf, encodedNames(wanted));
+  } catch {
+    return null;
+  }
+}
+
+function readMembers(buf: Uint8Array, names: readonly EncodedName[]): Map<string, string> | null {
   let i = skipSpaces(buf, 0);
   if (buf[i] !== OPEN_OBJECT) return null;
   const found = new Map<string, string>();
