@@ -13,7 +13,6 @@ const FIELD_ID = new TextEncoder().encode('id');
 // parsers instead of a native decoder per response.
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
-/** Called once per event. `truncated`: the data exceeded the limit and only its first bytes are given. */
 /**
  * The first LF or CR at or after a position in one chunk (-1 if none). The native indexOf results are kept and
  * reused until the scan passes them, so a chunk of many short lines costs two searches per line, not per byte.
@@ -28,6 +27,7 @@ export function lineEndFinder(chunk: Uint8Array): (from: number) => number {
   };
 }
 
+/** Called once per event. `truncated`: the data exceeded the limit and only its first bytes are given. */
 export type SseEventHandler = (event: string | undefined, data: string, truncated: boolean) => void;
 
 export interface SseParser {
