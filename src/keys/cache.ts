@@ -67,30 +67,24 @@ export class KeyCache {
 
   /** Resolves the record for a key hash, or null for unknown keys. Throws KeyStoreUnavailable on a cold miss with Redis down. */
   async get(hash: string): Promise<KeyRecord | null> {
+    const usable = this.peek(hash);
+    if (usable !== undefined) return usable;
     const e = this.entries.get(hash);
+    if (!e) return this.load(hash);
     const now = this.now();
-    if (e) {
-      const age = now - e.checkedAt;
-      if (age < this.opts.refreshAfterMs) return e.record;
-      if (this.usableWhileRefreshing(e, age)) {
-        this.refreshSoon(hash, e);
-        return e.record;
-      }
-      const inGrace = !!e.record && age < this.opts.maxAgeMs + this.opts.outageGraceMs;
-      // A store that just failed (down, or frozen until a command timeout) must not make every request wait again.
-      if (inGrace && now - e.failedAt < RETRY_AFTER_FAILURE_MS) {
-        this.refreshSoon(hash, e);
-        return e.record;
-      }
-      try {
-        return await this.load(hash);
-      } catch (err) {
-        e.failedAt = this.now();
-        if (inGrace) return e.record;
-        throw err;
-      }
+    const inGrace = !!e.record && now - e.checkedAt < this.opts.maxAgeMs + this.opts.outageGraceMs;
+    // A store that just failed (down, or frozen until a command timeout) must not make every request wait again.
+    if (inGrace && now - e.failedAt < RETRY_AFTER_FAILURE_MS) {
+      this.refreshSoon(hash, e);
+      return e.record;
     }
-    return this.load(hash);
+    try {
+      return await this.load(hash);
+    } catch (err) {
+      e.failedAt = this.now();
+      if (inGrace) return e.record;
+      throw err;
+    }
   }
 
   /** Called on a revocation message: forget the key at once. */
