@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { FIXTURES_DIR } from "../mock/fixtures.ts";
 import { captureWholeBody } from "../../src/usage/capture.ts";
 import { formatById } from "../../src/usage/formats/index.ts";
-import { topLevelMembers } from "../../src/usage/json-top-level.ts";
+import { createMemberReader } from "../../src/usage/json-top-level.ts";
 
 function median(f: () => unknown, n: number): number {
   for (let i = 0; i < n; i++) f();
@@ -21,14 +21,14 @@ function median(f: () => unknown, n: number): number {
 const text = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
 
 // 1. Request bodies: the proxy needs model, stream and stream_options of a chat request of growing length.
-const SNIFFED = new Set(["model", "stream", "stream_options"]);
+const readSniffed = createMemberReader(["model", "stream", "stream_options"]);
 const turn = (i: number) => ({ role: i % 2 ? "assistant" : "user", content: 'Lorem ipsum "quoted" {braces} \\ é 漢字, '.repeat(12) });
 console.log("request body            JSON.parse    top-level read");
 for (const turns of [1, 4, 20, 200]) {
   const body = new TextEncoder().encode(JSON.stringify({ model: "gpt-4.1", messages: Array.from({ length: turns }, (_, i) => turn(i)), stream: true }));
   const n = Math.max(200, Math.floor(4_000_000 / body.length));
   const parse = median(() => (JSON.parse(text(body)) as { model: string }).model, n);
-  const read = median(() => topLevelMembers(body, SNIFFED)?.get("model"), n);
+  const read = median(() => readSniffed(body)?.get("model"), n);
   console.log(`${(body.length / 1024).toFixed(1).padStart(7)} KiB         ${parse.toFixed(2).padStart(7)} µs    ${read.toFixed(2).padStart(7)} µs`);
 }
 

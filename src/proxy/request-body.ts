@@ -1,7 +1,7 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
 import { bodyTooLarge } from '../errors.ts';
 import { parseJsonOrUndefined } from '../usage/json-bytes.ts';
-import { topLevelMembers } from '../usage/json-top-level.ts';
+import { createMemberReader } from '../usage/json-top-level.ts';
 
 /** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
 const SNIFF_MAX_BYTES = 1 << 20;
@@ -85,12 +85,12 @@ function parseLength(v: string | null): number | null {
 }
 
 /** The members the proxy reads; the rest of the body (the prompt, often most of it) is skipped unparsed. */
-const SNIFFED = new Set(['model', 'stream', 'stream_options']);
+const readSniffed = createMemberReader(['model', 'stream', 'stream_options']);
 
 /** A JSON body already in memory: its model and stream flag read, include_usage added when the policy asks. */
 export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBody {
   // Null when the body is not a JSON object after all: it is forwarded untouched and the provider answers.
-  const members = topLevelMembers(buf, SNIFFED);
+  const members = readSniffed(buf);
   const model = stringValue(members?.get('model'));
   const stream = members?.get('stream') === 'true';
   let body = buf;

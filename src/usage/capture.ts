@@ -2,7 +2,7 @@
 import type { Capture, SseEventRecord } from './snippet.ts';
 import type { SseKeep, UsageFormat } from './formats/types.ts';
 import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture } from './json-capture.ts';
-import { topLevelMembers } from './json-top-level.ts';
+import { createMemberReader, type MemberReader } from './json-top-level.ts';
 import { createSseParser, type SseParser } from './sse.ts';
 
 export const MAX_KEPT_EVENTS = 16;
@@ -70,7 +70,7 @@ export function createCapture(format: UsageFormat, contentType: string | null): 
 export function captureWholeBody(format: UsageFormat, contentType: string | null, body: Uint8Array): Capture {
   const kind = bodyKindOf(contentType);
   if (kind === 'json' || kind === 'sniff') {
-    const members = topLevelMembers(body, keySetOf(format));
+    const members = memberReaderOf(format)(body);
     if (members) return pickFields(members);
   }
   const c = createCapture(format, contentType);
@@ -78,11 +78,11 @@ export function captureWholeBody(format: UsageFormat, contentType: string | null
   return c.finish();
 }
 
-const keySets = new WeakMap<UsageFormat, ReadonlySet<string>>();
-function keySetOf(format: UsageFormat): ReadonlySet<string> {
-  let set = keySets.get(format);
-  if (!set) keySets.set(format, (set = new Set(format.jsonKeys)));
-  return set;
+const memberReaders = new WeakMap<UsageFormat, MemberReader>();
+function memberReaderOf(format: UsageFormat): MemberReader {
+  let read = memberReaders.get(format);
+  if (!read) memberReaders.set(format, (read = createMemberReader(format.jsonKeys)));
+  return read;
 }
 
 function pickFields(members: ReadonlyMap<string, string>): Capture {

@@ -48,18 +48,24 @@ function skipValue(buf: Uint8Array, i: number): number {
   return -1;
 }
 
+/** Reads one body: the raw text of each wanted member, or null when the body is not shaped like a JSON object. */
+export type MemberReader = (buf: Uint8Array) => Map<string, string> | null;
+
 /**
- * The raw text of each wanted member of the top-level object (the last one wins, as with JSON.parse), or null when
- * the text is not shaped like a JSON object. It checks structure only, not that every value is valid JSON: callers
- * parse the small values they read, and a malformed body is the provider's to refuse.
+ * A reader of the named top-level members (the last occurrence wins, as with JSON.parse); the names are encoded once,
+ * here. It checks structure only, not that every value is valid JSON: callers parse the small values they read, and
+ * a malformed body is the provider's to refuse.
  */
-export function topLevelMembers(buf: Uint8Array, wanted: ReadonlySet<string>): Map<string, string> | null {
-  // It reads request and response bodies on the client's path, where nothing may throw: a surprise is "unreadable".
-  try {
-    return readMembers(buf, encodedNames(wanted));
-  } catch {
-    return null;
-  }
+export function createMemberReader(names: readonly string[]): MemberReader {
+  const encoded = names.map((name) => ({ name, bytes: new TextEncoder().encode(name) }));
+  return (buf) => {
+    // It reads request and response bodies on the client's path, where nothing may throw: a surprise is "unreadable".
+    try {
+      return readMembers(buf, encoded);
+    } catch {
+      return null;
+    }
+  };
 }
 
 function readMembers(buf: Uint8Array, names: readonly EncodedName[]): Map<string, string> | null {
@@ -89,13 +95,6 @@ function readMembers(buf: Uint8Array, names: readonly EncodedName[]): Map<string
 interface EncodedName {
   name: string;
   bytes: Uint8Array;
-}
-
-const encoded = new WeakMap<ReadonlySet<string>, EncodedName[]>();
-function encodedNames(wanted: ReadonlySet<string>): EncodedName[] {
-  let names = encoded.get(wanted);
-  if (!names) encoded.set(wanted, (names = [...wanted].map((name) => ({ name, bytes: new TextEncoder().encode(name) }))));
-  return names;
 }
 
 /** The wanted name a key (bytes start..end, quotes excluded) spells, compared in place: most keys are never decoded. */

@@ -1,8 +1,9 @@
 // The top-level member reader against JSON.parse: same members, same values, over generated and hand-made bodies.
 import { describe, expect, test } from 'bun:test';
-import { topLevelMembers } from '../../src/usage/json-top-level.ts';
+import { createMemberReader } from '../../src/usage/json-top-level.ts';
 
-const WANTED = new Set(['model', 'stream', 'stream_options']);
+const WANTED = ['model', 'stream', 'stream_options'];
+const read = createMemberReader(WANTED);
 const enc = new TextEncoder();
 
 /** A small deterministic generator (mulberry32), so a failure names a reproducible seed. */
@@ -34,14 +35,14 @@ function randomValue(r: () => number, depth: number): unknown {
   if (k === 3) return null;
   if (k === 4) return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1));
   const o: Record<string, unknown> = {};
-  for (let i = Math.floor(r() * 4); i > 0; i--) o[r() < 0.3 ? [...WANTED][Math.floor(r() * 3)]! : randomString(r)] = randomValue(r, depth + 1);
+  for (let i = Math.floor(r() * 4); i > 0; i--) o[r() < 0.3 ? WANTED[Math.floor(r() * 3)]! : randomString(r)] = randomValue(r, depth + 1);
   return o;
 }
 
 function randomBody(r: () => number): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (let i = Math.floor(r() * 6); i > 0; i--) {
-    const key = r() < 0.4 ? [...WANTED][Math.floor(r() * 3)]! : randomString(r);
+    const key = r() < 0.4 ? WANTED[Math.floor(r() * 3)]! : randomString(r);
     o[key] = randomValue(r, 0);
   }
   return o;
@@ -49,7 +50,7 @@ function randomBody(r: () => number): Record<string, unknown> {
 
 /** What JSON.parse says each wanted member is, against what the reader's raw text parses to. */
 function expectSameAsParse(text: string): void {
-  const members = topLevelMembers(enc.encode(text), WANTED);
+  const members = read(enc.encode(text));
   expect(members).not.toBeNull();
   const parsed = JSON.parse(text) as Record<string, unknown>;
   for (const key of WANTED) {
@@ -59,7 +60,7 @@ function expectSameAsParse(text: string): void {
   }
 }
 
-describe('topLevelMembers', () => {
+describe('createMemberReader', () => {
   test('agrees with JSON.parse on 3,000 generated bodies, compact and indented', () => {
     for (let seed = 1; seed <= 1500; seed++) {
       const body = randomBody(rng(seed));
@@ -70,7 +71,7 @@ describe('topLevelMembers', () => {
 
   test('takes the last of repeated members, as JSON.parse does, and ignores nested ones', () => {
     const text = '{"model":"a","messages":[{"model":"nested","stream":true}],"stream":false,"model":"b"}';
-    expect(topLevelMembers(enc.encode(text), WANTED)).toEqual(new Map([['model', '"b"'], ['stream', 'false']]));
+    expect(read(enc.encode(text))).toEqual(new Map([['model', '"b"'], ['stream', 'false']]));
     expectSameAsParse(text);
   });
 
@@ -84,14 +85,14 @@ describe('topLevelMembers', () => {
 
   test('is null for anything but an object, and for every truncation of one', () => {
     for (const text of ['[1,2]', '"model"', '42', '', '   ', '\ufeff{"model":"m"}', '{"model" "m"}', '{"model":"m",}', '{model:"m"}']) {
-      expect(topLevelMembers(enc.encode(text), WANTED)).toBeNull();
+      expect(read(enc.encode(text))).toBeNull();
     }
     const full = '{"model":"gpt-4.1","messages":[{"role":"user","content":"hi \\"there\\" {"}],"stream":true}';
-    for (let n = 0; n < full.length; n++) expect(topLevelMembers(enc.encode(full.slice(0, n)), WANTED)).toBeNull();
-    expect(topLevelMembers(enc.encode(full), WANTED)?.get('stream')).toBe('true');
+    for (let n = 0; n < full.length; n++) expect(read(enc.encode(full.slice(0, n)))).toBeNull();
+    expect(read(enc.encode(full))?.get('stream')).toBe('true');
   });
 
   test('an empty object has no members', () => {
-    expect(topLevelMembers(enc.encode(' { } '), WANTED)).toEqual(new Map());
+    expect(read(enc.encode(' { } '))).toEqual(new Map());
   });
 });
