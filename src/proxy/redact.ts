@@ -1,4 +1,5 @@
 // Removes secrets (the provider credential, the client's key) from response bytes and header values.
+import { equalsAt } from '../usage/bytes.ts';
 
 const MARK = '[redacted]';
 const MIN_SECRET = 8;
@@ -64,7 +65,7 @@ export function createRedactor(secrets: readonly string[]): Redactor | null {
     let best = 0;
     for (const n of needles) {
       for (let len = Math.min(n.length - 1, run); len > best; len--) {
-        if (isPrefixAt(buf, end - len, n)) {
+        if (equalsAt(buf, end - len, n, len)) {
           best = len;
           break;
         }
@@ -95,10 +96,4 @@ export function createRedactor(secrets: readonly string[]): Redactor | null {
       return h;
     },
   };
-}
-
-/** Whether buf from `at` to its end equals the same number of leading bytes of `needle` (no copies). */
-function isPrefixAt(buf: Uint8Array, at: number, needle: Uint8Array): boolean {
-  for (let i = at, j = 0; i < buf.length; i++, j++) if (buf[i] !== needle[j]) return false;
-  return true;
 }

@@ -2,6 +2,12 @@
 
 const NONE = new Uint8Array(0);
 
+/** Whether `length` bytes of buf from `at` equal the first `length` bytes of `expected` (compared in place, no copies). */
+export function equalsAt(buf: Uint8Array, at: number, expected: Uint8Array, length = expected.length): boolean {
+  for (let k = 0; k < length; k++) if (buf[at + k] !== expected[k]) return false;
+  return true;
+}
+
 export class CappedBytes {
   // Allocated on first use: most streams never split a line or hold an event, and a parser is made per response.
   private buf: Uint8Array = NONE;

@@ -1,5 +1,6 @@
 // Reads chosen top-level members of a JSON object as raw text without parsing the rest (a long prompt is skipped, not built).
 
+import { equalsAt } from './bytes.ts';
 import {
   BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, isJsonSpace, OPEN_ARRAY, OPEN_OBJECT, parseJsonOrUndefined, QUOTE,
 } from './json-bytes.ts';
@@ -107,10 +108,5 @@ function wantedKey(buf: Uint8Array, start: number, end: number, names: readonly 
     return names.find((n) => n.name === key)?.name;
   }
   const length = end - start;
-  outer: for (const n of names) {
-    if (n.bytes.length !== length) continue;
-    for (let k = 0; k < length; k++) if (buf[start + k] !== n.bytes[k]) continue outer;
-    return n.name;
-  }
-  return undefined;
+  return names.find((n) => n.bytes.length === length && equalsAt(buf, start, n.bytes))?.name;
 }

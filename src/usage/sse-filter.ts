@@ -1,5 +1,5 @@
 // Byte-level SSE event framer for the client's path: every event passes through byte for byte unless a predicate drops it.
-import { CappedBytes } from './bytes.ts';
+import { CappedBytes, equalsAt } from './bytes.ts';
 import { lineEndFinder } from './sse.ts';
 
 const LF = 0x0a;
@@ -157,8 +157,7 @@ function eventData(event: Uint8Array): string {
 }
 
 function isDataLine(event: Uint8Array, start: number, end: number): boolean {
-  if (end - start < FIELD_DATA.length) return false;
-  for (let k = 0; k < FIELD_DATA.length; k++) if (event[start + k] !== FIELD_DATA[k]) return false;
+  if (end - start < FIELD_DATA.length || !equalsAt(event, start, FIELD_DATA)) return false;
   const after = start + FIELD_DATA.length;
   return after === end || event[after] === COLON;
 }

@@ -1,5 +1,5 @@
 // SSE parser: a byte-level state machine (WHATWG EventSource rules) fed arbitrary chunks, dispatching (event, data).
-import { CappedBytes } from './bytes.ts';
+import { CappedBytes, equalsAt } from './bytes.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -185,7 +185,5 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
 }
 
 function fieldIs(buf: Uint8Array, start: number, length: number, name: Uint8Array): boolean {
-  if (length !== name.length) return false;
-  for (let k = 0; k < length; k++) if (buf[start + k] !== name[k]) return false;
-  return true;
+  return length === name.length && equalsAt(buf, start, name);
 }
