@@ -1,6 +1,6 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
 import { bodyTooLarge } from '../errors.ts';
-import { parseJsonOrUndefined } from '../usage/json-bytes.ts';
+import { OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
 import { createMemberReader } from '../usage/json-top-level.ts';
 
 /** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
@@ -112,7 +112,7 @@ export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBo
 }
 
 function stringValue(raw: string | undefined): string {
-  if (raw === undefined || raw.charCodeAt(0) !== 0x22) return '';
+  if (raw === undefined || raw.charCodeAt(0) !== QUOTE) return '';
   const v = parseJsonOrUndefined(raw);
   return typeof v === 'string' ? v : '';
 }
@@ -123,7 +123,7 @@ function hasIncludeUsage(opts: unknown): boolean {
 
 /** Adds include_usage without re-encoding the client's JSON: the body has no stream_options at all. */
 function withIncludeUsage(buf: Uint8Array): Uint8Array {
-  const brace = buf.indexOf(0x7b);
+  const brace = buf.indexOf(OPEN_OBJECT);
   const out = new Uint8Array(buf.byteLength + INCLUDE_USAGE.byteLength);
   out.set(buf.subarray(0, brace + 1), 0);
   out.set(INCLUDE_USAGE, brace + 1);
