@@ -72,10 +72,11 @@ const server = Bun.serve({
   port,
   idleTimeout: 0,
   async fetch(req) {
-    const path = new URL(req.url).pathname;
+    const url = new URL(req.url);
+    const path = url.pathname;
     if (path === "/health") return new Response("ok");
     if (path === "/emitted") {
-      const tag = new URL(req.url).searchParams.get("tag") ?? "";
+      const tag = url.searchParams.get("tag") ?? "";
       const times = emitted.get(tag);
       emitted.delete(tag);
       return times ? Response.json(times) : Response.json({ error: "unknown tag" }, { status: 404 });
