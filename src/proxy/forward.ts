@@ -131,10 +131,16 @@ class Exchange implements Cuttable {
     this.req.signal?.removeEventListener('abort', this);
   }
 
-  record(status: number, outcome: Outcome, capture: Capture, bytesOut: number, error?: string): void {
+  /** The exchange is over on the client's side: its connection's idle timeout applies again. */
+  restoreClientTimeout(): void {
+    if (this.over) return;
     this.over = true;
+    this.d.clientTimeout?.restore(this.req);
+  }
+
+  record(status: number, outcome: Outcome, capture: Capture, bytesOut: number, error?: string): void {
+    this.restoreClientTimeout();
     const { call, req, d } = this;
-    d.clientTimeout?.restore(req);
     const s: UsageSnippet = {
       v: 1,
       requestId: call.requestId,
@@ -311,15 +317,31 @@ export class Forwarder {
       return errorResponse(answer, x.call.requestId);
     }
     clearTimeout(idle);
-    const captured = usageFormat ? captureWholeBody(usageFormat, contentType, body) : x.empty;
+    const received = body;
     if (containsSecret(body, secrets)) {
       const redactor = createRedactor(secrets);
       if (redactor) body = concat(redactor.chunk(body), redactor.flush());
     }
-    x.done();
-    x.record(upstream.status, 'complete', captured, body.byteLength);
+    // The answer goes out first: its capture, snippet, metrics and access line (15-20 µs at the median, over 100 at
+    // p99, measured under load) wait for the next turn of the event loop. The exchange stays in flight until then,
+    // so a drain cannot close the producer ahead of this snippet.
+    // Bun applies a request's timeout only while the request is open: this one cannot wait.
+    x.restoreClientTimeout();
+    setImmediate(finishBuffered, x, upstream.status, usageFormat, contentType, received, body.byteLength);
     return new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers });
   }
+}
+
+function finishBuffered(x: Exchange, status: number, format: UsageFormat | undefined, contentType: string | null, body: Uint8Array, bytesOut: number): void {
+  x.done();
+  let captured: Capture;
+  try {
+    captured = format ? captureWholeBody(format, contentType, body) : x.empty;
+  } catch (err) {
+    // Off the request's path nothing would catch this: the row still gets written, with the reason.
+    captured = { kind: 'error', message: `usage capture failed: ${err instanceof Error ? err.name : 'unknown'}` };
+  }
+  x.record(status, 'complete', captured, bytesOut);
 }
 
 const IGNORE = { feed() {} };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { providerCases } from '../helpers/provider-cases.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
 import { createTestProxy, PROVIDER_SECRET, type TestProxy } from '../helpers/proxy-harness.ts';
+import { waitFor } from '../helpers/env.ts';
 import { PROVIDERS } from '../../src/providers/index.ts';
 
 let mock: MockUpstream;
@@ -59,9 +60,26 @@ describe.each(providerCases())('$name', (c) => {
     expect(everything).not.toContain(key);
     if (c.slug === 'anthropic') expect(r.headers['anthropic-version']).toBe('2023-06-01');
 
-    const snippet = proxy.snippets.find((s) => s.requestId === res.headers.get('x-arouter-request-id'));
+    // The snippet is pushed just after the answer goes out, so it may trail the response by a turn of the loop.
+    const id = res.headers.get('x-arouter-request-id');
+    const snippet = await waitFor(() => proxy.snippets.find((s) => s.requestId === id), 5_000, 'the snippet');
     expect(snippet?.provider).toBe(c.slug);
     expect(snippet?.status).toBe(200);
     expect(snippet?.outcome).toBe('complete');
   });
+});
+
+test('a small JSON answer goes out before its bookkeeping, and stays in flight until its snippet is pushed', async () => {
+  const c = providerCases().find((x) => x.name === 'openai chat')!;
+  mock.on(c.path, { body: c.reply.body, headers: { 'content-type': c.reply.contentType } });
+  const { headers } = keyed(c, { 'content-type': 'application/json' }, '');
+  const res = await proxy.app.handle(new Request(`http://arouter.test/${c.slug}${c.path}`, { method: c.method, headers, body: c.body! }));
+  const id = res.headers.get('x-arouter-request-id');
+  expect(res.status).toBe(200);
+  // Nothing has pushed the snippet yet, and a drain would still wait for this exchange.
+  expect(proxy.snippets.some((s) => s.requestId === id)).toBe(false);
+  expect(proxy.forwarder.inflight.size).toBe(1);
+  const snippet = await waitFor(() => proxy.snippets.find((s) => s.requestId === id), 5_000, 'the snippet');
+  expect(snippet.capture.kind).toBe('json');
+  expect(proxy.forwarder.inflight.size).toBe(0);
 });
