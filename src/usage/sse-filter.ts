@@ -1,14 +1,11 @@
 // Byte-level SSE event framer for the client's path: every event passes through byte for byte unless a predicate drops it.
 import { CappedBytes, equalsAt } from './bytes.ts';
-import { lineEndFinder } from './sse.ts';
+import { FIELD_DATA, lineEndFinder, sseTextDecoder } from './sse.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
-const FIELD_DATA = new TextEncoder().encode('data');
-// Stateless without { stream: true }: every event is decoded whole, so one decoder serves every filter.
-const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export interface SseEventFilter {
   /** Raw bytes ready for the client: every event completed by this chunk, minus dropped ones. */
@@ -149,7 +146,7 @@ function eventData(event: Uint8Array): string {
       let valueStart = start + FIELD_DATA.length;
       if (valueStart < end) valueStart++; // the colon
       if (valueStart < end && event[valueStart] === SPACE) valueStart++;
-      parts.push(decoder.decode(event.subarray(valueStart, end)));
+      parts.push(sseTextDecoder.decode(event.subarray(valueStart, end)));
     }
     start = end + (event[end] === CR && event[end + 1] === LF ? 2 : 1);
   }

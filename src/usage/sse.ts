@@ -6,12 +6,12 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
 const BOM = new Uint8Array([0xef, 0xbb, 0xbf]);
-const FIELD_DATA = new TextEncoder().encode('data');
+export const FIELD_DATA = new TextEncoder().encode('data');
 const FIELD_EVENT = new TextEncoder().encode('event');
 const FIELD_ID = new TextEncoder().encode('id');
 // decode() without { stream: true } keeps no state between calls (every value decoded is whole), so one serves all
-// parsers instead of a native decoder per response.
-const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+// parsers and event filters instead of a native decoder per response.
+export const sseTextDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
  * The first LF or CR at or after a position in one chunk (-1 if none). The native indexOf results are kept and
@@ -91,7 +91,7 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
       end = start + room;
       truncated = true;
     }
-    const value = decoder.decode(buf.subarray(start, end));
+    const value = sseTextDecoder.decode(buf.subarray(start, end));
     if (first) firstData = value;
     else (moreData ??= []).push(value);
     dataBytes += end - start;
@@ -110,7 +110,7 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
     if (valueStart < end && buf[valueStart] === SPACE) valueStart++;
     const nameLength = nameEnd - start;
     if (fieldIs(buf, start, nameLength, FIELD_DATA)) addData(buf, valueStart, end, lineTruncated);
-    else if (fieldIs(buf, start, nameLength, FIELD_EVENT)) eventType = decoder.decode(buf.subarray(valueStart, end));
+    else if (fieldIs(buf, start, nameLength, FIELD_EVENT)) eventType = sseTextDecoder.decode(buf.subarray(valueStart, end));
     // Dashscope native recordings have no blank line between events: a new id after data starts the next event.
     else if (fieldIs(buf, start, nameLength, FIELD_ID) && hasData) dispatch();
   }
