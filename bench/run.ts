@@ -57,7 +57,7 @@ if (opts.services && wantsArouter) {
   }
 }
 const arouterMode = resolveArouterMode(root, opts.arouter);
-const ctx: TargetContext = { root, logDir, tmpDir, mockPort, bunMaxRequests: opts.bunMaxRequests, arouterMode, services };
+const ctx: TargetContext = { root, logDir, tmpDir, mockPort, bunMaxRequests: opts.bunMaxRequests, bunPurgeDelay: opts.bunPurgeDelay, arouterMode, services };
 log(`arouter target: ${arouterMode === "real" ? "the real proxy (src/server.ts)" : "the STAND-IN (bench/targets/arouter-standin.ts)"}`);
 
 const targets: RunningTarget[] = [];
@@ -90,6 +90,7 @@ const results: BenchResults = {
     machine: machine(),
     versions: await versions(root, services?.clickhouseUrl ?? null),
     bunMaxRequests: opts.bunMaxRequests,
+    bunPurgeDelay: opts.bunPurgeDelay,
     profile: opts.profile,
     wallS: 0,
     bgBusyMedian: 0,

@@ -49,6 +49,8 @@ export interface Options {
   phases: Phase[];
   services: boolean;
   bunMaxRequests: number;
+  /** MIMALLOC_PURGE_DELAY for every Bun process of a proxy target ("" leaves Bun's default). */
+  bunPurgeDelay: string;
   redisPort: number;
   chHttpPort: number;
   outDir: string | null;
@@ -56,13 +58,15 @@ export interface Options {
 }
 
 export const USAGE = `usage: bun run bench/run.ts [--quick] [--arouter=auto|real|standin] [--targets=a,b] [--phases=a,b]
-                          [--no-services] [--bun-max-requests=N] [--redis-port=N] [--ch-port=N] [--out=DIR]
+                          [--no-services] [--bun-max-requests=N] [--bun-purge-delay=N] [--redis-port=N] [--ch-port=N] [--out=DIR]
                           [--latency-rate=N]
   --arouter      auto (default): the real proxy when src/server.ts exists, else the stand-in
   --targets      subset of: direct,bare-bun,nginx,portkey,arouter (direct is always kept: ratios need it)
   --phases       subset of: ${ALL_PHASES.join(",")}
   --latency-rate  pin the open-loop rate (default: 500 req/s, or 30% of the slowest target's max if lower)
-  --bun-max-requests  BUN_CONFIG_MAX_HTTP_REQUESTS for every Bun-based proxy (default 4096; 0 = Bun's 256)`;
+  --bun-max-requests  BUN_CONFIG_MAX_HTTP_REQUESTS for every Bun-based proxy (default 4096; 0 = Bun's 256)
+  --bun-purge-delay   MIMALLOC_PURGE_DELAY for every Bun process of a proxy target, arouter's worker included
+                      (default -1, as arouter's launchers set it; empty = Bun's default)`;
 
 export function parseArgs(argv: string[]): Options {
   const flags = new Map<string, string>();
@@ -71,7 +75,7 @@ export function parseArgs(argv: string[]): Options {
     if (!m || !m[1]) throw new Error(`unknown argument ${a}\n${USAGE}`);
     flags.set(m[1], m[2] ?? "true");
   }
-  const known = ["quick", "arouter", "targets", "phases", "no-services", "bun-max-requests", "redis-port", "ch-port", "out", "latency-rate", "help"];
+  const known = ["quick", "arouter", "targets", "phases", "no-services", "bun-max-requests", "bun-purge-delay", "redis-port", "ch-port", "out", "latency-rate", "help"];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
   const quick = flags.has("quick");
   const arouter = flags.get("arouter") ?? "auto";
@@ -88,6 +92,7 @@ export function parseArgs(argv: string[]): Options {
     phases,
     services: !flags.has("no-services"),
     bunMaxRequests: Number(flags.get("bun-max-requests") ?? 4096),
+    bunPurgeDelay: flags.get("bun-purge-delay") ?? "-1",
     redisPort: Number(flags.get("redis-port") ?? 26379),
     chHttpPort: Number(flags.get("ch-port") ?? 28123),
     outDir: flags.get("out") ?? null,

@@ -14,7 +14,7 @@ export function markdown(r: BenchResults, chartFile: string): string {
   if (m.arouterMode === "standin") out.push("> **arouter is the STAND-IN** (bench/targets/arouter-standin.ts), not the real proxy: its figures only show that the harness works.", "");
   out.push(
     `Machine: ${m.machine.cpus} cores, ${m.machine.memGiB} GiB, Linux ${m.machine.kernel}; load average at start ${m.machine.loadavgAtStart.map((x) => x.toFixed(2)).join(" ")}; median machine-wide CPU busy just before a round: ${Number.isFinite(m.bgBusyMedian) ? `${Math.round(m.bgBusyMedian * 100)}%` : "n/a"}.`,
-    `Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(", ")}. Bun proxies ran with BUN_CONFIG_MAX_HTTP_REQUESTS=${m.bunMaxRequests || "default (256)"}. Wall time ${Math.round(m.wallS)} s.`,
+    `Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(", ")}. Bun proxies ran with BUN_CONFIG_MAX_HTTP_REQUESTS=${m.bunMaxRequests || "default (256)"}${m.bunPurgeDelay ? ` and MIMALLOC_PURGE_DELAY=${m.bunPurgeDelay}` : ""}. Wall time ${Math.round(m.wallS)} s.`,
     "",
     "Every process (load generator, mock upstream, proxy, Redis, ClickHouse) shares the same cores, so read the **ratios** (paired within a repetition, rounds interleaved across targets), not the absolute figures. Cells show median (min…max) over repetitions.",
     "",

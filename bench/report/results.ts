@@ -15,6 +15,8 @@ export interface Meta {
   machine: { cpus: number; memGiB: number; kernel: string; loadavgAtStart: number[] };
   versions: Record<string, string>;
   bunMaxRequests: number;
+  /** MIMALLOC_PURGE_DELAY given to the Bun proxies ("": Bun's default; absent in runs before it was set). */
+  bunPurgeDelay?: string;
   profile: Profile;
   wallS: number;
   /** Median machine-wide busy fraction seen just before rounds: high means the numbers are noisy. */

@@ -6,6 +6,8 @@ export interface TargetContext {
   mockPort: number;
   /** Raises Bun's fetch cap (256 concurrent by default) in every Bun-based proxy alike; 0 leaves Bun's default. */
   bunMaxRequests: number;
+  /** Bun's allocator setting, given to every Bun-based proxy alike ("" leaves Bun's default). */
+  bunPurgeDelay: string;
   arouterMode: "real" | "standin";
   services: ServicesInfo | null;
 }
@@ -18,5 +20,8 @@ export interface ServicesInfo {
 }
 
 export function bunEnv(ctx: TargetContext): Record<string, string> {
-  return ctx.bunMaxRequests > 0 ? { BUN_CONFIG_MAX_HTTP_REQUESTS: String(ctx.bunMaxRequests) } : {};
+  const env: Record<string, string> = {};
+  if (ctx.bunMaxRequests > 0) env.BUN_CONFIG_MAX_HTTP_REQUESTS = String(ctx.bunMaxRequests);
+  if (ctx.bunPurgeDelay !== "") env.MIMALLOC_PURGE_DELAY = ctx.bunPurgeDelay;
+  return env;
 }
