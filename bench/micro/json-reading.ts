@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES_DIR } from "../mock/fixtures.ts";
+import { spread } from "../lib/stats.ts";
 import { captureWholeBody } from "../../src/usage/capture.ts";
 import { formatById } from "../../src/usage/formats/index.ts";
 import { createMemberReader } from "../../src/usage/json-top-level.ts";
@@ -15,7 +16,7 @@ function median(f: () => unknown, n: number): number {
     for (let i = 0; i < n; i++) f();
     rounds.push(((performance.now() - t0) * 1000) / n);
   }
-  return rounds.sort((a, b) => a - b)[2] as number;
+  return spread(rounds).median;
 }
 
 const text = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
