@@ -2,6 +2,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { envName, PROVIDERS } from './providers/index.ts';
+import { MAX_SNIPPETS_PER_JOB } from './usage/job-payload.ts';
+import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_MAX } from './usage/producer-options.ts';
 
 const Int = (def: number, min = 0) => Type.Integer({ default: def, minimum: min });
 
@@ -20,6 +22,9 @@ const SettingsSchema = Type.Object({
   AROUTER_IDLE_TIMEOUT_MS: Int(300_000, 1),
   AROUTER_DRAIN_TIMEOUT_MS: Int(30_000, 0),
   AROUTER_USAGE_QUEUE: Type.String({ default: 'arouter-usage' }),
+  /** Snippets per usage job, and the longest one waits in memory before its batch goes to Redis. */
+  AROUTER_USAGE_BATCH_MAX: Type.Integer({ default: DEFAULT_BATCH_MAX, minimum: 1, maximum: MAX_SNIPPETS_PER_JOB }),
+  AROUTER_USAGE_BATCH_MS: Type.Integer({ default: DEFAULT_BATCH_INTERVAL_MS, minimum: 1, maximum: 60_000 }),
   AROUTER_OUTBOX_DIR: Type.String({ default: '.arouter/outbox' }),
   AROUTER_KEY_PREFIX: Type.String({ default: 'arouter' }),
   /** How long a pod trusts a cached key lookup before re-checking it in the background. */

@@ -82,6 +82,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     redisUrl: env.REDIS_URL,
     queueName: env.AROUTER_USAGE_QUEUE,
     outboxDir: env.AROUTER_OUTBOX_DIR,
+    batchMax: env.AROUTER_USAGE_BATCH_MAX,
+    batchIntervalMs: env.AROUTER_USAGE_BATCH_MS,
     logger: (level, msg, fields) => log(level, msg, fields as LogFields),
   });
   const usageQueue = new Queue(env.AROUTER_USAGE_QUEUE, { connection: redis });

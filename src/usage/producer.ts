@@ -3,7 +3,7 @@
  * ## Usage durability (for the README)
  *
  * `push()` only appends to an in-memory array. A batch is cut when it holds `batchMax` snippets
- * (default 256) or `batchIntervalMs` (default 50 ms) after its first snippet, and handed to Redis as
+ * (default 1024) or `batchIntervalMs` (default 100 ms) after its first snippet, and handed to Redis as
  * one BullMQ job whose id is fixed when the batch is cut (`u-<process>-<n>`).
  *
  * - Redis answers within `sendTimeoutMs` (default 1 s): the job is in Redis; from there Redis's own

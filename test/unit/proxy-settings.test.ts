@@ -1,0 +1,23 @@
+// Proxy settings: usage batching defaults and bounds, errors that name the variable but never its value.
+import { expect, test } from 'bun:test';
+import { ConfigError, loadSettings } from '../../src/config.ts';
+
+test('usage batches default to 1,024 snippets or 100 ms, and read the environment', () => {
+  expect(loadSettings({}).env).toMatchObject({ AROUTER_USAGE_BATCH_MAX: 1024, AROUTER_USAGE_BATCH_MS: 100 });
+  expect(loadSettings({ AROUTER_USAGE_BATCH_MAX: '64', AROUTER_USAGE_BATCH_MS: '20' }).env).toMatchObject({ AROUTER_USAGE_BATCH_MAX: 64, AROUTER_USAGE_BATCH_MS: 20 });
+});
+
+test('a batch size of 0, one over the job limit, or an interval that is not a number is refused by name', () => {
+  for (const env of [{ AROUTER_USAGE_BATCH_MAX: '0' }, { AROUTER_USAGE_BATCH_MAX: '100001' }, { AROUTER_USAGE_BATCH_MS: 'soon' }]) {
+    let err: unknown;
+    try {
+      loadSettings(env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const [name, value] = Object.entries(env)[0]!;
+    expect((err as Error).message).toContain(name);
+    expect((err as Error).message).not.toContain(value);
+  }
+});
