@@ -3,21 +3,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES_DIR } from "../mock/fixtures.ts";
-import { spread } from "../lib/stats.ts";
+import { timePerCall as median } from "./time-per-call.ts";
 import { captureWholeBody } from "../../src/usage/capture.ts";
 import { formatById } from "../../src/usage/formats/index.ts";
 import { createMemberReader } from "../../src/usage/json-top-level.ts";
-
-function median(f: () => unknown, n: number): number {
-  for (let i = 0; i < n; i++) f();
-  const rounds: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) f();
-    rounds.push(((performance.now() - t0) * 1000) / n);
-  }
-  return spread(rounds).median;
-}
 
 const text = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
 
