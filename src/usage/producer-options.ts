@@ -76,7 +76,7 @@ export const DEFAULT_USAGE_QUEUE = 'arouter-usage';
 export const USAGE_JOB_NAME = 'usage';
 /**
  * Each job costs the worker and Redis a fixed amount (BullMQ's moves, locks and events) whatever it carries: at
- * arouter's max rate, 1,024-snippet jobs took the worker from 25 to 16 us and Redis from 7 to 3 us of CPU per request
+ * arouter's max rate, 1,024-snippet jobs took the worker from 25 to 16 µs and Redis from 7 to 3 µs of CPU per request
  * against 256-snippet ones (bench/README.md). A busy pod cuts a batch on size, a quiet one after the interval.
  */
 export const DEFAULT_BATCH_MAX = 1024;
