@@ -8,7 +8,7 @@ import { createUsageProducer, type UsageJobData, type UsageProducer, type UsageP
 import type { LogFields, LogLevel } from '../../src/usage/producer-options.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 import { TEST_REDIS_URL, uniqueName, waitFor } from '../helpers/env.ts';
-import { jobSnippets } from '../helpers/jobs.ts';
+import { jobSnippets, queuedJobs } from '../helpers/jobs.ts';
 
 // ---------- fixtures ----------
 
@@ -149,15 +149,6 @@ class RedisServer {
 }
 
 // ---------- reading what reached the queue ----------
-
-async function queuedJobs(redisUrl: string, queueName: string): Promise<Job<UsageJobData>[]> {
-  const q = new Queue<UsageJobData>(queueName, { connection: { url: redisUrl } });
-  try {
-    return await q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
-  } finally {
-    await q.close();
-  }
-}
 
 function requestCounts(jobs: readonly Job<UsageJobData>[]): Map<string, number> {
   const m = new Map<string, number>();
