@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES_DIR } from "../mock/fixtures.ts";
-import { timePerCall as median } from "./time-per-call.ts";
+import { timePerCall } from "./time-per-call.ts";
 import { captureWholeBody } from "../../src/usage/capture.ts";
 import { formatById } from "../../src/usage/formats/index.ts";
 import { createMemberReader } from "../../src/usage/json-top-level.ts";
@@ -17,8 +17,8 @@ console.log("request body            JSON.parse    top-level read");
 for (const turns of [1, 4, 20, 200]) {
   const body = new TextEncoder().encode(JSON.stringify({ model: "gpt-4.1", messages: Array.from({ length: turns }, (_, i) => turn(i)), stream: true }));
   const n = Math.max(200, Math.floor(4_000_000 / body.length));
-  const parse = median(() => (JSON.parse(text(body)) as { model: string }).model, n);
-  const read = median(() => readSniffed(body)?.get("model"), n);
+  const parse = timePerCall(() => (JSON.parse(text(body)) as { model: string }).model, n);
+  const read = timePerCall(() => readSniffed(body)?.get("model"), n);
   console.log(`${(body.length / 1024).toFixed(1).padStart(7)} KiB         ${parse.toFixed(2).padStart(7)} µs    ${read.toFixed(2).padStart(7)} µs`);
 }
 
@@ -34,7 +34,7 @@ for (const [file, formatId] of [["openai/chat-nonstream.json", "openai-chat"], [
     for (const k of format.jsonKeys) if (parsed[k] !== undefined) fields[k] = JSON.stringify(parsed[k]);
     return fields;
   };
-  const old = median(reencode, 20_000);
-  const now = median(() => captureWholeBody(format, "application/json", body), 20_000);
+  const old = timePerCall(reencode, 20_000);
+  const now = timePerCall(() => captureWholeBody(format, "application/json", body), 20_000);
   console.log(`${file.padEnd(36)} ${String(body.length).padStart(5)} B ${old.toFixed(2).padStart(9)} µs ${now.toFixed(2).padStart(14)} µs`);
 }
