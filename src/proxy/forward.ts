@@ -317,7 +317,7 @@ export class Forwarder {
       return errorResponse(answer, x.call.requestId);
     }
     clearTimeout(idle);
-    const received = body;
+    // Redacted before capture too: an error body that echoes a credential must not reach the usage record.
     if (containsSecret(body, secrets)) {
       const redactor = createRedactor(secrets);
       if (redactor) body = concat(redactor.chunk(body), redactor.flush());
@@ -327,12 +327,12 @@ export class Forwarder {
     // waits for the next turn of the event loop, after the answer has gone out. The exchange stays in flight until
     // then, so a drain cannot close the producer ahead of this snippet.
     x.restoreClientTimeout();
-    setImmediate(finishBuffered, x, upstream.status, usageFormat, contentType, received, body.byteLength);
+    setImmediate(finishBuffered, x, upstream.status, usageFormat, contentType, body);
     return new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers });
   }
 }
 
-function finishBuffered(x: Exchange, status: number, format: UsageFormat | undefined, contentType: string | null, body: Uint8Array, bytesOut: number): void {
+function finishBuffered(x: Exchange, status: number, format: UsageFormat | undefined, contentType: string | null, body: Uint8Array): void {
   x.done();
   let captured: Capture;
   try {
@@ -341,7 +341,7 @@ function finishBuffered(x: Exchange, status: number, format: UsageFormat | undef
     // Off the request's path nothing would catch this: the row still gets written, with the reason.
     captured = { kind: 'error', message: `usage capture failed: ${err instanceof Error ? err.name : 'unknown'}` };
   }
-  x.record(status, 'complete', captured, bytesOut);
+  x.record(status, 'complete', captured, body.byteLength);
 }
 
 const IGNORE = { feed() {} };

@@ -59,10 +59,18 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
   );
 
   const emit = (ctrl: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array) => {
-    const out = o.redactor ? o.redactor.chunk(chunk) : chunk;
-    if (out.byteLength === 0) return;
-    bytesOut += out.byteLength;
-    ctrl.enqueue(out);
+    if (chunk.byteLength === 0) return;
+    bytesOut += chunk.byteLength;
+    ctrl.enqueue(chunk);
+  };
+  // Secrets go first, so neither the client nor usage capture (whose fields reach Redis, the outbox and
+  // ClickHouse's raw_usage) ever sees a credential that an upstream error body echoed. Capture sees every event,
+  // the usage-only chunk the filter removes included.
+  const deliver = (ctrl: ReadableStreamDefaultController<Uint8Array>, redacted: Uint8Array | null) => {
+    if (!redacted || redacted.byteLength === 0) return;
+    o.capture.feed(redacted);
+    if (o.filter) for (const c of o.filter.push(redacted)) emit(ctrl, c);
+    else emit(ctrl, redacted);
   };
 
   return new ReadableStream<Uint8Array>(
@@ -87,18 +95,15 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
           }
           if (ended) return;
           if (r.done) {
+            if (o.redactor) deliver(ctrl, o.redactor.flush());
             if (o.filter) for (const c of o.filter.end()) emit(ctrl, c);
-            const tail = o.redactor?.flush();
-            if (tail && tail.byteLength) emit(ctrl, tail);
             end('complete');
             ctrl.close();
             return;
           }
           idle.refresh();
-          o.capture.feed(r.value);
           const before = bytesOut;
-          if (o.filter) for (const c of o.filter.push(r.value)) emit(ctrl, c);
-          else emit(ctrl, r.value);
+          deliver(ctrl, o.redactor ? o.redactor.chunk(r.value) : r.value);
           if (bytesOut > before) return;
         }
       },

@@ -1,5 +1,6 @@
 // Sentinel keys through every path: neither the arouter key nor the provider key may surface in a response or a log line.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { waitFor } from '../helpers/env.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
 import { createTestProxy, PROVIDER_SECRET, type TestProxy } from '../helpers/proxy-harness.ts';
 
@@ -57,6 +58,28 @@ for (const [name, status, path] of cases) {
   });
 }
 
+test('streamed answer echoing the key: redacted for the client, and never captured into usage', async () => {
+  mock.on('/v1/chat/completions', (req) => {
+    const credential = req.headers.get('authorization') ?? '';
+    // The secret split across two events' chunks, so the redactor has to hold a partial secret back.
+    const half = Math.floor(credential.length / 2);
+    return {
+      status: 400,
+      headers: { 'content-type': 'text/event-stream' },
+      events: [`data: {"error":{"message":"Incorrect API key provided: ${credential.slice(0, half)}`, `${credential.slice(half)}"}}\n\n`, 'data: [DONE]\n\n'],
+    };
+  });
+  const before = proxy.snippets.length;
+  const out = await call('/openai/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{"model":"m","stream":true}' });
+  expect(out.startsWith('400')).toBe(true);
+  expect(out).toContain('Incorrect API key provided: Bearer [redacted]');
+  expect(out).not.toContain(PROVIDER_SECRET('openai'));
+  await waitFor(() => proxy.snippets.length > before, 5_000, 'the streamed snippet');
+  const snippet = JSON.stringify(proxy.snippets.slice(before));
+  expect(snippet).toContain('[redacted]');
+  expect(snippet).not.toContain(PROVIDER_SECRET('openai'));
+});
+
 test('key in the query string (Gemini style) is stripped before forwarding and never echoed', async () => {
   mock.on('/v1beta/models/x:generateContent', echo(200));
   const out = await call(`/google/v1beta/models/x:generateContent?key=${key}&alt=json`, { method: 'POST', body: '{}' , headers: { 'content-type': 'application/json' } });
@@ -81,6 +104,15 @@ test('unknown and malformed keys: the error does not repeat the key', async () =
   const odd = await call('/openai/v1/models', { headers: { 'x-api-key': 'sk-not-ours-SENTINEL' } });
   expect(odd.startsWith('401')).toBe(true);
   expect(odd).not.toContain('sk-not-ours-SENTINEL');
+});
+
+test('no usage snippet carries a secret: error bodies are captured after redaction', () => {
+  // The echo cases above put both credentials into JSON error bodies, which the usage formats keep as provider_error.
+  const all = JSON.stringify(proxy.snippets);
+  expect(proxy.snippets.length).toBeGreaterThanOrEqual(cases.length);
+  expect(all).toContain('[redacted]');
+  expect(all).not.toContain(key);
+  for (const slug of ['openai', 'anthropic', 'google']) expect(all).not.toContain(PROVIDER_SECRET(slug));
 });
 
 test('no log line carries a secret', () => {
