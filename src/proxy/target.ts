@@ -21,14 +21,28 @@ export function checkProviderPath(rest: string): string {
   return rest;
 }
 
-/** Query string without the arouter key parameter (`?key=` is how the Gemini SDK may send it). */
+/**
+ * Query string without the arouter key parameter (`?key=` is how the Gemini SDK may send it). Every other pair is
+ * kept byte for byte: the query reaches the provider as the client wrote it.
+ */
 export function stripKeyFromQuery(search: string): string {
   if (!search || search === '?') return '';
-  if (!search.includes(`${KEY_QUERY_PARAM}=`)) return search;
-  const params = new URLSearchParams(search);
-  params.delete(KEY_QUERY_PARAM);
-  const s = params.toString();
+  // A name can only decode to "key" when spelled out or percent-encoded (k%65y authenticates too).
+  if (!search.includes(`${KEY_QUERY_PARAM}=`) && !search.includes('%')) return search;
+  const kept = search
+    .slice(1)
+    .split('&')
+    .filter((pair) => !namesKey(pair));
+  const s = kept.join('&');
   return s ? `?${s}` : '';
+}
+
+function namesKey(pair: string): boolean {
+  const eq = pair.indexOf('=');
+  const rawName = eq < 0 ? pair : pair.slice(0, eq);
+  // Decoded exactly as extractClientKey's URLSearchParams decodes it, so whatever name authenticates is removed.
+  for (const [name] of new URLSearchParams(`${rawName}=`)) return name === KEY_QUERY_PARAM;
+  return false;
 }
 
 /**

@@ -87,6 +87,14 @@ test('key in the query string (Gemini style) is stripped before forwarding and n
   expect(mock.received.at(-1)?.search).toBe('?alt=json');
 });
 
+test('key under a percent-encoded parameter name: it authenticates, so it is stripped too', async () => {
+  mock.on('/v1beta/models/x:generateContent', echo(200));
+  const out = await call(`/google/v1beta/models/x:generateContent?k%65y=${key}&alt=json&q=%7E%20x`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+  expect(out.startsWith('200')).toBe(true);
+  expect(out).not.toContain(key);
+  expect(mock.received.at(-1)?.search).toBe('?alt=json&q=%7E%20x');
+});
+
 test('timeout: the JSON error names no secret', async () => {
   mock.on('/v1/slow', { raw: async () => { await Bun.sleep(2_000); return new Response('late'); } });
   const out = await call('/openai/v1/slow', { headers: { authorization: `Bearer ${key}` } });

@@ -32,4 +32,12 @@ describe('stripKeyFromQuery', () => {
   test('removes key, keeps the rest', () => expect(stripKeyFromQuery('?alt=sse&key=lr_live_x')).toBe('?alt=sse'));
   test('only key', () => expect(stripKeyFromQuery('?key=lr_live_x')).toBe(''));
   test('untouched without key', () => expect(stripKeyFromQuery('?alt=sse&monkey=1')).toBe('?alt=sse&monkey=1'));
+  test('a percent-encoded name that decodes to key is removed too', () => {
+    expect(stripKeyFromQuery('?k%65y=lr_live_x&alt=sse')).toBe('?alt=sse');
+    expect(stripKeyFromQuery('?%6B%65%79=lr_live_x')).toBe('');
+  });
+  test('the other pairs are kept byte for byte, never re-encoded', () => {
+    expect(stripKeyFromQuery('?a=%7E%20b&flag&key=lr_live_x&c=d+e')).toBe('?a=%7E%20b&flag&c=d+e');
+    expect(stripKeyFromQuery('?a=%7E%20b&flag')).toBe('?a=%7E%20b&flag');
+  });
 });
