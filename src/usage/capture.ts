@@ -3,10 +3,17 @@ import type { Capture, SseEventRecord } from './snippet.ts';
 import type { SseKeep, UsageFormat } from './formats/types.ts';
 import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture } from './json-capture.ts';
 import { createMemberReader, type MemberReader } from './json-top-level.ts';
+import { pickMembers, topLevelMembers, type MemberTree } from './large-event.ts';
 import { createSseParser, type SseParser } from './sse.ts';
 
 export const MAX_KEPT_EVENTS = 16;
+/** A kept event's data is at most this big; a larger one is cut down to its usage-bearing members first. */
 export const MAX_EVENT_DATA_BYTES = MAX_CAPTURED_VALUE_BYTES;
+/**
+ * Events up to this size are read whole so their usage can be picked out; beyond it an event is dropped and the
+ * capture flagged truncated. Only a line that spans chunks is buffered, so memory grows only with events this big.
+ */
+export const MAX_SSE_EVENT_BYTES = 4 * 1024 * 1024;
 
 export interface UsageCapture {
   feed(chunk: Uint8Array): void;
@@ -108,8 +115,16 @@ function jsonBody(scanner: JsonCapture): { push(chunk: Uint8Array): void; finish
 
 function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish(): Capture } {
   // Kept events in arrival order; a slot's 'last' replacement moves it to the end, which is its arrival position.
-  const kept: Array<{ slot: string; record: SseEventRecord }> = [];
+  // A large event in a 'last' slot is cut down only if it survives to the end: a stream that repeats its growing
+  // output in every event (Dashscope non-incremental) pays for one parse, not one per event.
+  const kept: Array<{ slot: string; record: SseEventRecord; large: boolean }> = [];
   let truncated = false;
+  const members = largeEventMembers(format);
+
+  const shrink = (data: string): string | null => {
+    const small = pickMembers(data, members);
+    return small !== null && Buffer.byteLength(small) <= MAX_EVENT_DATA_BYTES ? small : null;
+  };
 
   function keepEvent(event: string | undefined, data: string, dataTruncated: boolean): void {
     // A cut JSON text can never be parsed, and its usage may have been in the part cut off: flag it, keep nothing.
@@ -119,9 +134,19 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
     }
     const keep: SseKeep | null = format.sseKeep(event, data);
     if (keep === null) return;
-    const record: SseEventRecord = event === undefined ? { data } : { event, data };
     const existing = kept.findIndex((k) => k.slot === keep.slot);
     if (keep.mode === 'first' && existing !== -1) return;
+    let large = data.length > MAX_EVENT_DATA_BYTES / 3 && Buffer.byteLength(data) > MAX_EVENT_DATA_BYTES;
+    if (large && keep.mode !== 'last') {
+      const small = shrink(data);
+      if (small === null) {
+        truncated = true;
+        return;
+      }
+      data = small;
+      large = false;
+    }
+    const record: SseEventRecord = event === undefined ? { data } : { event, data };
     if (keep.mode === 'last' && existing !== -1) kept.splice(existing, 1);
     if (kept.length >= MAX_KEPT_EVENTS) {
       truncated = true;
@@ -129,18 +154,34 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
       if (keep.mode !== 'append' || existing === -1) return;
       kept.splice(existing, 1);
     }
-    kept.push({ slot: keep.slot, record });
+    kept.push({ slot: keep.slot, record, large });
   }
 
-  const parser: SseParser = createSseParser(keepEvent, { maxDataBytes: MAX_EVENT_DATA_BYTES });
+  const parser: SseParser = createSseParser(keepEvent, { maxDataBytes: MAX_SSE_EVENT_BYTES });
   return {
     push: (chunk) => parser.push(chunk),
     finish() {
       parser.end();
-      const events = kept.map((k) => k.record);
+      const events: SseEventRecord[] = [];
+      for (const k of kept) {
+        if (!k.large) {
+          events.push(k.record);
+          continue;
+        }
+        const small = shrink(k.record.data);
+        if (small === null) truncated = true;
+        else events.push({ ...k.record, data: small });
+      }
       return truncated ? { kind: 'sse', events, truncated: true } : { kind: 'sse', events };
     },
   };
+}
+
+const largeEventTrees = new WeakMap<UsageFormat, MemberTree>();
+function largeEventMembers(format: UsageFormat): MemberTree {
+  let tree = largeEventTrees.get(format);
+  if (!tree) largeEventTrees.set(format, (tree = format.sseLargeEvent ?? topLevelMembers(format.jsonKeys)));
+  return tree;
 }
 
 function messageOf(e: unknown): string {

@@ -1,12 +1,12 @@
 // Capture: body kind by content type, never throwing, bounded event keeping, and streams cut early (partial / missing).
 import { describe, expect, test } from 'bun:test';
 import { gzipSync } from 'node:zlib';
-import { bodyKindOf, createCapture, MAX_EVENT_DATA_BYTES, MAX_KEPT_EVENTS } from '../../src/usage/capture.ts';
+import { bodyKindOf, createCapture, MAX_EVENT_DATA_BYTES, MAX_KEPT_EVENTS, MAX_SSE_EVENT_BYTES } from '../../src/usage/capture.ts';
 import { formatById, USAGE_FORMATS } from '../../src/usage/formats/index.ts';
 import type { UsageFormat } from '../../src/usage/formats/types.ts';
 import { normalizeSnippet } from '../../src/usage/normalize.ts';
 import type { Capture, Outcome } from '../../src/usage/snippet.ts';
-import { bytewise, captureOf, chunkLines, fixtureBytes, seededBytes, snippet, sseEventsOf, wireBytes } from './usage-wire.ts';
+import { bytewise, captureOf, chunked, chunkLines, fixtureBytes, fixtureText, seededBytes, snippet, sseEventsOf, wireBytes } from './usage-wire.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -151,10 +151,45 @@ describe('bounded event keeping', () => {
     expect([u.input_tokens, u.output_tokens, u.usage_status]).toEqual([12, 40, 'reported']);
   });
 
-  test('an event whose data exceeds the cap is not kept (it could never parse) and the capture says so', () => {
+  test('an event over the cap is cut down to its usage-bearing members, so its usage is kept', () => {
     const good = 'data: {"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4}}\n\n';
-    const huge = `data: {"candidates":[{"inlineData":"${'A'.repeat(MAX_EVENT_DATA_BYTES)}"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9}}\n\n`;
+    const huge = `data: {"candidates":[{"inlineData":"${'A'.repeat(MAX_EVENT_DATA_BYTES)}"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9},"modelVersion":"gemini-2.5-flash"}\n\n`;
     const c = captureOf('gemini', 'text/event-stream', bytewise(enc(good + huge)));
+    if (c.kind !== 'sse') throw new Error(c.kind);
+    expect(c.truncated).toBeUndefined();
+    expect(c.events.every((e) => e.data.length <= MAX_EVENT_DATA_BYTES)).toBe(true);
+    expect(c.events.at(-1)?.data).toBe('{"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9},"modelVersion":"gemini-2.5-flash"}');
+    const u = normalized('gemini', c);
+    expect([u.input_tokens, u.output_tokens, u.model, u.usage_status]).toEqual([3, 9, 'gemini-2.5-flash', 'reported']);
+  });
+
+  test('Responses API: a response.completed event repeating 200 KB of output still yields its usage', () => {
+    // The real non-streamed response object, as the terminal event of a stream carries it, with its text inflated.
+    const response = JSON.parse(fixtureText('openai/responses-nonstream.json')) as { output: unknown[] };
+    response.output.push({ type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'x'.repeat(200_000) }] });
+    const terminal = `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', sequence_number: 9, response })}\n\n`;
+    const c = captureOf('openai-responses', 'text/event-stream', chunked(enc(terminal), 1500));
+    if (c.kind !== 'sse') throw new Error(c.kind);
+    expect(c.truncated).toBeUndefined();
+    expect(Buffer.byteLength(c.events[0]?.data ?? '')).toBeLessThan(1024);
+    const u = normalized('openai-responses', c);
+    expect([u.input_tokens, u.cached_input_tokens, u.output_tokens, u.reasoning_tokens, u.usage_status]).toEqual([7243, 3072, 423, 58, 'reported']);
+  });
+
+  test('a stream repeating its growing output in every event keeps the last usage', () => {
+    const events = Array.from({ length: 12 }, (_, i) =>
+      `data:{"output":{"text":"${'y'.repeat(20_000 * (i + 1))}"},"usage":{"input_tokens":5,"output_tokens":${1000 * (i + 1)}}}\n\n`);
+    const c = captureOf('dashscope-native', 'text/event-stream', chunked(enc(events.join('')), 4096));
+    if (c.kind !== 'sse') throw new Error(c.kind);
+    expect(c.events).toHaveLength(1);
+    expect(c.events[0]?.data).toBe('{"usage":{"input_tokens":5,"output_tokens":12000}}');
+    expect(normalized('dashscope-native', c).output_tokens).toBe(12000);
+  });
+
+  test(`an event over ${MAX_SSE_EVENT_BYTES} bytes is dropped and the capture says so`, () => {
+    const good = 'data: {"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4}}\n\n';
+    const huge = `data: {"candidates":[{"inlineData":"${'A'.repeat(MAX_SSE_EVENT_BYTES)}"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9}}\n\n`;
+    const c = captureOf('gemini', 'text/event-stream', chunked(enc(good + huge), 64 * 1024));
     if (c.kind !== 'sse') throw new Error(c.kind);
     expect(c.truncated).toBe(true);
     expect(c.events.every((e) => e.data.length <= MAX_EVENT_DATA_BYTES)).toBe(true);

@@ -94,5 +94,6 @@ export const openaiChat: UsageFormat = {
   id: 'openai-chat',
   jsonKeys: ['model', 'usage', 'x_groq', 'error', 'base_resp'],
   sseKeep: (_event, data) => keepOpenAiStyleEvent(data),
+  sseLargeEvent: { model: true, usage: true, x_groq: true, error: true, base_resp: true, choices: { usage: true } },
   normalize: (s: UsageSnippet): CanonicalUsage => toCanonical(s, read(s)),
 };

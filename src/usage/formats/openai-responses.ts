@@ -67,5 +67,7 @@ export const openaiResponses: UsageFormat = {
   id: 'openai-responses',
   jsonKeys: ['model', 'usage', 'error'],
   sseKeep: keep,
+  // A terminal event repeats the whole response (output, instructions, tools): often far over the capture cap.
+  sseLargeEvent: { type: true, response: { model: true, usage: true, error: true } },
   normalize: (s: UsageSnippet): CanonicalUsage => toCanonical(s, read(s)),
 };
