@@ -15,7 +15,13 @@ export const google: ProviderSpec = {
   },
   modelFromPath(path) {
     const m = MODEL_IN_PATH.exec(path);
-    return m?.[1] ? decodeURIComponent(m[1]) : undefined;
+    if (!m?.[1]) return undefined;
+    try {
+      return decodeURIComponent(m[1]);
+    } catch {
+      // A malformed escape (g%zz) is the provider's to refuse; the row keeps the segment as sent.
+      return m[1];
+    }
   },
   streamRequested: (req) => req.path.endsWith(':streamGenerateContent'),
   injectStreamUsage: { paths: /^\/v1beta\/openai\/chat\/completions$/ },

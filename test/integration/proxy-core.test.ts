@@ -76,6 +76,14 @@ describe('errors arouter raises', () => {
     expect(p.snippets.at(-1)?.outcome).toBe('connect_error');
     await p.close();
   });
+  test('a malformed escape in a Gemini model segment is forwarded for the provider to judge, not a 500', async () => {
+    const before = proxy.snippets.length;
+    const res = await handle('/google/v1beta/models/g%zz:generateContent', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(200);
+    expect(mock.received.at(-1)?.path).toBe('/v1beta/models/g%zz:generateContent');
+    await waitFor(() => proxy.snippets.length > before, 5_000, 'the snippet');
+    expect(proxy.snippets.at(-1)?.requestModel).toBe('g%zz');
+  });
   test('every response carries a request id, proxied or not', async () => {
     for (const r of [await handle('/healthz'), await handle('/openai/v1/models', { headers: auth() }), await handle('/nope')]) {
       expect(r.headers.get('x-arouter-request-id')).toBeTruthy();
