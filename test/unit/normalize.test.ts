@@ -62,6 +62,15 @@ describe('normalizeSnippet', () => {
 });
 
 describe('openai-chat family', () => {
+  test('image and transcription endpoints: Responses-style input_tokens / output_tokens are read (unverified: documented shape)', () => {
+    const u = fromJson('openai-chat', { created: 1, data: [], usage: { total_tokens: 4200, input_tokens: 50, output_tokens: 4150, input_tokens_details: { text_tokens: 50, image_tokens: 0 } } });
+    expect(nums(u)).toEqual([50, 0, 0, 4150, 0, 'reported']);
+  });
+
+  test('a usage object with no token count (Whisper bills seconds) is missing, not zero tokens reported', () => {
+    expect(nums(fromJson('openai-chat', { text: 'hi', usage: { type: 'duration', seconds: 3 } }))).toEqual([0, 0, 0, 0, 0, 'missing']);
+  });
+
   test('DeepSeek prompt_cache_hit_tokens is the cached count (real body with a cache hit)', () => {
     const body = jsonFixture('deepseek/chat-nonstream.json');
     body.usage = { ...(body.usage as Json), prompt_cache_hit_tokens: 8, prompt_cache_miss_tokens: 5 };

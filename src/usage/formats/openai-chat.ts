@@ -36,7 +36,15 @@ export function chunkUsage(chunk: JsonObject): JsonObject | undefined {
   return realUsage(chunk.usage) ?? realUsage(firstChoice?.usage) ?? realUsage(asObject(chunk.x_groq)?.usage);
 }
 
-function countsOf(u: JsonObject, reasoningOutsideCompletion: boolean): UsageCounts {
+const COUNT_NAMES = ['prompt_tokens', 'completion_tokens', 'input_tokens', 'output_tokens'] as const;
+
+/** null for a usage object with no token count at all (Whisper's `{"type":"duration","seconds":…}`): not zero tokens. */
+function countsOf(u: JsonObject, reasoningOutsideCompletion: boolean): UsageCounts | null {
+  if (!COUNT_NAMES.some((name) => typeof u[name] === 'number')) return null;
+  // The image and transcription endpoints of the same APIs name their counts as the Responses API does.
+  if (typeof u.prompt_tokens !== 'number' && typeof u.completion_tokens !== 'number') {
+    return { input: count(u.input_tokens), cached: count(asObject(u.input_tokens_details)?.cached_tokens), cacheWrite: 0, output: count(u.output_tokens), reasoning: 0 };
+  }
   const promptDetails = asObject(u.prompt_tokens_details);
   const completionDetails = asObject(u.completion_tokens_details);
   const reasoning = count(completionDetails?.reasoning_tokens);
