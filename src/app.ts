@@ -86,6 +86,9 @@ export function createApp(d: AppDeps) {
       // Proxy routes are claimed before routing: the router never sees them (so a "/:slug/*" pattern cannot shadow
       // static routes) and no framework body parsing happens on them.
       .onRequest(({ request }) => route(request))
+      // Admin routes are guarded before the framework parses or validates a body: a caller without the token learns
+      // nothing about the API, not even its validation rules.
+      .onRequest(({ request }) => (firstSegment(request.url) === 'admin' ? (requireAdmin(request, newRequestId()) ?? undefined) : undefined))
       .onError(({ code, error, request }) => {
         const id = newRequestId();
         if (code === 'NOT_FOUND') {
@@ -106,10 +109,8 @@ export function createApp(d: AppDeps) {
       .get('/metrics', () => new Response(d.metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4', 'x-arouter-request-id': newRequestId() } }))
       .post(
         '/admin/keys',
-        async ({ request, body }) => {
+        async ({ body }) => {
           const id = newRequestId();
-          const denied = requireAdmin(request, id);
-          if (denied) return denied;
           const created = await d.keys.create(body.account, body.name ?? '', body.rpm ?? 0);
           d.log('info', 'key created', { request_id: id, key_id: created.id, account: created.account });
           return json(created, 201, id);
@@ -122,19 +123,15 @@ export function createApp(d: AppDeps) {
           }),
         },
       )
-      .get('/admin/keys', async ({ request, query }) => {
+      .get('/admin/keys', async ({ query }) => {
         const id = newRequestId();
-        const denied = requireAdmin(request, id);
-        if (denied) return denied;
         const account = typeof query.account === 'string' ? query.account : '';
         if (!account) return errorResponse(new ArouterError(400, 'invalid_request', 'Pass ?account=<account id>.'), id);
         const keys = (await d.keys.list(account)).map(({ hash: _hash, ...rest }) => rest);
         return json({ account, keys }, 200, id);
       })
-      .delete('/admin/keys/:id', async ({ request, params }) => {
+      .delete('/admin/keys/:id', async ({ params }) => {
         const id = newRequestId();
-        const denied = requireAdmin(request, id);
-        if (denied) return denied;
         const ok = await d.keys.revoke(params.id);
         if (!ok) return errorResponse(new ArouterError(404, 'key_not_found', `No key with id ${params.id.slice(0, 64)}.`), id);
         d.log('info', 'key revoked', { request_id: id, key_id: params.id });

@@ -36,9 +36,12 @@ export function errorBody(err: ArouterError, requestId?: string): string {
   return JSON.stringify({ error: { type: err.code, message: err.message, ...(requestId ? { request_id: requestId } : {}) } });
 }
 
+/** RFC 9110 15.5.2: a 401 must say how to authenticate. */
+const CHALLENGE = { 'www-authenticate': 'Bearer realm="arouter"' };
+
 export function errorResponse(err: ArouterError, requestId: string, extraHeaders?: Record<string, string>): Response {
   return new Response(errorBody(err, requestId), {
     status: err.status,
-    headers: { 'content-type': 'application/json', 'x-arouter-request-id': requestId, ...extraHeaders },
+    headers: { 'content-type': 'application/json', 'x-arouter-request-id': requestId, ...(err.status === 401 ? CHALLENGE : undefined), ...extraHeaders },
   });
 }

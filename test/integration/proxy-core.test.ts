@@ -142,6 +142,17 @@ describe('keys', () => {
   test('admin API refuses a wrong token', async () => {
     const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: '{"account":"a"}' });
     expect(res.status).toBe(401);
+    // RFC 9110 15.5.2: a 401 carries a challenge.
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="arouter"');
+  });
+  test('admin API checks the token before validating the body, and on paths it does not serve', async () => {
+    const bad = await handle('/admin/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"x":1}' });
+    await expectError(bad, 401, 'authentication_error');
+    await expectError(await handle('/admin/nothing-here'), 401, 'authentication_error');
+  });
+  test('the admin scheme is case-insensitive (RFC 9110 11.1)', async () => {
+    const res = await handle('/admin/keys?account=nobody', { headers: { authorization: `bearer  ${ADMIN_TOKEN}` } });
+    expect(res.status).toBe(200);
   });
   test('admin API validates input', async () => {
     const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"account":""}' });
