@@ -143,7 +143,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
 
   return {
     app,
-    fetch: (req) => route(req) ?? app.handle(req),
+    fetch: (req) => route(req) ?? app.handle(routable(req)),
     forwarder,
     setServer: (s) => (server = s),
     async drain(deadlineMs) {
@@ -164,4 +164,15 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
       return { cut };
     },
   };
+}
+
+/**
+ * Elysia 1.4 looks for the path from the URL's 11th character on, so with a Host of three characters or fewer and no
+ * port ("http://gw/healthz", a short service name on port 80) arouter's own routes would answer 404. Such a request
+ * is handed over under a fixed origin; only the path and query matter to these routes.
+ */
+function routable(req: Request): Request {
+  const url = req.url;
+  const slash = url.indexOf('/', url.indexOf('//') + 2);
+  return slash < 0 || slash >= 11 ? req : new Request(`http://arouter.internal${url.slice(slash)}`, req);
 }

@@ -152,6 +152,16 @@ describe('request targets and methods', () => {
     expect(await providerHeads()).toBe(before);
   });
 
+  test("a Host of three characters or fewer (a short service name on port 80) still reaches arouter's own routes", async () => {
+    for (const host of ['gw', 'api', 'a']) {
+      const r = await rawRequest(proxy.port, head('GET /healthz HTTP/1.1', `Host: ${host}`));
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toEqual({ ok: true });
+    }
+    const proxied = await rawRequest(proxy.port, head('POST /openai/framing/clean HTTP/1.1', 'Host: gw', auth, 'Content-Type: application/json', 'Content-Length: 2') + '{}');
+    expect(proxied.status).toBe(200);
+  });
+
   test('HTTP/2 prior-knowledge preface on the HTTP/1.1 port: 400 from Bun, no provider request', async () => {
     const before = await providerHeads();
     const r = await rawRequest(proxy.port, 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
