@@ -1,7 +1,7 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
 import { bodyTooLarge } from '../errors.ts';
-import { OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
-import { createMemberReader } from '../usage/json-top-level.ts';
+import { CLOSE_OBJECT, isJsonSpace, OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
+import { createMemberLocator, createMemberReader } from '../usage/json-top-level.ts';
 
 /** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
 const SNIFF_MAX_BYTES = 1 << 20;
@@ -131,13 +131,35 @@ function withIncludeUsage(buf: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Rare: the client sent stream_options without include_usage; merging needs a full parse and a re-encode. */
+const locateStreamOptions = createMemberLocator(['stream_options']);
+const INCLUDE_USAGE_MEMBER = enc.encode('"include_usage":true');
+const OPTIONS_WITH_USAGE = enc.encode('{"include_usage":true}');
+
+/**
+ * Rare: the client sent stream_options without include_usage. The member is added last inside the client's own
+ * object (a later duplicate wins, as with JSON.parse, so an explicit false is overridden), and every other byte stays
+ * as sent: a re-encode would reformat numbers and round integers past 2^53.
+ */
 function mergeIncludeUsage(buf: Uint8Array): Uint8Array | null {
-  const all = parseJsonOrUndefined(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
-  if (!all || typeof all !== 'object' || Array.isArray(all)) return null;
-  const fields = all as { stream_options?: unknown };
-  const opts = fields.stream_options && typeof fields.stream_options === 'object' ? fields.stream_options : {};
-  return enc.encode(JSON.stringify({ ...fields, stream_options: { ...opts, include_usage: true } }));
+  const at = locateStreamOptions(buf)?.get('stream_options');
+  if (!at) return null;
+  const [start, end] = at;
+  if (buf[start] !== OPEN_OBJECT) return splice(buf, start, end, OPTIONS_WITH_USAGE); // null, or not an object
+  let inner = start + 1;
+  while (isJsonSpace(buf[inner])) inner++;
+  const empty = buf[inner] === CLOSE_OBJECT;
+  const close = end - 1; // the object's closing brace
+  const member = empty ? INCLUDE_USAGE_MEMBER : Buffer.concat([enc.encode(','), INCLUDE_USAGE_MEMBER]);
+  return splice(buf, close, close, member);
+}
+
+/** buf with bytes [from, to) replaced by insert. */
+function splice(buf: Uint8Array, from: number, to: number, insert: Uint8Array): Uint8Array {
+  const out = new Uint8Array(buf.byteLength - (to - from) + insert.byteLength);
+  out.set(buf.subarray(0, from), 0);
+  out.set(insert, from);
+  out.set(buf.subarray(to), from + insert.byteLength);
+  return out;
 }
 
 /** Streams the body through, counting bytes and failing the stream once it passes the limit (RFC 9110 15.5.14). */

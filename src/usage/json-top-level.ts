@@ -52,43 +52,62 @@ function skipValue(buf: Uint8Array, i: number): number {
 /** Reads one body: the raw text of each wanted member, or null when the body is not shaped like a JSON object. */
 export type MemberReader = (buf: Uint8Array) => Map<string, string> | null;
 
+/** Where each wanted member's value lies in the body: [start, end) byte offsets. */
+export type MemberLocator = (buf: Uint8Array) => Map<string, readonly [number, number]> | null;
+
 /**
  * A reader of the named top-level members (the last occurrence wins, as with JSON.parse); the names are encoded once,
  * here. It checks structure only, not that every value is valid JSON: callers parse the small values they read, and
  * a malformed body is the provider's to refuse.
  */
 export function createMemberReader(names: readonly string[]): MemberReader {
-  const encoded = names.map((name) => ({ name, bytes: new TextEncoder().encode(name) }));
+  const encoded = encodeNames(names);
   return (buf) => {
-    // It reads request and response bodies on the client's path, where nothing may throw: a surprise is "unreadable".
-    try {
-      return readMembers(buf, encoded);
-    } catch {
-      return null;
-    }
+    const found = new Map<string, string>();
+    return walkSafely(buf, encoded, (key, start, end) => found.set(key, textOf(buf, start, end))) ? found : null;
   };
 }
 
-function readMembers(buf: Uint8Array, names: readonly EncodedName[]): Map<string, string> | null {
+/** As createMemberReader, but answers where the values are, so a caller can splice the body without re-encoding it. */
+export function createMemberLocator(names: readonly string[]): MemberLocator {
+  const encoded = encodeNames(names);
+  return (buf) => {
+    const found = new Map<string, readonly [number, number]>();
+    return walkSafely(buf, encoded, (key, start, end) => found.set(key, [start, end])) ? found : null;
+  };
+}
+
+const encodeNames = (names: readonly string[]): EncodedName[] => names.map((name) => ({ name, bytes: new TextEncoder().encode(name) }));
+
+// It reads request and response bodies on the client's path, where nothing may throw: a surprise is "unreadable".
+function walkSafely(buf: Uint8Array, names: readonly EncodedName[], onMember: (key: string, start: number, end: number) => void): boolean {
+  try {
+    return walkMembers(buf, names, onMember);
+  } catch {
+    return false;
+  }
+}
+
+/** Calls onMember for each wanted top-level member in order; false when the body is not shaped like a JSON object. */
+function walkMembers(buf: Uint8Array, names: readonly EncodedName[], onMember: (key: string, start: number, end: number) => void): boolean {
   let i = skipSpaces(buf, 0);
-  if (buf[i] !== OPEN_OBJECT) return null;
-  const found = new Map<string, string>();
+  if (buf[i] !== OPEN_OBJECT) return false;
   i = skipSpaces(buf, i + 1);
-  if (buf[i] === CLOSE_OBJECT) return found;
+  if (buf[i] === CLOSE_OBJECT) return true;
   for (;;) {
-    if (buf[i] !== QUOTE) return null;
+    if (buf[i] !== QUOTE) return false;
     const keyEnd = skipString(buf, i);
-    if (keyEnd === -1) return null;
+    if (keyEnd === -1) return false;
     const key = wantedKey(buf, i + 1, keyEnd - 1, names);
     i = skipSpaces(buf, keyEnd);
-    if (buf[i] !== COLON) return null;
+    if (buf[i] !== COLON) return false;
     const valueStart = skipSpaces(buf, i + 1);
     const valueEnd = skipValue(buf, valueStart);
-    if (valueEnd === -1 || valueEnd === valueStart) return null;
-    if (key !== undefined) found.set(key, textOf(buf, valueStart, valueEnd));
+    if (valueEnd === -1 || valueEnd === valueStart) return false;
+    if (key !== undefined) onMember(key, valueStart, valueEnd);
     i = skipSpaces(buf, valueEnd);
-    if (buf[i] === CLOSE_OBJECT) return found;
-    if (buf[i] !== COMMA) return null;
+    if (buf[i] === CLOSE_OBJECT) return true;
+    if (buf[i] !== COMMA) return false;
     i = skipSpaces(buf, i + 1);
   }
 }

@@ -36,6 +36,27 @@ describe('prepareJsonBody', () => {
     expect(JSON.parse(p.text)).toEqual({ model: 'm', stream: true, stream_options: { continuous_usage_stats: true, include_usage: true }, temperature: 0.5 });
   });
 
+  test('merging include_usage changes no other byte: large integers and number spellings survive', () => {
+    const original = '{"model":"m","seed":9007199254740993,"temperature":1.0,"stream":true,"stream_options":{ "x" : 1 } ,"n":1e0}';
+    const p = prepare(original);
+    expect(p.injectedUsage).toBe(true);
+    expect(p.text).toBe('{"model":"m","seed":9007199254740993,"temperature":1.0,"stream":true,"stream_options":{ "x" : 1 ,"include_usage":true} ,"n":1e0}');
+    expect(p.length).toBe(enc.encode(p.text).byteLength);
+  });
+
+  test('an explicit include_usage:false, an empty object and null all end up asking for usage', () => {
+    const cases: Array<[string, string]> = [
+      ['{"stream":true,"stream_options":{"include_usage":false}}', '{"stream":true,"stream_options":{"include_usage":false,"include_usage":true}}'],
+      ['{"stream":true,"stream_options":{ }}', '{"stream":true,"stream_options":{ "include_usage":true}}'],
+      ['{"stream":true,"stream_options":null}', '{"stream":true,"stream_options":{"include_usage":true}}'],
+    ];
+    for (const [input, expected] of cases) {
+      const p = prepare(input);
+      expect(p.text).toBe(expected);
+      expect((JSON.parse(p.text) as { stream_options: { include_usage: boolean } }).stream_options.include_usage).toBe(true);
+    }
+  });
+
   test('leaves the body alone when it does not stream, when the policy says not to, or when it is not an object', () => {
     for (const [text, policy] of [
       ['{"model":"m","stream":false}', INJECT],
