@@ -25,4 +25,6 @@ export const google: ProviderSpec = {
   },
   streamRequested: (req) => req.path.endsWith(':streamGenerateContent'),
   injectStreamUsage: { paths: /^\/v1beta\/openai\/chat\/completions$/ },
+  // The Files API's resumable upload answers its start request with the URL to send the bytes to.
+  urlHeaders: ['x-goog-upload-url'],
 };

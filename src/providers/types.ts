@@ -44,4 +44,7 @@ export interface ProviderSpec {
   streamRequested?(req: RequestFacts): boolean;
   /** When set, OpenAI-style streams without include_usage get it injected and the usage-only chunk removed. */
   injectStreamUsage?: StreamUsageInjection;
+  /** Response headers (lower-case) besides Location whose value is an absolute URL of the provider's own, which a
+   *  client calls next (Gemini's resumable upload URL): rewritten to go through arouter. */
+  urlHeaders?: readonly string[];
 }

@@ -10,7 +10,7 @@ import type { UsageFormat } from '../usage/formats/types.ts';
 import { createSseEventFilter, isUsageOnlyChunk } from '../usage/sse-filter.ts';
 import type { Capture, Outcome, UsageSnippet } from '../usage/snippet.ts';
 import { type ConnectProbe } from './connect-probe.ts';
-import { inboundHeaders, outboundHeaders } from './headers.ts';
+import { inboundHeaders, outboundHeaders, rewriteProviderUrls } from './headers.ts';
 import { containsSecret, createRedactor } from './redact.ts';
 import { relayBody } from './relay.ts';
 import { prepareBody, type PreparedBody } from './request-body.ts';
@@ -259,6 +259,7 @@ export class Forwarder {
 
     const secrets = [credential, call.principal.secret];
     const headers = inboundHeaders(upstream.headers, call.requestId, secrets);
+    if (provider.urlHeaders || headers.has('location')) rewriteProviderUrls(headers, provider.urlHeaders, [upstreamBase, provider.baseUrl], provider.slug, () => clientOrigin(req));
     const contentType = upstream.headers.get('content-type');
     const isSse = contentType !== null && contentType.includes('text/event-stream');
     x.stream = x.stream || isSse;
@@ -345,6 +346,13 @@ function finishBuffered(x: Exchange, status: number, format: UsageFormat | undef
 }
 
 const IGNORE = { feed() {} };
+
+/** The origin the client used: its Host, and the scheme a TLS-terminating proxy in front reports (X-Forwarded-Proto). */
+function clientOrigin(req: Request): string {
+  const url = new URL(req.url);
+  const proto = req.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
+  return `${proto === 'https' || proto === 'http' ? proto : url.protocol.slice(0, -1)}://${url.host}`;
+}
 
 function concat(a: Uint8Array, b: Uint8Array | null): Uint8Array {
   if (!b || b.byteLength === 0) return a;

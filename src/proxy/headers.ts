@@ -67,3 +67,31 @@ export function inboundHeaders(upstream: Headers, requestId: string, secrets: re
   out.set('x-arouter-request-id', requestId);
   return out;
 }
+
+/**
+ * URLs the provider hands out that point back at itself are turned into the same URLs through arouter, as nginx's
+ * `proxy_redirect default` does: a client that follows one keeps talking to arouter with its arouter key, instead of
+ * sending that key to the provider. Location becomes a path-absolute reference (RFC 9110 10.2.2 allows one), which
+ * survives a TLS-terminating load balancer; a provider's URL header must stay absolute, so it gets the client's
+ * origin. Anything pointing elsewhere is left as it is.
+ */
+export function rewriteProviderUrls(headers: Headers, urlHeaders: readonly string[] | undefined, bases: readonly string[], slug: string, clientOrigin: () => string): void {
+  const location = headers.get('location');
+  if (location !== null) {
+    const path = providerPath(location, bases);
+    if (path !== null) headers.set('location', `/${slug}${path}`);
+  }
+  if (!urlHeaders) return;
+  for (const name of urlHeaders) {
+    const value = headers.get(name);
+    const path = value === null ? null : providerPath(value, bases);
+    if (path !== null) headers.set(name, `${clientOrigin()}/${slug}${path}`);
+  }
+}
+
+/** The path-and-query of a URL on one of the provider's bases (or already path-absolute), else null. */
+function providerPath(url: string, bases: readonly string[]): string | null {
+  if (url.startsWith('/')) return url.startsWith('//') ? null : url;
+  for (const base of bases) if (url.startsWith(base) && (url.length === base.length || '/?#'.includes(url[base.length] as string))) return url.slice(base.length) || '/';
+  return null;
+}

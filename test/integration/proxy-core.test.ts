@@ -91,6 +91,34 @@ describe('errors arouter raises', () => {
   });
 });
 
+describe("the provider's own URLs in answers point back through arouter", () => {
+  const redirect = (location: string) => ({ raw: () => new Response(null, { status: 307, headers: { location } }) });
+
+  test('Location on the provider (absolute or path-absolute) becomes an arouter path; elsewhere is left alone', async () => {
+    for (const [given, expected] of [
+      [`${mock.url}/v1/files/f1/content?x=1`, '/openai/v1/files/f1/content?x=1'],
+      ['https://api.openai.com/v1/next', '/openai/v1/next'],
+      ['/v1/other', '/openai/v1/other'],
+      ['https://cdn.example/blob/1', 'https://cdn.example/blob/1'],
+      ['//cdn.example/blob/2', '//cdn.example/blob/2'],
+    ] as const) {
+      mock.on('/v1/moved', redirect(given));
+      const res = await handle('/openai/v1/moved', { headers: auth() });
+      expect(res.status).toBe(307);
+      expect(res.headers.get('location')).toBe(expected);
+    }
+  });
+
+  test("Gemini's resumable upload URL goes through arouter, on the origin (and scheme) the client used", async () => {
+    mock.on('/upload/v1beta/files', { raw: () => new Response('{}', { headers: { 'content-type': 'application/json', 'x-goog-upload-url': `${mock.url}/upload/v1beta/files?upload_id=abc&upload_protocol=resumable` } }) });
+    const init = { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', 'x-goog-upload-protocol': 'resumable' }, body: '{}' };
+    const res = await handle('/google/upload/v1beta/files', init);
+    expect(res.headers.get('x-goog-upload-url')).toBe('http://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
+    const behindTls = await handle('/google/upload/v1beta/files', { ...init, headers: { ...init.headers, 'x-forwarded-proto': 'https' } });
+    expect(behindTls.headers.get('x-goog-upload-url')).toBe('https://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
+  });
+});
+
 describe('paths that try to leave the provider base, over a raw socket', () => {
   const raw = (target: string) =>
     new Promise<string>((resolve, reject) => {
