@@ -75,6 +75,7 @@ export function buildRow(s: UsageSnippet, u: CanonicalUsage, prices: PriceTable,
     reasoning_tokens: Math.min(uint(u.reasoning_tokens), output),
     usage_status: USAGE_STATUSES.includes(u.usage_status) ? u.usage_status : 'missing',
   };
+  if (u.cache_write_1h_tokens) usage.cache_write_1h_tokens = Math.min(uint(u.cache_write_1h_tokens), usage.cache_write_tokens);
   const provider = text(s.provider, 64);
   const priced = prices.price(provider, usage);
   return {

@@ -7,7 +7,7 @@ import type { CanonicalUsage } from './snippet.ts';
 
 const Rate = Type.Number({ minimum: 0, maximum: 1_000_000 });
 const ModelPriceSchema = Type.Object(
-  { input: Rate, cached_input: Type.Optional(Rate), cache_write: Type.Optional(Rate), output: Rate },
+  { input: Rate, cached_input: Type.Optional(Rate), cache_write: Type.Optional(Rate), cache_write_1h: Type.Optional(Rate), output: Rate },
   { additionalProperties: false },
 );
 const PriceFileSchema = Type.Object({
@@ -19,6 +19,8 @@ export interface ModelPrice {
   input: number;
   cached_input: number;
   cache_write: number;
+  /** Rate for cache writes with a one-hour lifetime (Anthropic); defaults to cache_write. */
+  cache_write_1h: number;
   output: number;
 }
 
@@ -50,7 +52,13 @@ export class PriceTable {
         new Map(
           Object.entries(models).map(([model, p]) => [
             model,
-            { input: p.input, cached_input: p.cached_input ?? p.input, cache_write: p.cache_write ?? p.input, output: p.output },
+            {
+              input: p.input,
+              cached_input: p.cached_input ?? p.input,
+              cache_write: p.cache_write ?? p.input,
+              cache_write_1h: p.cache_write_1h ?? p.cache_write ?? p.input,
+              output: p.output,
+            },
           ]),
         ),
       ]),
@@ -111,6 +119,8 @@ export function loadPriceTable(path: string = process.env.AROUTER_PRICES_FILE ||
 
 const PICO_PER_MICRO = 1_000_000n;
 
+const bigMin = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
 function tokens(n: number): bigint {
   return Number.isFinite(n) && n > 0 ? BigInt(Math.trunc(n)) : 0n;
 }
@@ -128,11 +138,13 @@ export function costMicroUsd(usage: CanonicalUsage, price: ModelPrice): number {
   const input = tokens(usage.input_tokens);
   const cached = tokens(usage.cached_input_tokens);
   const written = tokens(usage.cache_write_tokens);
+  const writtenHour = bigMin(tokens(usage.cache_write_1h_tokens ?? 0), written);
   const plain = input - cached - written;
   const pico =
     (plain > 0n ? plain : 0n) * picoPerToken(price.input) +
     cached * picoPerToken(price.cached_input) +
-    written * picoPerToken(price.cache_write) +
+    (written - writtenHour) * picoPerToken(price.cache_write) +
+    writtenHour * picoPerToken(price.cache_write_1h) +
     tokens(usage.output_tokens) * picoPerToken(price.output);
   return Number((pico + PICO_PER_MICRO / 2n) / PICO_PER_MICRO);
 }

@@ -69,6 +69,8 @@ export interface CanonicalUsage {
   output_tokens: number;
   reasoning_tokens: number;
   usage_status: UsageStatus;
+  /** The part of cache_write_tokens written for a one-hour lifetime (Anthropic), priced at its own rate. Not a column. */
+  cache_write_1h_tokens?: number;
   /** Provider-reported error inside a 2xx body/stream, if any. */
   provider_error?: string;
 }

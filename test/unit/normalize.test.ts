@@ -186,6 +186,15 @@ describe('anthropic-messages', () => {
     expect(nums(fromJson('anthropic-messages', body))).toEqual([312, 200, 100, 29, 0, 'reported']);
   });
 
+  test('one-hour cache writes are told apart in cache_creation, so they can be priced at their own rate', () => {
+    const body = jsonFixture('anthropic/messages-nonstream.json');
+    body.usage = { ...(body.usage as Json), cache_creation_input_tokens: 100, cache_creation: { ephemeral_5m_input_tokens: 60, ephemeral_1h_input_tokens: 40 } };
+    const u = fromJson('anthropic-messages', body);
+    expect(nums(u)).toEqual([112, 0, 100, 29, 0, 'reported']);
+    expect(u.cache_write_1h_tokens).toBe(40);
+    expect(fromJson('anthropic-messages', jsonFixture('anthropic/messages-nonstream.json')).cache_write_1h_tokens).toBeUndefined();
+  });
+
   test('message_delta overlays every non-null field, including changed input counts (server tools)', () => {
     const lines = chunkLines('anthropic/messages-stream.chunks.jsonl');
     const start = lines[0] as string;

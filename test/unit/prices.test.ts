@@ -34,19 +34,26 @@ describe('lookup', () => {
     expect(table.lookup('openai', 'o3')).toBeUndefined();
     expect(table.lookup('openai', '')).toBeUndefined();
   });
-  test('cached_input and cache_write default to the input rate', () => {
-    expect(table.lookup('openai', 'gpt-4.1')?.price).toEqual({ input: 2, cached_input: 2, cache_write: 2, output: 8 });
+  test('cached_input and cache_write default to the input rate, cache_write_1h to cache_write', () => {
+    expect(table.lookup('openai', 'gpt-4.1')?.price).toEqual({ input: 2, cached_input: 2, cache_write: 2, cache_write_1h: 2, output: 8 });
+    expect(table.lookup('anthropic', 'claude-sonnet-4-5')?.price.cache_write_1h).toBe(3.75);
   });
 });
 
 describe('cost', () => {
-  const sonnet: ModelPrice = { input: 3, cached_input: 0.3, cache_write: 3.75, output: 15 };
+  const sonnet: ModelPrice = { input: 3, cached_input: 0.3, cache_write: 3.75, cache_write_1h: 6, output: 15 };
   test('input includes cached and cache-write tokens, each billed at its own rate', () => {
     // (1000 - 200 - 100) * 3 + 200 * 0.3 + 100 * 3.75 + 50 * 15 = 2100 + 60 + 375 + 750 micro-dollars
     expect(costMicroUsd(usage('m', 1000, 200, 100, 50), sonnet)).toBe(3285);
   });
+  test('one-hour cache writes are billed at their own rate, the rest of the writes at the five-minute rate', () => {
+    // (1000 - 200 - 100) * 3 + 200 * 0.3 + (100 - 40) * 3.75 + 40 * 6 + 50 * 15 = 2100 + 60 + 225 + 240 + 750
+    expect(costMicroUsd({ ...usage('m', 1000, 200, 100, 50), cache_write_1h_tokens: 40 }, sonnet)).toBe(3375);
+    // A one-hour count above the writes is capped at the writes.
+    expect(costMicroUsd({ ...usage('m', 1000, 0, 100, 0), cache_write_1h_tokens: 500 }, sonnet)).toBe(2700 + 600);
+  });
   test('rounds half up once, at the end', () => {
-    const nano: ModelPrice = { input: 0.1, cached_input: 0.025, cache_write: 0.1, output: 0.4 };
+    const nano: ModelPrice = { input: 0.1, cached_input: 0.025, cache_write: 0.1, cache_write_1h: 0.1, output: 0.4 };
     expect(costMicroUsd(usage('m', 16, 0, 0, 363), nano)).toBe(147); // 1.6 + 145.2 = 146.8
     expect(costMicroUsd(usage('m', 20, 20, 0, 0), nano)).toBe(1); // 0.5 → 1
     expect(costMicroUsd(usage('m', 19, 19, 0, 0), nano)).toBe(0); // 0.475 → 0

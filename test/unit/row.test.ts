@@ -37,6 +37,14 @@ describe('buildRow', () => {
     expect(buildRow(snippet(), usage({ model: 'mystery-1' }), prices)).toMatchObject({ cost_micro_usd: 0, price_known: 0, model: 'mystery-1' });
   });
 
+  test("Anthropic's one-hour cache writes reach the price (the shipped rates: $3.75 five-minute, $6 one-hour)", () => {
+    const sonnet = parsePriceTable({ providers: { anthropic: { 'claude-sonnet-4-5': { input: 3, cached_input: 0.3, cache_write: 3.75, cache_write_1h: 6, output: 15 } } } });
+    const s = snippet({ provider: 'anthropic', format: 'anthropic-messages' });
+    const u = usage({ model: 'claude-sonnet-4-5-20250929', input_tokens: 1000, cache_write_tokens: 1000, output_tokens: 0 });
+    expect(buildRow(s, u, sonnet).cost_micro_usd).toBe(3750);
+    expect(buildRow(s, { ...u, cache_write_1h_tokens: 1000 }, sonnet).cost_micro_usd).toBe(6000);
+  });
+
   test('falls back to the request model when the response named none', () => {
     const row = buildRow(snippet({ requestModel: 'gpt-4.1-nano' }), usage({ model: '' }), prices);
     expect(row.model).toBe('gpt-4.1-nano');

@@ -28,6 +28,8 @@ function countsOf(u: JsonObject): UsageCounts {
     input: count(u.input_tokens) + cacheWrite + cacheRead,
     cached: cacheRead,
     cacheWrite,
+    // Writes with a one-hour lifetime cost more than five-minute ones; usage splits them in cache_creation.
+    cacheWrite1h: count(asObject(u.cache_creation)?.ephemeral_1h_input_tokens),
     output: count(u.output_tokens),
     reasoning: 0,
   };

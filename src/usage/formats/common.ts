@@ -8,6 +8,8 @@ export interface UsageCounts {
   input: number;
   cached: number;
   cacheWrite: number;
+  /** The part of cacheWrite with a one-hour lifetime, when the provider says. */
+  cacheWrite1h?: number;
   output: number;
   reasoning: number;
 }
@@ -128,6 +130,8 @@ export function toCanonical(s: UsageSnippet, r: FormatReading): CanonicalUsage {
     reasoning_tokens: reasoning,
     usage_status: !found ? 'missing' : s.outcome === 'complete' && r.final !== false ? 'reported' : 'partial',
   };
+  const cacheWrite1h = Math.min(count(c.cacheWrite1h), cacheWrite);
+  if (cacheWrite1h > 0) usage.cache_write_1h_tokens = cacheWrite1h;
   // Only a 2xx can hide an error in its body; other statuses already say so.
   if (r.providerError && isSuccess(s.status)) usage.provider_error = r.providerError;
   return usage;
