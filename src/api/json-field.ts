@@ -1,62 +1,41 @@
-// Finds and replaces a top-level string field in JSON text without re-encoding the rest of it.
+// Reads and replaces a top-level string member of a JSON body in place: every other byte stays as the client sent it.
+import { parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
+import { createMemberLocator, type MemberLocator } from '../usage/json-top-level.ts';
 
-/** Span [start, end) of the raw JSON string token (quotes included) of top-level key `key`, or null. */
-export function topLevelStringSpan(text: string, key: string): { start: number; end: number } | null {
-  let depth = 0;
-  let i = 0;
-  const n = text.length;
-  let expectKey = false;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) {
-      const start = i;
-      i = skipString(text, i);
-      if (depth === 1 && expectKey) {
-        const name = text.slice(start + 1, i - 1);
-        let j = i;
-        while (j < n && isSpace(text.charCodeAt(j))) j++;
-        if (text.charCodeAt(j) === 0x3a /* : */) {
-          j++;
-          while (j < n && isSpace(text.charCodeAt(j))) j++;
-          if (name === key && text.charCodeAt(j) === 0x22) return { start: j, end: skipString(text, j) };
-          i = j;
-          expectKey = false;
-          continue;
-        }
-      }
-      continue;
-    }
-    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      depth++;
-      expectKey = c === 0x7b && depth === 1;
-    } else if (c === 0x7d || c === 0x5d) {
-      depth--;
-    } else if (c === 0x2c /* , */ && depth === 1) {
-      expectKey = true;
-    }
-    i++;
-  }
-  return null;
+const locators = new Map<string, MemberLocator>();
+function locatorFor(key: string): MemberLocator {
+  let locate = locators.get(key);
+  if (!locate) locators.set(key, (locate = createMemberLocator([key])));
+  return locate;
 }
 
-function skipString(text: string, i: number): number {
-  i++;
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c) i += 2;
-    else if (c === 0x22) return i + 1;
-    else i++;
-  }
-  return i;
+export interface TopLevelString {
+  value: string;
+  /** The body with this member's value set to `next`, JSON-encoded; nothing else re-encoded. */
+  replaced(next: string): Uint8Array;
 }
 
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-/** The text with the top-level string field `key` set to `value`; null when there is no such string field. */
-export function replaceTopLevelString(text: string, key: string, value: string): string | null {
-  const span = topLevelStringSpan(text, key);
-  if (!span) return null;
-  return text.slice(0, span.start) + JSON.stringify(value) + text.slice(span.end);
+/**
+ * The top-level string member `key` (its last occurrence, which is the one JSON.parse keeps); undefined when the
+ * member is absent or not a string, null when the body is not shaped like a JSON object at all.
+ */
+export function topLevelString(body: Uint8Array, key: string): TopLevelString | undefined | null {
+  const found = locatorFor(key)(body);
+  if (found === null) return null;
+  const at = found.get(key);
+  if (!at || body[at[0]] !== QUOTE) return undefined;
+  const [start, end] = at;
+  const value = parseJsonOrUndefined(Buffer.from(body.buffer, body.byteOffset + start, end - start).toString('utf8'));
+  if (typeof value !== 'string') return undefined;
+  return {
+    value,
+    replaced(next) {
+      const encoded = Buffer.from(JSON.stringify(next));
+      const out = new Uint8Array(body.byteLength - (end - start) + encoded.byteLength);
+      out.set(body.subarray(0, start), 0);
+      out.set(encoded, start);
+      out.set(body.subarray(end), start + encoded.byteLength);
+      return out;
+    },
+  };
 }

@@ -1,12 +1,12 @@
 // One OpenAI-compatible endpoint for every provider: `model: "provider/model"` picks the provider, nothing else changes.
 import type { Elysia } from 'elysia';
-import { ArouterError, badRequest, bodyTooLarge, errorResponse, providerNotConfigured } from '../errors.ts';
+import { ArouterError, badRequest, errorResponse, providerNotConfigured } from '../errors.ts';
 import type { Authenticator } from '../keys/auth.ts';
 import { extractClientKey } from '../keys/extract.ts';
 import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
 import type { Forwarder } from '../proxy/forward.ts';
-import { prepareJsonBody } from '../proxy/request-body.ts';
-import { replaceTopLevelString } from './json-field.ts';
+import { prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
+import { topLevelString } from './json-field.ts';
 
 export interface UnifiedDeps {
   forwarder: Forwarder;
@@ -25,29 +25,21 @@ export function unifiedRoutes(d: UnifiedDeps) {
     const requestId = d.newRequestId();
     const startedAt = Date.now();
     try {
-      const principal = await d.auth.authenticate(extractClientKey(req.headers, null));
-      const declared = Number(req.headers.get('content-length') ?? NaN);
-      if (declared > d.maxBodyBytes) throw bodyTooLarge(d.maxBodyBytes);
-      const text = await req.text();
-      if (text.length > d.maxBodyBytes) throw bodyTooLarge(d.maxBodyBytes);
-      let model: unknown;
-      try {
-        model = (JSON.parse(text) as { model?: unknown }).model;
-      } catch {
-        throw badRequest('The body must be a JSON chat completions request.');
-      }
-      if (typeof model !== 'string' || !model.includes('/')) {
+      const principal = await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
+      const body = await readWholeBody(req, d.maxBodyBytes);
+      const member = topLevelString(body, 'model');
+      if (member === null) throw badRequest('The body must be a JSON chat completions request.');
+      if (member === undefined || !member.value.includes('/')) {
         throw badRequest(`"model" must be "provider/model", e.g. "openai/gpt-4.1-nano". Accepted prefixes: ${PREFIXES}.`);
       }
+      const model = member.value;
       const slash = model.indexOf('/');
       const provider = providerBySlug(model.slice(0, slash));
       const bare = model.slice(slash + 1);
       if (!provider || !bare) throw badRequest(`Unknown provider prefix in model "${model.slice(0, 100)}". Accepted prefixes: ${PREFIXES}.`);
       if (!d.providerKeys.has(provider.slug)) throw providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`);
-      const rewritten = replaceTopLevelString(text, 'model', bare);
-      if (rewritten === null) throw badRequest('"model" must be a top-level string.');
       const path = provider.chatCompletionsPath;
-      const preparedBody = prepareJsonBody(new TextEncoder().encode(rewritten), {
+      const preparedBody = prepareJsonBody(member.replaced(bare), {
         maxBytes: d.maxBodyBytes,
         injectUsage: !!provider.injectStreamUsage?.paths.test(path),
       });
@@ -61,7 +53,7 @@ export function unifiedRoutes(d: UnifiedDeps) {
   const models = async (req: Request): Promise<Response> => {
     const requestId = d.newRequestId();
     try {
-      await d.auth.authenticate(extractClientKey(req.headers, null));
+      await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
     } catch (err) {
       if (err instanceof ArouterError) return errorResponse(err, requestId);
       throw err;
@@ -77,4 +69,10 @@ export function unifiedRoutes(d: UnifiedDeps) {
 
   return (app: Elysia) =>
     app.post('/v1/chat/completions', ({ request }) => chat(request), { parse: 'none' }).get('/v1/models', ({ request }) => models(request));
+}
+
+/** The query's parameters when there is a query (a key may ride in ?key=, as on the provider routes). */
+function queryOf(req: Request): URLSearchParams | null {
+  const q = req.url.indexOf('?');
+  return q < 0 ? null : new URLSearchParams(req.url.slice(q));
 }

@@ -43,8 +43,10 @@ export function usageRoutes(d: UsageRouteDeps) {
       .get('/v1/usage', ({ request }) => {
         const id = d.newRequestId();
         return guarded(id, async () => {
-          const principal = await d.auth.authenticate(extractClientKey(request.headers, null));
-          return answer(id, { ...query(request).params, accountId: principal.accountId });
+          const { q, params } = query(request);
+          // The key may ride in ?key=, as on the provider routes.
+          const principal = await d.auth.authenticate(extractClientKey(request.headers, q));
+          return answer(id, { ...params, accountId: principal.accountId });
         });
       })
       .get('/admin/usage', ({ request }) => {

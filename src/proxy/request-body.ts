@@ -62,6 +62,20 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
   return streamed(req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>, null, declared, policy.maxBytes, received);
 }
 
+/** The whole body, refused with a 413 as soon as it is over maxBytes (declared or counted): never buffered past it. */
+export async function readWholeBody(req: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = parseLength(req.headers.get('content-length'));
+  if (declared !== null && declared > maxBytes) throw bodyTooLarge(maxBytes);
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const read = await readUpTo(reader, maxBytes);
+  if (read.bytes.byteLength > maxBytes) {
+    await reader.cancel().catch(() => {});
+    throw bodyTooLarge(maxBytes);
+  }
+  return read.bytes;
+}
+
 async function readUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number): Promise<{ bytes: Uint8Array; done: boolean }> {
   const parts: Uint8Array[] = [];
   let n = 0;

@@ -7,6 +7,7 @@ import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.t
 import { startPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { PROVIDER_SECRET } from '../helpers/proxy-harness.ts';
 
+const BODY_LIMIT = 64 * 1024;
 let mock: MockUpstream;
 let pipe: Pipeline;
 let server: ReturnType<typeof Bun.serve>;
@@ -15,7 +16,7 @@ let key: string;
 
 beforeAll(async () => {
   mock = await startMockUpstream();
-  pipe = await startPipeline(mock.url, { MINIMAX_API_KEY: '' });
+  pipe = await startPipeline(mock.url, { MINIMAX_API_KEY: '', AROUTER_MAX_BODY_BYTES: String(BODY_LIMIT) });
   server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (req) => pipe.runtime.app.handle(req) });
   key = await pipe.createKey('acct-unified');
   client = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${server.port}/v1`, maxRetries: 0 });
@@ -97,6 +98,34 @@ test('unknown provider prefix: 400 naming the accepted prefixes', async () => {
   const err = (await res.json()) as { error: { message: string } };
   expect(err.error.message).toContain('anthropic/');
   expect(err.error.message).toContain('google/');
+});
+
+test('a body over the limit is a 413, counted in bytes, also when it arrives chunked with no length', async () => {
+  const url = `http://127.0.0.1:${server.port}/v1/chat/completions`;
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const sent = mock.received.length;
+  // 30,000 three-byte characters: under the limit in characters, over it in bytes.
+  const wide = JSON.stringify({ model: 'openai/gpt-4.1-nano', messages: [{ role: 'user', content: '語'.repeat(30_000) }] });
+  expect(wide.length).toBeLessThan(BODY_LIMIT);
+  const declared = await fetch(url, { method: 'POST', headers, body: wide });
+  expect(declared.status).toBe(413);
+  const bytes = new TextEncoder().encode(wide);
+  const chunked = new ReadableStream<Uint8Array>({
+    start(ctrl) {
+      for (let i = 0; i < bytes.length; i += 8192) ctrl.enqueue(bytes.subarray(i, i + 8192));
+      ctrl.close();
+    },
+  });
+  const streamed = await fetch(url, { method: 'POST', headers, body: chunked, duplex: 'half' } as RequestInit);
+  expect(streamed.status).toBe(413);
+  expect(((await streamed.json()) as { error: { type: string } }).error.type).toBe('request_too_large');
+  expect(mock.received.length).toBe(sent);
+});
+
+test('the key may ride in ?key= as on the provider routes; /v1/usage answers for its account', async () => {
+  const res = await fetch(`http://127.0.0.1:${server.port}/v1/usage?key=${key}`);
+  expect(res.status).toBe(200);
+  expect(((await res.json()) as { account_id: string }).account_id).toBe('acct-unified');
 });
 
 test('provider without a key: 503', async () => {
