@@ -44,6 +44,20 @@ describe('parseUsageQuery', () => {
     const now = Date.UTC(2025, 5, 30);
     expect(parseUsageQuery({}, now)).toEqual({ from: new Date(now - 30 * DAY * 1000), to: new Date(now), groupBy: undefined });
   });
+  test("a date-time without a zone is UTC whatever the server's zone; short numbers are not epoch seconds", () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'Asia/Kolkata';
+    try {
+      expect(parseUsageQuery({ from: '2026-11-01T00:00:00', to: '2026-11-02T12:30' }).from).toEqual(new Date('2026-11-01T00:00:00Z'));
+      expect(parseUsageQuery({ from: '2026-11-01T00:00:00', to: '2026-11-02T12:30' }).to).toEqual(new Date('2026-11-02T12:30:00Z'));
+      expect(parseUsageQuery({ from: '2026-11-01', to: '2026-11-02T00:00:00+05:30' }).to).toEqual(new Date('2026-11-01T18:30:00Z'));
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+    expect(parseUsageQuery({ from: '2026', to: '2027' }).from).toEqual(new Date('2026-01-01T00:00:00Z'));
+    expect(() => parseUsageQuery({ from: '20261102' })).toThrow(UsageQueryError);
+  });
   test('bad strings are typed 400 errors', () => {
     expect(() => parseUsageQuery({ from: 'yesterday' })).toThrow(UsageQueryError);
     expect(() => parseUsageQuery({ group_by: 'account' })).toThrow(/group_by/);
