@@ -40,8 +40,10 @@ export const UsageSnippetSchema = Type.Object({
   stream: Type.Boolean(),
   outcome: OutcomeSchema,
   error: Type.Optional(Type.String()),
-  latencyMs: Count,
-  ttfbMs: Type.Optional(Count),
+  // Durations are clamped into the row, never a reason to drop an event: older proxies could send a negative one
+  // when the wall clock stepped back mid-request.
+  latencyMs: Type.Number(),
+  ttfbMs: Type.Optional(Type.Number()),
   bytesIn: Count,
   bytesOut: Count,
   capture: CaptureSchema,

@@ -3,7 +3,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { decodeUsageJob } from '../src/usage/job-payload.ts';
-import { normalizeSnippet } from '../src/usage/normalize.ts';
+import { missingUsage, normalizeSnippet } from '../src/usage/normalize.ts';
 import { loadPriceTable, type PriceTable } from '../src/usage/prices.ts';
 import { USAGE_JOB_NAME } from '../src/usage/producer-options.ts';
 import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
@@ -99,6 +99,23 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     );
   }
 
+  /**
+   * A snippet that cannot be normalized here (a format this build does not know: a newer proxy during a rolling
+   * deploy) is still the record of a request. It is written with missing usage, the reason in `error`, and its raw
+   * capture in raw_usage, so it is never lost and a re-normalization by a newer build can replace it (same key,
+   * higher version).
+   */
+  function rowOf(s: UsageSnippet, now: number): UsageRow {
+    try {
+      return buildRow(s, normalize(s), prices, now);
+    } catch (e) {
+      const reason = `usage not normalized: ${(e as Error).message}`.slice(0, 300);
+      const row = buildRow(s, missingUsage(s), prices, now);
+      row.error = (row.error ? `${row.error}; ${reason}` : reason).slice(0, 1024);
+      return row;
+    }
+  }
+
   async function processJob(job: Job<unknown, UsageJobResult>, token?: string): Promise<UsageJobResult> {
     const decoded = decodeUsageJob(job.data);
     if (!decoded.ok) throw new UnrecoverableError(decoded.error);
@@ -112,11 +129,7 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
         bad.push({ index, snippet: raw, error: checked.error });
         return;
       }
-      try {
-        rows.push(buildRow(checked.snippet, normalize(checked.snippet), prices, now));
-      } catch (e) {
-        bad.push({ index, snippet: raw, error: `cannot normalize usage snippet: ${(e as Error).message}` });
-      }
+      rows.push(rowOf(checked.snippet, now));
     });
     // A job holding only the bad snippet is where it fails for good, with its reason, in BullMQ's failed set.
     if (bad.length > 0 && snippets.length === 1) throw new UnrecoverableError(bad[0]!.error);

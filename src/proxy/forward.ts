@@ -155,7 +155,8 @@ class Exchange implements Cuttable {
       status,
       stream: this.stream,
       outcome,
-      latencyMs: Date.now() - call.startedAt,
+      // Wall-clock time can step back (NTP, a VM resumed): a duration is never negative.
+      latencyMs: Math.max(0, Date.now() - call.startedAt),
       bytesIn: this.bytesIn(),
       bytesOut,
       capture,
@@ -255,7 +256,7 @@ export class Forwarder {
     }
     x.settled();
     d.connectProbe.markReachable(upstreamBase);
-    x.ttfbMs = Date.now() - call.startedAt;
+    x.ttfbMs = Math.max(0, Date.now() - call.startedAt);
 
     const secrets = [credential, call.principal.secret];
     const headers = inboundHeaders(upstream.headers, call.requestId, secrets);

@@ -53,9 +53,9 @@ async function finished(q: Queue, id: string, state: 'completed' | 'failed' = 'c
   return job;
 }
 
-interface StoredRow { request_id: string; model: string; input_tokens: string; output_tokens: string; cost_micro_usd: string; price_known: number; usage_status: string }
+interface StoredRow { request_id: string; model: string; input_tokens: string; output_tokens: string; cost_micro_usd: string; price_known: number; usage_status: string; error: string; raw_usage: string }
 const rowsOf = (account: string) =>
-  selectRows<StoredRow>(u.ch, `SELECT request_id, model, input_tokens, output_tokens, cost_micro_usd, price_known, usage_status FROM ${u.db}.${USAGE_TABLE} FINAL WHERE account_id = '${account}' ORDER BY request_id`);
+  selectRows<StoredRow>(u.ch, `SELECT request_id, model, input_tokens, output_tokens, cost_micro_usd, price_known, usage_status, error, raw_usage FROM ${u.db}.${USAGE_TABLE} FINAL WHERE account_id = '${account}' ORDER BY request_id`);
 
 describe('usage worker', () => {
   test('a batch of real snippets becomes priced rows, and the job completes only once they are stored', async () => {
@@ -100,16 +100,27 @@ describe('usage worker', () => {
     const unknownFormat = { ...fixtureSnippet(OPENAI_CHAT, { requestId: 'unknown_format', accountId: account }), format: 'no-such-format' };
     await queue.add(USAGE_JOB_NAME, { snippets: [good1, notASnippet, unknownFormat, good2] }, { jobId: 'mixed-1', attempts: 3 });
     const job = await finished(queue, 'mixed-1');
-    expect(job.returnvalue).toEqual({ written: 2, rejected: 2 });
-    expect((await rowsOf(account)).map((r) => r.request_id)).toEqual(['ok_1', 'ok_2']);
+    expect(job.returnvalue).toEqual({ written: 3, rejected: 1 });
+    expect((await rowsOf(account)).map((r) => r.request_id)).toEqual(['ok_1', 'ok_2', 'unknown_format']);
 
     const bad1 = await finished(queue, 'mixed-1-bad-1', 'failed');
-    const bad2 = await finished(queue, 'mixed-1-bad-2', 'failed');
     expect(bad1.failedReason).toContain('malformed usage snippet (request junk_1)');
-    expect(bad2.failedReason).toContain("unknown usage format id 'no-such-format'");
-    expect(bad2.data).toEqual({ snippets: [unknownFormat] });
     // Unrecoverable: failed on the first attempt, not retried.
     expect(bad1.attemptsMade).toBe(1);
+    expect(await queue.getJob('mixed-1-bad-2')).toBeUndefined();
+  });
+
+  test('a format this worker does not know (a newer proxy mid-deploy) is still a row: missing usage, the reason, the raw capture', async () => {
+    const account = uniqueName('acct');
+    const unknownFormat = { ...fixtureSnippet(OPENAI_CHAT, { requestId: 'newer_format', accountId: account }), format: 'no-such-format' };
+    await queue.add(USAGE_JOB_NAME, { snippets: [unknownFormat] }, { jobId: 'unknown-format-1' });
+    const job = await finished(queue, 'unknown-format-1');
+    expect(job.returnvalue).toEqual({ written: 1, rejected: 0 });
+    const [row] = await rowsOf(account);
+    expect(row?.request_id).toBe('newer_format');
+    expect(row?.usage_status).toBe('missing');
+    expect(row?.error).toContain("usage not normalized: unknown usage format id 'no-such-format'");
+    expect(JSON.parse(String(row?.raw_usage))).toEqual({ capture: unknownFormat.capture });
   });
 
   test('a payload that is not { snippets: [...] } fails for good without retries', async () => {

@@ -50,6 +50,10 @@ describe('checkSnippet', () => {
     expect(checkSnippet({ ...good, capture: { kind: 'error', message: 'boom' }, error: 'x', ttfbMs: 3, formatOptions: { a: true } }).ok).toBe(true);
   });
 
+  test('a negative duration (the wall clock stepped back mid-request) is kept, not a reason to drop the event', () => {
+    expect(checkSnippet({ ...good, latencyMs: -3, ttfbMs: -1 }).ok).toBe(true);
+  });
+
   test.each([
     ['missing requestId', { ...good, requestId: undefined }, '/requestId'],
     ['empty account', { ...good, accountId: '' }, '/accountId'],
