@@ -118,6 +118,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  test("every setting in the README's configuration table reaches the proxy or the worker", async () => {
+    const readme = await Bun.file(`${ROOT}README.md`).text();
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Architecture'));
+    const names = [...table.matchAll(/^\| `([A-Z0-9_]+)`(?: \/ `([A-Z0-9_]+)`)? \|/gm)].flatMap((m) => [m[1]!, m[2]].filter((n): n is string => !!n));
+    expect(names.length).toBeGreaterThan(15);
+    const passed = new Set([...envOf(compose.services.proxy!).keys(), ...envOf(compose.services.worker!).keys()]);
+    // The launchers' allocator and fetch settings are baked into the image (Dockerfile ENV) instead.
+    const inImage = new Set([...dockerfile.matchAll(/^ENV ([A-Z0-9_]+)=/gm)].map((m) => m[1]!));
+    expect(names.filter((n) => !passed.has(n) && !inImage.has(n))).toEqual([]);
+  });
+
   test('a credential setting exists for every provider in src/providers', () => {
     const env = envOf(compose.services.proxy!);
     const names = PROVIDERS.map((p) => `${envName(p.slug)}_API_KEY`);
