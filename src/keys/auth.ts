@@ -11,12 +11,22 @@ export interface Principal {
   secret: string;
 }
 
+const MINUTE_MS = 60_000;
+
+/** One key's requests in the current minute and the one before, for a sliding one-minute window. */
+interface RateWindow {
+  start: number;
+  count: number;
+  previous: number;
+}
+
 export class Authenticator {
-  private readonly windows = new Map<string, { start: number; count: number }>();
+  private readonly windows = new Map<string, RateWindow>();
 
   constructor(
     private readonly cache: KeyCache,
     private readonly defaultRpm: number,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Synchronous when the key is in the pod's cache (the common case); throws an ArouterError for a refused key. */
@@ -46,18 +56,34 @@ export class Authenticator {
     return { accountId: record.account, keyId: record.id, secret: key };
   }
 
+  /**
+   * A sliding minute: the previous minute's count weighs in by the part of it still inside the last 60 s, so a burst
+   * split across a minute boundary cannot pass twice the limit (a fixed window lets N through at 0:59 and N at 1:01).
+   * Refused requests are not counted.
+   */
   private checkRate(record: KeyRecord): void {
     const limit = record.rpm || this.defaultRpm;
     if (!limit) return;
-    const now = Date.now();
+    const now = this.now();
     let w = this.windows.get(record.id);
-    if (!w || now - w.start >= 60_000) {
-      w = { start: now, count: 0 };
+    if (!w) {
+      w = { start: now, count: 0, previous: 0 };
       this.windows.set(record.id, w);
     }
-    if (++w.count > limit) {
-      throw rateLimited(`Key ${record.id} is over its limit of ${limit} requests per minute on this pod; retry after ${Math.ceil((w.start + 60_000 - now) / 1000)} s.`);
+    const elapsed = Math.floor((now - w.start) / MINUTE_MS);
+    if (elapsed > 0) {
+      w.previous = elapsed === 1 ? w.count : 0;
+      w.count = 0;
+      w.start += elapsed * MINUTE_MS;
     }
+    const carried = w.previous * (1 - (now - w.start) / MINUTE_MS);
+    if (carried + w.count + 1 > limit) {
+      // When enough of the previous minute has slid out (or, if this minute alone is full, when it ends).
+      const room = limit - w.count - 1;
+      const waitMs = room < 0 || w.previous === 0 ? w.start + MINUTE_MS - now : (1 - room / w.previous) * MINUTE_MS - (now - w.start);
+      throw rateLimited(`Key ${record.id} is over its limit of ${limit} requests per minute on this pod; retry after ${Math.max(1, Math.ceil(waitMs / 1000))} s.`);
+    }
+    w.count++;
   }
 }
 
