@@ -37,8 +37,12 @@ export class KeyStoreUnavailable extends Error {
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<KeyRecord | null>>();
-  /** Revocations heard while that key's lookup was in flight: the lookup may have read the record before the revoke. */
-  private readonly revokedWhileLoading = new Set<string>();
+  /**
+   * When a revocation was heard while that key had a lookup in flight: any lookup that started before it may have read
+   * the record before the revoke. Kept until no lookup of the key is in flight, since a blocking load and a background
+   * re-check can overlap.
+   */
+  private readonly revokedWhileLoading = new Map<string, number>();
   private readonly now: () => number;
   /** Since when revocation messages have been arriving without a break (null: the feed is down or never came up). */
   private feedUpSince: number | null = null;
@@ -91,7 +95,7 @@ export class KeyCache {
   invalidate(hash: string): void {
     const e = this.entries.get(hash);
     if (e?.record) e.record = { ...e.record, revoked: true };
-    if (this.loading.has(hash) || e?.refreshing) this.revokedWhileLoading.add(hash);
+    if (this.loading.has(hash) || e?.refreshing) this.revokedWhileLoading.set(hash, this.now());
   }
 
   /**
@@ -121,7 +125,10 @@ export class KeyCache {
   private load(hash: string): Promise<KeyRecord | null> {
     let p = this.loading.get(hash);
     if (!p) {
-      p = this.loadOnce(hash).finally(() => this.loading.delete(hash));
+      p = this.loadOnce(hash).finally(() => {
+        this.loading.delete(hash);
+        this.forgetRevocationIfIdle(hash);
+      });
       this.loading.set(hash, p);
     }
     return p;
@@ -134,10 +141,9 @@ export class KeyCache {
     try {
       record = await this.lookup.findByHash(hash);
     } catch (err) {
-      this.revokedWhileLoading.delete(hash);
       throw new KeyStoreUnavailable(err instanceof Error ? err.message : 'lookup failed');
     }
-    record = this.withRevocationsHeard(hash, record);
+    record = this.withRevocationsHeard(hash, record, checkedAt);
     if (this.entries.size >= this.opts.maxEntries) this.evictOldest();
     this.entries.set(hash, { record, checkedAt, refreshing: false, failedAt: 0 });
     return record;
@@ -157,20 +163,26 @@ export class KeyCache {
     const checkedAt = this.now();
     this.lookup.findByHash(hash).then(
       (record) => {
-        e.record = this.withRevocationsHeard(hash, record);
+        e.record = this.withRevocationsHeard(hash, record, checkedAt);
         e.checkedAt = checkedAt;
         e.refreshing = false;
+        this.forgetRevocationIfIdle(hash);
       },
       () => {
-        this.revokedWhileLoading.delete(hash);
         e.refreshing = false;
+        this.forgetRevocationIfIdle(hash);
       },
     );
   }
 
-  /** A looked-up record, marked revoked if a revocation for it arrived while the lookup was in flight. */
-  private withRevocationsHeard(hash: string, record: KeyRecord | null): KeyRecord | null {
-    return this.revokedWhileLoading.delete(hash) && record ? { ...record, revoked: true } : record;
+  /** A looked-up record, marked revoked if a revocation for it arrived after the lookup started. */
+  private withRevocationsHeard(hash: string, record: KeyRecord | null, startedAt: number): KeyRecord | null {
+    const revokedAt = this.revokedWhileLoading.get(hash);
+    return revokedAt !== undefined && startedAt <= revokedAt && record ? { ...record, revoked: true } : record;
+  }
+
+  private forgetRevocationIfIdle(hash: string): void {
+    if (!this.loading.has(hash) && !this.entries.get(hash)?.refreshing) this.revokedWhileLoading.delete(hash);
   }
 
   private evictOldest(): void {

@@ -126,6 +126,25 @@ test('invalidate marks a cached key revoked at once', async () => {
   expect((await t.cache.get('h'))?.revoked).toBe(true);
 });
 
+test('a revocation heard while a background re-check and a blocking load are both in flight holds for both', async () => {
+  const t = setup();
+  await t.cache.get('h'); // checked at t0
+  t.tick(1_000);
+  t.cache.setRevocationFeed(true); // the feed came up after the check
+  t.tick(2_500);
+  t.set('hang');
+  expect(t.cache.peek('h')?.revoked).toBe(false); // stale: served, with a re-check scheduled
+  await afterImmediate(); // ... and now in flight
+  t.tick(600); // past maxAge, and the check predates the feed: a request has to wait for the store
+  const waiting = t.cache.get('h');
+  t.cache.invalidate('h');
+  t.release(); // the re-check answers first, then the load: both read the record before the revocation
+  expect((await waiting)?.revoked).toBe(true);
+  await Promise.resolve();
+  expect(t.cache.peek('h')?.revoked).toBe(true);
+  expect(t.calls.length).toBe(3);
+});
+
 test('unknown keys are cached as null too (no store round trip per bogus request)', async () => {
   const t = setup();
   t.setRecord(null);
