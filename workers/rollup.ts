@@ -25,14 +25,10 @@ export function utcHour(unixSeconds: number): number {
   return Math.floor(unixSeconds / HOUR_SECONDS);
 }
 
-/** Distinct hours of rows written after their hour ended, by the caller's clock. */
-export function finishedHours(tsSeconds: Iterable<number>, nowMs: number = Date.now()): number[] {
-  const current = utcHour(Math.floor(nowMs / 1000));
+/** Distinct hours of these rows (which of them are already over is the server's to say: see markHoursDirty). */
+export function rowHours(tsSeconds: Iterable<number>): number[] {
   const hours = new Set<number>();
-  for (const ts of tsSeconds) {
-    const h = utcHour(ts);
-    if (h < current) hours.add(h);
-  }
+  for (const ts of tsSeconds) hours.add(utcHour(ts));
   return [...hours];
 }
 
@@ -41,12 +37,16 @@ export async function serverNow(store: UsageStore): Promise<number> {
   return Number(r?.t);
 }
 
-/** Record that these hours got rows after they ended. Call after the rows are inserted. */
+/**
+ * Record that those of these hours which are already over got rows. Call after the rows are inserted. ClickHouse's
+ * clock decides what is over, as it does for seals: a worker whose clock lags would otherwise take a sealed hour for
+ * the current one and leave its seal valid.
+ */
 export async function markHoursDirty(store: UsageStore, db: string, hours: readonly number[]): Promise<void> {
   if (hours.length === 0) return;
   const list = hours.map((h) => `toDateTime(${h * HOUR_SECONDS}, 'UTC')`).join(', ');
   await sqlRunner(store).exec(
-    `INSERT INTO ${assertIdentifier(db)}.${DIRTY_TABLE} (hour, marked_at) SELECT arrayJoin([${list}]) AS hour, now() AS marked_at`,
+    `INSERT INTO ${assertIdentifier(db)}.${DIRTY_TABLE} (hour, marked_at) SELECT hour, now() AS marked_at FROM (SELECT arrayJoin([${list}]) AS hour) WHERE hour < toStartOfHour(now())`,
   );
 }
 

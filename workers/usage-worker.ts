@@ -10,7 +10,7 @@ import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
 import { ClickHouseWriter, WriterClosedError } from './clickhouse-writer.ts';
 import { checkSnippet } from './job-schema.ts';
 import { runMigrations, USAGE_TABLE } from './migrations.ts';
-import { finishedHours, markHoursDirty } from './rollup.ts';
+import { markHoursDirty, rowHours } from './rollup.ts';
 import { buildRow, type UsageRow } from './row.ts';
 import { startSealer, type Sealer } from './sealer.ts';
 import { redactUrl, type WorkerSettings } from './settings.ts';
@@ -78,7 +78,7 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     flushMs: settings.flushMs,
     retryMaxMs: settings.retryMaxMs,
     // Rows for an hour that is already over may land after that hour was sealed into the rollup; say so.
-    afterInsert: (rows) => markHoursDirty(ch, db, finishedHours(rows.map((r) => r.ts))),
+    afterInsert: (rows) => markHoursDirty(ch, db, rowHours(rows.map((r) => r.ts))),
     onRetry: (err, attempt, delayMs) =>
       log('warn', 'clickhouse insert failed; retrying', { attempt, delayMs, error: err.message, clickhouse: redactUrl(settings.clickhouseUrl) }),
   });
