@@ -74,6 +74,8 @@ export class Outbox {
   private readonly now: () => number;
   /** Bytes of every pending or claimed file we know of, by base name. */
   private readonly sizes = new Map<string, number>();
+  /** Claim files this process holds right now; one of its own claims not in here was orphaned by an error. */
+  private readonly held = new Set<string>();
   private total = 0;
   /** Bytes promised to appends still being written, so concurrent appends cannot overshoot the cap. */
   private reserved = 0;
@@ -189,7 +191,9 @@ export class Outbox {
       if (m) {
         const base = m[1] as string;
         seen.set(base, name);
-        if (m[2] !== this.o.owner && now - Number(m[3]) > this.o.staleClaimMs) out.push({ base, file: name });
+        // Another process's stale claim (it died), or one of this process's own that an error left behind.
+        const orphan = m[2] !== this.o.owner || !this.held.has(name);
+        if (orphan && now - Number(m[3]) > this.o.staleClaimMs) out.push({ base, file: name });
         continue;
       }
       if (name.endsWith('.tmp')) tmps.push(name);
@@ -215,6 +219,17 @@ export class Outbox {
   /** Claim and read candidates. Ones another process took first are skipped; unreadable ones are set aside as .bad. */
   async claim(cands: readonly OutboxCandidate[]): Promise<ClaimedBatch[]> {
     const got: ClaimedBatch[] = [];
+    try {
+      await this.claimInto(got, cands);
+    } catch (e) {
+      // The caller never sees these: hand them back now rather than leave them to the stale-claim sweep.
+      await this.unclaim(got).catch(() => undefined);
+      throw e;
+    }
+    return got;
+  }
+
+  private async claimInto(got: ClaimedBatch[], cands: readonly OutboxCandidate[]): Promise<void> {
     for (const c of cands) {
       const file = `${c.base}.claim-${this.o.owner}-${this.now()}`;
       try {
@@ -236,14 +251,15 @@ export class Outbox {
         continue;
       }
       if (!this.sizes.has(c.base)) this.track(c.base, Buffer.byteLength(text));
+      this.held.add(file);
       got.push({ batch, base: c.base, file });
     }
-    return got;
   }
 
   /** Redis accepted these: delete them. */
   async release(claimed: readonly ClaimedBatch[]): Promise<void> {
     for (const c of claimed) {
+      this.held.delete(c.file);
       try {
         await unlink(join(this.dir, c.file));
       } catch (e) {
@@ -258,6 +274,7 @@ export class Outbox {
   /** Sending failed: put these back so they are tried again, still oldest first. */
   async unclaim(claimed: readonly ClaimedBatch[]): Promise<void> {
     for (const c of claimed) {
+      this.held.delete(c.file);
       try {
         await rename(join(this.dir, c.file), join(this.dir, `${c.base}.batch`));
       } catch (e) {

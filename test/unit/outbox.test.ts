@@ -1,6 +1,6 @@
 // Outbox on a real temp directory: ordering, claims across processes, the byte cap, crash leftovers.
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox, type OutboxBatch, type OutboxOptions } from '../../src/usage/outbox.ts';
@@ -126,6 +126,39 @@ describe('Outbox', () => {
     expect(got.map((c) => c.batch.id)).toEqual(['orphan']);
     await live.release(got);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("this process's own claim that an error orphaned is offered again once stale; live ones never are", async () => {
+    const ob = outbox({ staleClaimMs: 30_000 });
+    await ob.append(batch('lost'));
+    await ob.append(batch('live'));
+    const [lost, live] = await ob.claim(await ob.scan());
+    expect([lost?.batch.id, live?.batch.id]).toEqual(['lost', 'live']);
+    // Putting `lost` back fails (something sits where its .batch name goes), so its claim file stays behind.
+    const blocker = join(dir, `${lost!.base}.batch`);
+    mkdirSync(join(blocker, 'x'), { recursive: true });
+    await expect(ob.unclaim([lost!])).rejects.toThrow();
+    rmSync(blocker, { recursive: true });
+    expect(await ob.scan()).toEqual([]);
+    clock += 30_001;
+    const again = await ob.claim(await ob.scan());
+    expect(again.map((c) => c.batch.id)).toEqual(['lost']);
+    await ob.release([...again, live!]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('a claim that fails partway hands back what it had already claimed', async () => {
+    const ob = outbox();
+    await ob.append(batch('first'));
+    await ob.append(batch('second'));
+    const cands = await ob.scan();
+    rmSync(join(dir, cands[1]!.file));
+    // A directory where a batch file should be: renaming works, reading it fails with EISDIR.
+    mkdirSync(join(dir, cands[1]!.file));
+    await expect(ob.claim(cands)).rejects.toThrow();
+    const names = readdirSync(dir).sort();
+    expect(names.some((n) => n.includes('.claim-'))).toBe(false);
+    expect(names.filter((n) => n.endsWith('.batch'))).toHaveLength(2);
   });
 
   test('scan counts files another process wrote or removed', async () => {
