@@ -13,9 +13,17 @@ export interface OpenAiStyleOptions {
   formats?: ReadonlyArray<readonly [RegExp, FormatChoice]>;
   /** Options for the default openai-chat format. */
   chatOptions?: FormatChoice['options'];
+  /**
+   * GET paths that read back a stored object (a response, a stored completion) with the usage of the request that
+   * created it: that usage was recorded then, so the read is marked a retrieval and does not count it again.
+   */
+  retrievals?: ReadonlyArray<readonly [RegExp, FormatChoice]>;
 }
 
 const BEARER = { header: 'authorization', prefix: 'Bearer ' } as const;
+
+/** GET /v1/responses/{id}: the Responses API's stored response, usage included. */
+export const RESPONSE_RETRIEVAL = [/^\/v1\/responses\/[^/]+$/, { format: 'openai-responses', options: { retrieval: true } }] as const;
 
 export function openAiStyle(o: OpenAiStyleOptions): ProviderSpec {
   const chat: FormatChoice = o.chatOptions ? { format: 'openai-chat', options: o.chatOptions } : { format: 'openai-chat' };
@@ -27,7 +35,8 @@ export function openAiStyle(o: OpenAiStyleOptions): ProviderSpec {
     credential: BEARER,
     chatCompletionsPath: o.chatCompletionsPath,
     chatCompletionsSource: o.chatCompletionsSource,
-    formatFor(path) {
+    formatFor(path, method) {
+      if (method === 'GET' && o.retrievals) for (const [re, choice] of o.retrievals) if (re.test(path)) return choice;
       for (const [re, choice] of formats) if (re.test(path)) return choice;
       return chat;
     },

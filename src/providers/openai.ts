@@ -1,5 +1,5 @@
 // OpenAI: Bearer auth; chat completions report stream usage only when asked; Responses API has its own usage shape.
-import { openAiStyle } from './openai-style.ts';
+import { openAiStyle, RESPONSE_RETRIEVAL } from './openai-style.ts';
 
 export const openai = openAiStyle({
   slug: 'openai',
@@ -9,4 +9,6 @@ export const openai = openAiStyle({
   chatCompletionsSource: 'https://platform.openai.com/docs/api-reference/chat/create',
   injectUsageOn: /^\/v1\/chat\/completions$/,
   formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
+  // Stored completions (store: true) are read back at GET /v1/chat/completions/{id}.
+  retrievals: [RESPONSE_RETRIEVAL, [/^\/v1\/chat\/completions\/[^/]+$/, { format: 'openai-chat', options: { retrieval: true } }]],
 });

@@ -36,8 +36,8 @@ export interface ProviderSpec {
   chatCompletionsPath: string;
   /** Source for chatCompletionsPath (docs page), recorded for maintainers. */
   chatCompletionsSource: string;
-  /** Which usage format a path speaks. */
-  formatFor(path: string): FormatChoice;
+  /** Which usage format a request speaks (by path, and by method where a GET reads back a stored object). */
+  formatFor(path: string, method: string): FormatChoice;
   /** Model named by the path (Gemini), when the body has none. */
   modelFromPath?(path: string): string | undefined;
   /** Whether the request asks for a stream in a way other than body `stream: true` (Dashscope's header, Gemini's path). */

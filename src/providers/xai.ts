@@ -1,5 +1,5 @@
 // xAI: OpenAI-style, but completion_tokens excludes reasoning tokens (its fixture: 12 + 1 + 290 = 303 total).
-import { openAiStyle } from './openai-style.ts';
+import { openAiStyle, RESPONSE_RETRIEVAL } from './openai-style.ts';
 
 export const xai = openAiStyle({
   slug: 'xai',
@@ -10,4 +10,5 @@ export const xai = openAiStyle({
   injectUsageOn: /^\/v1\/chat\/completions$/,
   chatOptions: { reasoningOutsideCompletion: true },
   formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
+  retrievals: [RESPONSE_RETRIEVAL],
 });

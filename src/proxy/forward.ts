@@ -210,7 +210,7 @@ export class Forwarder {
     const { provider } = call;
     const d = this.d;
     const credential = d.providerKeys.get(provider.slug);
-    const format = provider.formatFor(call.path);
+    const format = provider.formatFor(call.path, req.method);
     const usageFormat = formatById(format.format);
     const x = new Exchange(d, req, call, format, usageFormat ? NO_CAPTURE : { kind: 'error', message: `unknown usage format ${format.format}` });
 

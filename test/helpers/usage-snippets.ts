@@ -18,7 +18,7 @@ export const MISTRAL_CHAT: FixtureCall = { provider: 'mistral', path: '/v1/chat/
 export function fixtureSnippet(call: FixtureCall, ids: { requestId: string; accountId: string; keyId?: string; ts?: number }): UsageSnippet {
   const spec = providerBySlug(call.provider);
   if (!spec) throw new Error(`no provider ${call.provider}`);
-  const choice = spec.formatFor(call.path);
+  const choice = spec.formatFor(call.path, 'POST');
   return {
     v: 1,
     requestId: ids.requestId,

@@ -84,6 +84,14 @@ describe('errors arouter raises', () => {
     await waitFor(() => proxy.snippets.length > before, 5_000, 'the snippet');
     expect(proxy.snippets.at(-1)?.requestModel).toBe('g%zz');
   });
+  test('a GET that reads back a stored response is recorded as a retrieval, so its usage is not counted twice', async () => {
+    mock.on('/v1/responses/resp_1', { body: '{"id":"resp_1","object":"response","status":"completed","usage":{"input_tokens":5,"output_tokens":7}}' });
+    const before = proxy.snippets.length;
+    const res = await handle('/openai/v1/responses/resp_1', { headers: auth() });
+    expect(res.status).toBe(200);
+    await waitFor(() => proxy.snippets.length > before, 5_000, 'the snippet');
+    expect(proxy.snippets.at(-1)?.formatOptions).toEqual({ retrieval: true });
+  });
   test('every response carries a request id, proxied or not', async () => {
     for (const r of [await handle('/healthz'), await handle('/openai/v1/models', { headers: auth() }), await handle('/nope')]) {
       expect(r.headers.get('x-arouter-request-id')).toBeTruthy();

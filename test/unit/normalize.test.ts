@@ -1,6 +1,6 @@
 // normalizeSnippet and the per-format rules fixtures alone do not exercise (variants built from the real payloads).
 import { describe, expect, test } from 'bun:test';
-import { PROVIDERS } from '../../src/providers/index.ts';
+import { providerBySlug, PROVIDERS } from '../../src/providers/index.ts';
 import { formatById, USAGE_FORMATS } from '../../src/usage/formats/index.ts';
 import { normalizeSnippet } from '../../src/usage/normalize.ts';
 import type { CanonicalUsage, Capture, Outcome } from '../../src/usage/snippet.ts';
@@ -49,7 +49,7 @@ describe('normalizeSnippet', () => {
     const paths = ['/v1/chat/completions', '/v1/responses', '/v1/messages', '/v2/chat', '/v2/embed', '/v1/embeddings',
       '/v1beta/models/gemini-2.0-flash:generateContent', '/v1/text/chatcompletion_v2',
       '/api/v1/services/aigc/text-generation/generation', '/compatible-mode/v1/chat/completions', '/compatibility/v1/chat/completions'];
-    for (const p of PROVIDERS) for (const path of paths) expect(formatById(p.formatFor(path).format)).toBeDefined();
+    for (const p of PROVIDERS) for (const path of paths) expect(formatById(p.formatFor(path, 'POST').format)).toBeDefined();
   });
 
   test('counts are non-negative integers and parts never exceed their whole', () => {
@@ -153,6 +153,35 @@ describe('minimax-native (unverified)', () => {
 });
 
 describe('openai-responses', () => {
+  test('a stored response read back (GET /v1/responses/{id}) does not count its usage again', () => {
+    const body = jsonFixture('openai/responses-nonstream.json');
+    expect(nums(fromJson('openai-responses', body))).toEqual([7243, 3072, 0, 423, 58, 'reported']);
+    expect(nums(fromJson('openai-responses', body, { formatOptions: { retrieval: true } }))).toEqual([0, 0, 0, 0, 0, 'missing']);
+  });
+
+  test('a background response is counted when it is read back finished (its creating request had no usage yet)', () => {
+    const finished = { ...jsonFixture('openai/responses-nonstream.json'), background: true };
+    expect(nums(fromJson('openai-responses', finished, { formatOptions: { retrieval: true } }))).toEqual([7243, 3072, 0, 423, 58, 'reported']);
+    const queued = { ...finished, status: 'queued', usage: null };
+    expect(nums(fromJson('openai-responses', queued))).toEqual([0, 0, 0, 0, 0, 'missing']);
+  });
+
+  test('a stored chat completion read back (GET /v1/chat/completions/{id}) does not count its usage again', () => {
+    const body = jsonFixture('openai/chat-nonstream.json');
+    expect(nums(fromJson('openai-chat', body, { formatOptions: { retrieval: true } }))).toEqual([0, 0, 0, 0, 0, 'missing']);
+  });
+
+  test('OpenAI and xAI mark GET reads of stored objects as retrievals, and nothing else', () => {
+    const openai = providerBySlug('openai')!;
+    expect(openai.formatFor('/v1/responses/resp_123', 'GET')).toEqual({ format: 'openai-responses', options: { retrieval: true } });
+    expect(openai.formatFor('/v1/chat/completions/chatcmpl_1', 'GET')).toEqual({ format: 'openai-chat', options: { retrieval: true } });
+    expect(openai.formatFor('/v1/responses', 'POST')).toEqual({ format: 'openai-responses' });
+    expect(openai.formatFor('/v1/responses/resp_123/input_items', 'GET')).toEqual({ format: 'openai-responses' });
+    expect(openai.formatFor('/v1/chat/completions', 'POST')).toEqual({ format: 'openai-chat' });
+    expect(providerBySlug('xai')!.formatFor('/v1/responses/resp_1', 'GET').options).toEqual({ retrieval: true });
+    expect(providerBySlug('deepseek')!.formatFor('/chat/completions', 'GET').options).toBeUndefined();
+  });
+
   const response = jsonFixture('openai/responses-nonstream.json');
   const event = (type: string, r: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: 1, response: r })}\n\n`;
 

@@ -104,7 +104,7 @@ const ROWS: Row[] = [
 function normalizeRow(row: Row, pieces: Iterable<Uint8Array>): { capture: Capture; result: CanonicalUsage } {
   const provider = providerBySlug(row.provider);
   if (!provider) throw new Error(`no provider ${row.provider}`);
-  const choice = provider.formatFor(row.path);
+  const choice = provider.formatFor(row.path, 'POST');
   const capture = captureOf(choice.format, row.contentType, pieces);
   const result = normalizeSnippet(snippet({
     format: choice.format,
@@ -159,7 +159,7 @@ describe.each(ROWS.map((r) => [`${r.file} (${r.wire})`, r] as const))('%s', (_na
 
   // The proxy reads small identity-encoded answers whole (captureWholeBody); it must keep what the scanner keeps.
   test('read whole, the capture is the streaming scanner\'s, field for field', () => {
-    const choice = providerBySlug(row.provider)?.formatFor(row.path);
+    const choice = providerBySlug(row.provider)?.formatFor(row.path, 'POST');
     const format = choice ? formatById(choice.format) : undefined;
     if (!format) throw new Error(`no format for ${row.file}`);
     expect(captureWholeBody(format, row.contentType, bytes)).toEqual(captureOf(format.id, row.contentType, [bytes]));

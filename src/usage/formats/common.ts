@@ -21,6 +21,8 @@ export interface FormatReading {
   final?: boolean;
   model?: string;
   providerError?: string;
+  /** On a retrieval (a GET of a stored object), whether its usage is counted there rather than at its creation. */
+  billableOnRetrieval?: boolean;
 }
 
 export function asObject(v: unknown): JsonObject | undefined {
@@ -113,7 +115,9 @@ export function isSuccess(status: number): boolean {
  * The canonical row. Counts become non-negative integers and a part never exceeds its whole (cached and
  * cache writes within input, reasoning within output), so cost arithmetic downstream can never go negative.
  */
-export function toCanonical(s: UsageSnippet, r: FormatReading): CanonicalUsage {
+export function toCanonical(s: UsageSnippet, read: FormatReading): CanonicalUsage {
+  // A stored object read back carries the usage of the request that created it, which was recorded then.
+  const r = s.formatOptions?.retrieval === true && read.billableOnRetrieval !== true ? { ...read, counts: null } : read;
   const c = r.counts ?? { input: 0, cached: 0, cacheWrite: 0, output: 0, reasoning: 0 };
   const input = count(c.input);
   const cached = Math.min(count(c.cached), input);

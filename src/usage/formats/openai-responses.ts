@@ -36,11 +36,14 @@ function countsOf(u: JsonObject): UsageCounts {
   };
 }
 
-/** A response object (the body, or `response` inside a stream event). */
+/**
+ * A response object (the body, or `response` inside a stream event). A background response's creating request
+ * answers before the model has run, so its usage is first seen, and counted, when it is read back finished.
+ */
 function readResponse(r: JsonObject): FormatReading {
   const usage = asObject(r.usage);
   const error = r.error === null || r.error === undefined ? undefined : describeError(r.error);
-  return { counts: usage ? countsOf(usage) : null, model: text(r.model), providerError: error };
+  return { counts: usage ? countsOf(usage) : null, model: text(r.model), providerError: error, billableOnRetrieval: r.background === true };
 }
 
 function read(s: UsageSnippet): FormatReading {
@@ -65,9 +68,9 @@ function read(s: UsageSnippet): FormatReading {
 
 export const openaiResponses: UsageFormat = {
   id: 'openai-responses',
-  jsonKeys: ['model', 'usage', 'error'],
+  jsonKeys: ['model', 'usage', 'error', 'background'],
   sseKeep: keep,
   // A terminal event repeats the whole response (output, instructions, tools): often far over the capture cap.
-  sseLargeEvent: { type: true, response: { model: true, usage: true, error: true } },
+  sseLargeEvent: { type: true, response: { model: true, usage: true, error: true, background: true } },
   normalize: (s: UsageSnippet): CanonicalUsage => toCanonical(s, read(s)),
 };
