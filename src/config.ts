@@ -2,14 +2,15 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { envName, PROVIDERS } from './providers/index.ts';
+import { serviceUrlProblem } from './service-url.ts';
 import { MAX_SNIPPETS_PER_JOB } from './usage/job-payload.ts';
 import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_MAX } from './usage/producer-options.ts';
 
 const Int = (def: number, min = 0) => Type.Integer({ default: def, minimum: min });
 
 const SettingsSchema = Type.Object({
-  PORT: Int(8080, 0),
-  HOST: Type.String({ default: '0.0.0.0' }),
+  PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65_535 }),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
   CLICKHOUSE_URL: Type.String({ default: 'http://127.0.0.1:8123' }),
   CLICKHOUSE_USER: Type.String({ default: 'default' }),
@@ -21,7 +22,8 @@ const SettingsSchema = Type.Object({
   AROUTER_FIRST_BYTE_TIMEOUT_MS: Int(600_000, 1),
   AROUTER_IDLE_TIMEOUT_MS: Int(300_000, 1),
   AROUTER_DRAIN_TIMEOUT_MS: Int(30_000, 0),
-  AROUTER_USAGE_QUEUE: Type.String({ default: 'arouter-usage' }),
+  // BullMQ uses ':' in its Redis key names, so a queue name may not contain one (the worker checks the same).
+  AROUTER_USAGE_QUEUE: Type.String({ default: 'arouter-usage', minLength: 1, pattern: '^[^:]+$' }),
   /** Snippets per usage job, and the longest one waits in memory before its batch goes to Redis. */
   AROUTER_USAGE_BATCH_MAX: Type.Integer({ default: DEFAULT_BATCH_MAX, minimum: 1, maximum: MAX_SNIPPETS_PER_JOB }),
   AROUTER_USAGE_BATCH_MS: Type.Integer({ default: DEFAULT_BATCH_INTERVAL_MS, minimum: 1, maximum: 60_000 }),
@@ -62,6 +64,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     throw new ConfigError(`invalid settings: ${names.join('; ')}`);
   }
   const parsed = converted as EnvSettings;
+  const urlProblem =
+    serviceUrlProblem('REDIS_URL', parsed.REDIS_URL, ['redis:', 'rediss:']) ?? serviceUrlProblem('CLICKHOUSE_URL', parsed.CLICKHOUSE_URL, ['http:', 'https:']);
+  if (urlProblem) throw new ConfigError(`invalid settings: ${urlProblem}`);
   const providerKeys = new Map<string, string>();
   const upstreams = new Map<string, string>();
   for (const p of PROVIDERS) {

@@ -141,16 +141,31 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     },
   });
 
+  // Requests whose handler has not answered yet. The forwarder's in-flight set only holds an exchange once its body has
+  // been read, so a drain that watched that set alone would exit under a client still uploading, a key lookup waiting
+  // on Redis, or an admin or usage call.
+  let handling = 0;
+  const handled = () => {
+    handling--;
+  };
+
   return {
     app,
-    fetch: (req) => route(req) ?? app.handle(routable(req)),
+    fetch: (req) => {
+      const res = route(req) ?? app.handle(routable(req));
+      if (res instanceof Promise) {
+        handling++;
+        res.then(handled, handled);
+      }
+      return res;
+    },
     forwarder,
     setServer: (s) => (server = s),
     async drain(deadlineMs) {
       draining = true;
       const deadline = Date.now() + deadlineMs;
-      while (forwarder.inflight.size > 0 && Date.now() < deadline) await Bun.sleep(25);
-      const cut = forwarder.inflight.size;
+      while ((forwarder.inflight.size > 0 || handling > 0) && Date.now() < deadline) await Bun.sleep(25);
+      const cut = Math.max(forwarder.inflight.size, handling);
       for (const x of forwarder.inflight) x.abort('shutdown');
       // Give cut streams a moment to record their snippets before the final flush.
       const settle = Date.now() + 1_000;

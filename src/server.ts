@@ -1,7 +1,8 @@
 // Starts the proxy: loads settings, serves the app, and drains cleanly on SIGTERM/SIGINT.
 import { ConfigError, loadSettings } from './config.ts';
 import { createLogger } from './log.ts';
-import { CLIENT_IDLE_TIMEOUT_S, createRuntime } from './runtime.ts';
+import { redactText } from './proxy/redact.ts';
+import { CLIENT_IDLE_TIMEOUT_S, createRuntime, type Runtime } from './runtime.ts';
 
 let settings;
 try {
@@ -11,7 +12,16 @@ try {
   process.exit(2);
 }
 const log = createLogger(settings.env.AROUTER_LOG_LEVEL);
-const rt = await createRuntime(settings, log);
+let rt: Runtime;
+try {
+  rt = await createRuntime(settings, log);
+} catch (err) {
+  // Client libraries quote their URL (password included) in errors: anything configured as secret is masked.
+  const { env, providerKeys } = settings;
+  const secrets = [env.REDIS_URL, env.CLICKHOUSE_URL, env.CLICKHOUSE_PASSWORD, env.AROUTER_ADMIN_TOKEN ?? '', ...providerKeys.values()];
+  log('error', 'arouter could not start', { error: redactText(err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error', secrets).slice(0, 500) });
+  process.exit(2);
+}
 
 // Body limit is enforced by arouter itself (413 with a JSON error); Bun's own cap must sit above it. Bun counts bytes
 // off the socket while arouter counts what it has read, a few MiB behind on a fast upload, so the margin is wide

@@ -1,10 +1,14 @@
 // Usage worker process: `bun run workers/main.ts`. Settings from the environment (see workers/settings.ts).
+import { loadPriceTable, type PriceTable } from '../src/usage/prices.ts';
 import { readWorkerSettings, type WorkerSettings } from './settings.ts';
 import { jsonLogger as log, startUsageWorker, type UsageWorkerHandle } from './usage-worker.ts';
 
 let settings: WorkerSettings;
+let prices: PriceTable;
 try {
   settings = readWorkerSettings();
+  // A price table that cannot load never will: exit now rather than retry below as if a service were still down.
+  prices = loadPriceTable(settings.pricesFile);
 } catch (e) {
   log('error', (e as Error).message);
   process.exit(1);
@@ -30,7 +34,7 @@ process.on('SIGINT', () => void stop('SIGINT'));
 // ClickHouse or Redis may come up after us (compose, CI): keep trying to start rather than crash-loop.
 for (let attempt = 1; !stopping; attempt++) {
   try {
-    handle = await startUsageWorker(settings, { log });
+    handle = await startUsageWorker(settings, { log, prices });
     if (stopping) await handle.close();
     break;
   } catch (e) {

@@ -7,7 +7,7 @@ import type { FormatChoice, ProviderSpec } from '../providers/types.ts';
 import { captureWholeBody, createCapture } from '../usage/capture.ts';
 import { formatById } from '../usage/formats/index.ts';
 import type { UsageFormat } from '../usage/formats/types.ts';
-import { createSseEventFilter, isUsageOnlyChunk } from '../usage/sse-filter.ts';
+import { createSseEventFilter, isUsageOnlyChunk, withoutNullUsage } from '../usage/sse-filter.ts';
 import type { Capture, Outcome, UsageSnippet } from '../usage/snippet.ts';
 import { type ConnectProbe } from './connect-probe.ts';
 import { inboundHeaders, outboundHeaders, rewriteProviderUrls } from './headers.ts';
@@ -262,7 +262,7 @@ export class Forwarder {
     const headers = inboundHeaders(upstream.headers, call.requestId, secrets);
     if (provider.urlHeaders || headers.has('location')) rewriteProviderUrls(headers, provider.urlHeaders, [upstreamBase, provider.baseUrl], provider.slug, () => clientOrigin(req));
     const contentType = upstream.headers.get('content-type');
-    const isSse = contentType !== null && contentType.includes('text/event-stream');
+    const isSse = contentType !== null && contentType.toLowerCase().includes('text/event-stream');
     x.stream = x.stream || isSse;
 
     if (!upstream.body || req.method === 'HEAD') {
@@ -276,7 +276,7 @@ export class Forwarder {
 
     const capture = usageFormat ? createCapture(usageFormat, contentType) : null;
     const redactor = createRedactor(secrets);
-    const filter = prepared.injectedUsage && isSse ? createSseEventFilter(isUsageOnlyChunk) : null;
+    const filter = prepared.injectedUsage && isSse ? createSseEventFilter(isUsageOnlyChunk, { rewrite: withoutNullUsage }) : null;
     if (isSse) d.observer.streamOpened(provider.slug);
     const body = relayBody(upstream.body, {
       capture: capture ?? IGNORE,

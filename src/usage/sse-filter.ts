@@ -17,10 +17,13 @@ export interface SseEventFilter {
 export interface SseEventFilterOptions {
   /** An event larger than this is streamed through undecided: usage-only chunks are small, and memory stays bounded. */
   maxBufferedEventBytes?: number;
+  /** Rewrites the bytes of a kept event (one that fits the buffer); the same bytes when there is nothing to change. */
+  rewrite?(event: Uint8Array): Uint8Array;
 }
 
 export function createSseEventFilter(drop: (data: string) => boolean, options: SseEventFilterOptions = {}): SseEventFilter {
   const cap = options.maxBufferedEventBytes ?? 256 * 1024;
+  const rewrite = options.rewrite;
   // Bytes of the current event that arrived in earlier chunks.
   const held = new CappedBytes(cap);
   let passthrough = false;
@@ -48,7 +51,10 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
       bytes = held.copy();
       held.reset();
     }
-    if (bytes.length <= cap && drop(eventData(bytes))) return false;
+    if (bytes.length <= cap) {
+      if (drop(eventData(bytes))) return false;
+      if (rewrite) bytes = rewrite(bytes);
+    }
     emit(out, bytes);
     return true;
   }
@@ -173,4 +179,27 @@ export function isUsageOnlyChunk(data: string): boolean {
   } catch {
     return false;
   }
+}
+
+const NULL_USAGE = Buffer.from('"usage":null');
+const COMMA = 0x2c;
+
+/**
+ * The event without the `"usage":null` member that OpenAI-style APIs add to every chunk once include_usage is on
+ * ("all other chunks will also include a usage field, but with a null value"): when arouter injected the flag, the
+ * client gets the chunks it would have had without it. Any other shape is left as it is.
+ */
+export function withoutNullUsage(event: Uint8Array): Uint8Array {
+  const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength);
+  const at = buf.indexOf(NULL_USAGE);
+  if (at < 0) return event;
+  let from = at;
+  let to = at + NULL_USAGE.length;
+  if (buf[to] === COMMA) to++;
+  else if (buf[from - 1] === COMMA) from--;
+  else return event;
+  const out = new Uint8Array(event.byteLength - (to - from));
+  out.set(event.subarray(0, from), 0);
+  out.set(event.subarray(to), from);
+  return out;
 }

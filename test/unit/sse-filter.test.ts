@@ -1,6 +1,6 @@
 // SSE event filter: drops exactly arouter's own usage-only chunk, every other byte identical, at every chunk boundary.
 import { describe, expect, test } from 'bun:test';
-import { createSseEventFilter, isUsageOnlyChunk } from '../../src/usage/sse-filter.ts';
+import { createSseEventFilter, isUsageOnlyChunk, withoutNullUsage } from '../../src/usage/sse-filter.ts';
 import { bytewise, chunkLines, concat, sseEventsOf } from './usage-wire.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -20,6 +20,38 @@ function streamCase(rel: string, lineEnd = '\n'): { wire: Uint8Array; expected: 
   const dropped = events.filter((e) => isUsageOnlyChunk(e.slice('data: '.length).trimEnd()));
   return { wire: enc(events.join('')), expected: enc(events.filter((e) => !dropped.includes(e)).join('')), dropped };
 }
+
+describe('the null usage include_usage adds to every other chunk', () => {
+  test('withoutNullUsage removes the member and one comma, wherever it sits; anything else is untouched', () => {
+    const cut = (s: string) => dec(withoutNullUsage(enc(s)));
+    expect(cut('data: {"a":1,"usage":null,"b":2}\n\n')).toBe('data: {"a":1,"b":2}\n\n');
+    expect(cut('data: {"a":1,"usage":null}\n\n')).toBe('data: {"a":1}\n\n');
+    expect(cut('data: {"usage":null,"a":1}\n\n')).toBe('data: {"a":1}\n\n');
+    const inString = enc('data: {"c":"say \\"usage\\":null"}\n\n');
+    expect(withoutNullUsage(inString)).toBe(inString);
+    const real = enc('data: {"choices":[],"usage":{"total_tokens":3}}\n\n');
+    expect(withoutNullUsage(real)).toBe(real);
+  });
+
+  test('the real OpenAI stream, whole and split in two at every 97th byte: the usage-only chunk gone and every "usage":null with it', () => {
+    const events = sseEventsOf('openai/chat-stream-include-usage.chunks.jsonl', 'openai');
+    const wire = enc(events.join(''));
+    const expected = events.filter((e) => !e.includes('"choices":[]')).map((e) => e.replace(',"usage":null', '')).join('');
+    expect(expected).not.toContain('"usage"');
+    const rewrite = { rewrite: withoutNullUsage };
+    const run = (pieces: Uint8Array[]) => {
+      const f = createSseEventFilter(isUsageOnlyChunk, rewrite);
+      const out: Uint8Array[] = [];
+      for (const p of pieces) out.push(...f.push(p));
+      out.push(...f.end());
+      return dec(concat(out));
+    };
+    expect(run([wire])).toBe(expected);
+    const wrong: number[] = [];
+    for (let cut = 1; cut < wire.length; cut += 97) if (run([wire.subarray(0, cut), wire.subarray(cut)]) !== expected) wrong.push(cut);
+    expect(wrong).toEqual([]);
+  });
+});
 
 describe('drops only the usage-only chunk', () => {
   for (const rel of ['openai/chat-stream-include-usage.chunks.jsonl', 'xai/chat-stream.chunks.jsonl', 'dashscope/compatible-chat-stream.chunks.jsonl']) {

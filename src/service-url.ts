@@ -1,0 +1,12 @@
+// Checks a service URL before a client library sees it: the libraries put the whole URL, password included, into the errors they throw.
+
+/** Why `value` is not a usable URL for `name`, naming the variable and never echoing the value; null when it is. */
+export function serviceUrlProblem(name: string, value: string, protocols: readonly string[]): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `${name} is not a valid URL`;
+  }
+  return protocols.includes(url.protocol) ? null : `${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`;
+}
