@@ -40,14 +40,23 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
     clearTimeout(idle);
     o.onEnd(outcome, bytesOut, error);
   };
-  const idle = setTimeout(() => o.abortUpstream('timeout_idle'), o.idleTimeoutMs);
+  // The idle clock restarts whenever a read starts or delivers. When it runs out during a read, the provider went
+  // silent; when it runs out between reads, the client stopped asking for more (it is not reading its socket), which
+  // is not the provider's doing and is recorded as the client's.
+  let reading = false;
+  let clientStalled = false;
+  const idle = setTimeout(() => {
+    if (reading) return o.abortUpstream('timeout_idle');
+    clientStalled = true;
+    o.abortUpstream('client_abort');
+  }, o.idleTimeoutMs);
   let client: ReadableStreamDefaultController<Uint8Array> | null = null;
   o.signal.addEventListener(
     'abort',
     () => {
       if (ended) return;
       const cause = o.abortCause() ?? 'upstream_reset';
-      end(cause, describe(null, cause));
+      end(cause, clientStalled ? 'client stopped reading for the idle timeout' : describe(null, cause));
       try {
         client?.error(new Error(`relay cut: ${cause}`));
       } catch {
@@ -83,6 +92,8 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
       async pull(ctrl) {
         for (;;) {
           let r: Awaited<ReturnType<typeof reader.read>>;
+          reading = true;
+          idle.refresh();
           try {
             r = await reader.read();
           } catch (err) {
@@ -93,6 +104,7 @@ export function relayBody(upstream: ReadableStream<Uint8Array>, o: RelayOptions)
             ctrl.error(err);
             return;
           }
+          reading = false;
           if (ended) return;
           if (r.done) {
             if (o.redactor) deliver(ctrl, o.redactor.flush());
