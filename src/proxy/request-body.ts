@@ -146,25 +146,35 @@ function withIncludeUsage(buf: Uint8Array): Uint8Array {
 }
 
 const locateStreamOptions = createMemberLocator(['stream_options']);
+const locateIncludeUsage = createMemberLocator(['include_usage']);
+const TRUE = enc.encode('true');
+const NULL = enc.encode('null');
 const INCLUDE_USAGE_MEMBER = enc.encode('"include_usage":true');
 const OPTIONS_WITH_USAGE = enc.encode('{"include_usage":true}');
 
 /**
- * Rare: the client sent stream_options without include_usage. The member is added last inside the client's own
- * object (a later duplicate wins, as with JSON.parse, so an explicit false is overridden), and every other byte stays
- * as sent: a re-encode would reformat numbers and round integers past 2^53.
+ * Rare: the client sent stream_options without include_usage true. An include_usage it set to something else gets
+ * `true` in its place; otherwise the member is added last inside the client's own object; a null stream_options
+ * becomes one. Every other byte stays as sent (a re-encode would reformat numbers and round integers past 2^53), and
+ * a stream_options that is not an object is left for the provider to refuse.
  */
 function mergeIncludeUsage(buf: Uint8Array): Uint8Array | null {
   const at = locateStreamOptions(buf)?.get('stream_options');
   if (!at) return null;
   const [start, end] = at;
-  if (buf[start] !== OPEN_OBJECT) return splice(buf, start, end, OPTIONS_WITH_USAGE); // null, or not an object
+  if (buf[start] !== OPEN_OBJECT) return end - start === NULL.length && equalBytes(buf.subarray(start, end), NULL) ? splice(buf, start, end, OPTIONS_WITH_USAGE) : null;
+  const existing = locateIncludeUsage(buf.subarray(start, end))?.get('include_usage');
+  if (existing) return splice(buf, start + existing[0], start + existing[1], TRUE);
   let inner = start + 1;
   while (isJsonSpace(buf[inner])) inner++;
   const empty = buf[inner] === CLOSE_OBJECT;
   const close = end - 1; // the object's closing brace
   const member = empty ? INCLUDE_USAGE_MEMBER : Buffer.concat([enc.encode(','), INCLUDE_USAGE_MEMBER]);
   return splice(buf, close, close, member);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** buf with bytes [from, to) replaced by insert. */

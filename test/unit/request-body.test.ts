@@ -46,7 +46,7 @@ describe('prepareJsonBody', () => {
 
   test('an explicit include_usage:false, an empty object and null all end up asking for usage', () => {
     const cases: Array<[string, string]> = [
-      ['{"stream":true,"stream_options":{"include_usage":false}}', '{"stream":true,"stream_options":{"include_usage":false,"include_usage":true}}'],
+      ['{"stream":true,"stream_options":{"include_usage": false ,"x":1}}', '{"stream":true,"stream_options":{"include_usage": true ,"x":1}}'],
       ['{"stream":true,"stream_options":{ }}', '{"stream":true,"stream_options":{ "include_usage":true}}'],
       ['{"stream":true,"stream_options":null}', '{"stream":true,"stream_options":{"include_usage":true}}'],
     ];
@@ -54,6 +54,14 @@ describe('prepareJsonBody', () => {
       const p = prepare(input);
       expect(p.text).toBe(expected);
       expect((JSON.parse(p.text) as { stream_options: { include_usage: boolean } }).stream_options.include_usage).toBe(true);
+    }
+  });
+
+  test('a stream_options that is not an object is the provider\'s to refuse: nothing injected', () => {
+    for (const text of ['{"stream":true,"stream_options":"bad"}', '{"stream":true,"stream_options":[1]}']) {
+      const p = prepare(text);
+      expect(p.text).toBe(text);
+      expect(p.injectedUsage).toBe(false);
     }
   });
 
