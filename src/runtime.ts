@@ -11,6 +11,7 @@ import { Authenticator } from './keys/auth.ts';
 import { KeyCache } from './keys/cache.ts';
 import { KeyStore } from './keys/store.ts';
 import type { LogFields, Logger } from './log.ts';
+import { Gauge } from './api/metrics.ts';
 import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
 import { logAccess } from './proxy/access-log.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
@@ -148,6 +149,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const handled = () => {
     handling--;
   };
+  metrics.registry.register(new Gauge('arouter_requests_in_progress', 'Requests whose handler has not answered yet; a drain waits for them and for open streams.', () => handling));
 
   return {
     app,

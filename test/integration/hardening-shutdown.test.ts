@@ -151,6 +151,29 @@ describe('with Redis gone', () => {
   );
 });
 
+test('SIGTERM while a client is still sending its body: the request is served and recorded before the exit', async () => {
+  const proxy = await startProxyProcess({ upstream: mock.url, env: { AROUTER_DRAIN_TIMEOUT_MS: '20000' } });
+  const c = await RawConn.open(proxy.port);
+  try {
+    c.write(head('POST /openai/v1/chat/completions HTTP/1.1', 'Host: arouter', `Authorization: Bearer ${proxy.key}`, 'Content-Type: application/json', 'Content-Length: 2'));
+    // The handler is waiting for the body (the /metrics request itself is the other one in progress).
+    const inProgress = async () => Number(/^arouter_requests_in_progress (\d+)$/m.exec(await (await fetch(`${proxy.url}/metrics`)).text())?.[1]);
+    await waitFor(async () => (await inProgress()) >= 2, 10_000, 'the upload in progress');
+    proxy.kill('SIGTERM');
+    await waitFor(() => proxy.logs().some((l) => l.msg === 'draining'), 10_000, 'the drain to start');
+    c.write('{}');
+    const r = await c.waitForResponse(15_000);
+    expect(r.status).toBe(200);
+    expect(await proxy.exited).toBe(0);
+    expect(proxy.logs().find((l) => l.msg === 'stopped')).toMatchObject({ cut_requests: 0 });
+    const id = r.headers['x-arouter-request-id'] ?? 'missing';
+    expect((await queuedSnippets(proxy.queue, TEST_REDIS_URL)).map((s) => s.requestId)).toContain(id);
+  } finally {
+    c.destroy();
+    await proxy.stop();
+  }
+}, 60_000);
+
 test('SIGTERM with nothing in flight: exit 0 well before the drain deadline', async () => {
   const proxy = await startProxyProcess({ upstream: mock.url, env: { AROUTER_DRAIN_TIMEOUT_MS: '30000' } });
   try {

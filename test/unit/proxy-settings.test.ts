@@ -21,3 +21,25 @@ test('a batch size of 0, one over the job limit, or an interval that is not a nu
     expect((err as Error).message).not.toContain(value);
   }
 });
+
+test('service URLs, the port and the queue name are checked at start, by name, never echoing a password', () => {
+  const cases: Array<[Record<string, string>, string, string]> = [
+    [{ REDIS_URL: 'redis://:hunter2pw@[bad' }, 'REDIS_URL', 'hunter2pw'],
+    [{ REDIS_URL: 'http://u:hunter2pw@redis:6379' }, 'REDIS_URL', 'hunter2pw'],
+    [{ CLICKHOUSE_URL: 'http://u:hunter2pw@ch:8123:99' }, 'CLICKHOUSE_URL', 'hunter2pw'],
+    [{ PORT: '70000' }, 'PORT', '70000'],
+    [{ AROUTER_USAGE_QUEUE: 'a:b' }, 'AROUTER_USAGE_QUEUE', 'a:b'],
+  ];
+  for (const [env, name, secret] of cases) {
+    let err: unknown;
+    try {
+      loadSettings(env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain(name);
+    expect((err as Error).message).not.toContain(secret);
+  }
+  expect(loadSettings({ REDIS_URL: 'rediss://u:p@redis.example:6380/2', CLICKHOUSE_URL: 'https://ch.example:8443' }).env.REDIS_URL).toBe('rediss://u:p@redis.example:6380/2');
+});

@@ -33,6 +33,20 @@ describe('readWorkerSettings', () => {
     expect(msg).not.toContain('hunter2');
     expect(() => readWorkerSettings({ AROUTER_USAGE_QUEUE: 'a:b' })).toThrow(/AROUTER_USAGE_QUEUE/);
   });
+
+  test('a malformed service URL stops the worker at start by name, its password never echoed', () => {
+    for (const [env, name] of [[{ REDIS_URL: 'redis://:hunter2@[bad' }, 'REDIS_URL'], [{ CLICKHOUSE_URL: 'ftp://u:hunter2@ch' }, 'CLICKHOUSE_URL']] as const) {
+      let err: unknown;
+      try {
+        readWorkerSettings(env);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SettingsError);
+      expect((err as Error).message).toContain(name);
+      expect((err as Error).message).not.toContain('hunter2');
+    }
+  });
 });
 
 test('redactUrl drops credentials and query strings', () => {
