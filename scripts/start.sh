@@ -64,7 +64,9 @@ for s in redis clickhouse; do
   port="$redis_port"; url="$REDIS_URL"
   [ "$s" = clickhouse ] && { port="$ch_port"; url="$CLICKHOUSE_URL"; }
   if [ -z "$port" ]; then
-    log "$s: using ${url%%\?*} (not this machine, not started here)"
+    # Scheme, host and port only: user:password@ and the query may hold credentials.
+    shown="${url%%\?*}"; case "$shown" in *@*) shown="${shown%%://*}://${shown##*@}" ;; esac
+    log "$s: using $shown (not this machine, not started here)"
   elif svc ping "$s"; then
     log "$s: reusing the server already on port $port"
   else
