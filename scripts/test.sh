@@ -34,6 +34,9 @@ bash scripts/bootstrap.sh
 export PATH="$ROOT/node_modules/.bin:$PATH"
 
 step "2/4 services: Redis on 127.0.0.1:$REDIS_PORT, ClickHouse on 127.0.0.1:$CH_PORT"
+# One run at a time per pair of test ports: a second run would share (and then stop) the first one's servers.
+exec 9>"${TMPDIR:-/tmp}/arouter-test-$REDIS_PORT-$CH_PORT.lock"
+if ! flock -n 9; then note "another test run is using these ports; waiting for it to finish"; flock 9; fi
 SERVICES_DIR=""
 started_services=()
 svc() { AROUTER_REDIS_PORT="$REDIS_PORT" AROUTER_CH_HTTP_PORT="$CH_PORT" AROUTER_SERVICES_DIR="$SERVICES_DIR" bash scripts/services.sh "$@"; }
@@ -42,7 +45,15 @@ cleanup() {
   for s in "${started_services[@]}"; do svc stop "$s" || true; done
   if [ -n "$SERVICES_DIR" ]; then rm -rf "$SERVICES_DIR"; fi
 }
-trap cleanup EXIT
+summary_printed=0
+on_exit() {
+  local rc=$?
+  cleanup
+  # A step before the tests failed (install, services): no test ran, and the last line still says so.
+  if [ "$summary_printed" = 0 ]; then note "FAILED before any test ran (exit code $rc)"; echo "0 passed, 0 failed"; fi
+  [ -n "${RUN_LOG:-}" ] && rm -f "$RUN_LOG"
+}
+trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/arouter-test-services.XXXXXX")"
@@ -73,26 +84,35 @@ fi
 targets=("$@"); [ "${#targets[@]}" -gt 0 ] || targets=(./test)
 step "4/4 bun test ${targets[*]} (per-test timeout ${TIMEOUT_MS} ms)"
 mkdir -p "$(dirname "$LOG")"
+# This run's output goes to a file of its own (a concurrent run, or an old log that cannot be written, must never
+# supply the counts); it is copied to $LOG afterwards.
+RUN_LOG="$(mktemp "${TMPDIR:-/tmp}/arouter-test-run.XXXXXX")"
 # Without a terminal, timeout runs bun in its own process group so that a stop reaches every process a test
 # spawned; at a terminal it stays in the foreground group so that Ctrl-C reaches bun.
 fg=(); [ -t 0 ] && fg=(--foreground)
 set +e
-timeout "${fg[@]}" --signal=TERM --kill-after=30 "$MAX_SECONDS" bun test --timeout "$TIMEOUT_MS" "${targets[@]}" 2>&1 | tee "$LOG"
-bun_rc=${PIPESTATUS[0]}
+timeout "${fg[@]}" --signal=TERM --kill-after=30 "$MAX_SECONDS" bun test --timeout "$TIMEOUT_MS" "${targets[@]}" 2>&1 | tee "$RUN_LOG"
+rcs=("${PIPESTATUS[@]}"); bun_rc=${rcs[0]}; tee_rc=${rcs[1]}
+cp "$RUN_LOG" "$LOG" || note "could not copy the output to $LOG"
 set -e
 [ "$bun_rc" = 124 ] && note "bun test was stopped after ${MAX_SECONDS}s"
 
-# bun's summary lines look like " 12 pass", " 1 skip", " 1 todo", " 0 fail", then "Ran 14 tests across 3 files."
-count() { sed 's/\x1b\[[0-9;]*m//g' "$LOG" | sed -n "s/^ *\([0-9][0-9]*\) $1\$/\1/p" | tail -n1; }
-pass="$(count pass)"; fail="$(count fail)"; skip="$(count skip)"; todo="$(count todo)"
-ran="$(sed 's/\x1b\[[0-9;]*m//g' "$LOG" | sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} across.*/\1/p' | tail -n1)"
+# bun's summary lines look like " 12 pass", " 1 skip", " 1 todo", " 0 fail", " 1 error", then "Ran 14 tests across 3 files."
+count() { sed 's/\x1b\[[0-9;]*m//g' "$RUN_LOG" | sed -n "s/^ *\([0-9][0-9]*\) $1\$/\1/p" | tail -n1; }
+pass="$(count pass)"; fail="$(count fail)"; skip="$(count skip)"; todo="$(count todo)"; errors="$(count 'errors\{0,1\}')"
+ran="$(sed 's/\x1b\[[0-9;]*m//g' "$RUN_LOG" | sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} across.*/\1/p' | tail -n1)"
 
 step "summary"
 # Stop the services now rather than in the EXIT trap, so that the counts line stays the last line of output.
 cleanup; started_services=(); SERVICES_DIR=""
 note "log: $LOG; total time $((SECONDS - total_start))s"
 status=0
-if [ -z "$pass" ] || [ -z "$fail" ] || [ -z "$ran" ]; then
+# Errors outside any test (a file that fails to load, an unhandled rejection) count as failures.
+if [ -n "$fail" ] && [ "${errors:-0}" -gt 0 ]; then note "$errors error(s) outside tests, counted as failed"; fail=$((fail + errors)); fi
+if [ "$tee_rc" != 0 ]; then
+  note "FAILED: the test output could not be recorded (tee exit code $tee_rc)"
+  pass=0; fail=0; status=1
+elif [ -z "$pass" ] || [ -z "$fail" ] || [ -z "$ran" ]; then
   note "FAILED: could not find bun's test summary (exit code $bun_rc)"
   pass="${pass:-0}"; fail="${fail:-0}"; status=1
 elif [ "$((pass + fail))" -eq 0 ]; then
@@ -105,6 +125,7 @@ fi
 if [ "$typecheck_ok" != 1 ]; then note "FAILED: type check"; status=1; fi
 [ "$status" = 0 ] && note "OK"
 
+summary_printed=1
 skipped=$(( ${skip:-0} + ${todo:-0} ))
 if [ "$skipped" -gt 0 ]; then
   echo "$pass passed, $fail failed, $skipped skipped"
