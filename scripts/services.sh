@@ -97,8 +97,10 @@ start_clickhouse() {
   # pages in one arena cut the server's CPU per inserted row to a quarter in an insert loop and to half behind arouter
   # at max rate (bench/README.md), for an RSS that stays at its high-water mark. A MALLOC_CONF already set wins.
   local malloc_conf="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1,narenas:1}"
-  # The server does not write a --pid-file when it runs in the foreground, so the pid is recorded here.
-  ( cd "$STATE_DIR/clickhouse" && export MALLOC_CONF="$malloc_conf" && exec nohup "$(ch_bin)" --config-file="$STATE_DIR/clickhouse/config.xml" \
+  # The server does not write a --pid-file when it runs in the foreground, so the pid is recorded here. Its own
+  # session keeps a Ctrl-C at the terminal from stopping it before the worker's last insert (Redis daemonizes for the
+  # same reason); whoever started it stops it. setsid does not fork here (no job control), so $! stays its pid.
+  ( cd "$STATE_DIR/clickhouse" && export MALLOC_CONF="$malloc_conf" && exec setsid nohup "$(ch_bin)" --config-file="$STATE_DIR/clickhouse/config.xml" \
       >"$STATE_DIR/clickhouse/log/stdout.log" 2>&1 ) &
   local pid=$!
   echo "$pid" >"$STATE_DIR/clickhouse.pid"
