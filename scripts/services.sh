@@ -24,7 +24,11 @@ need_apt() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "services: installing ${missing[*]} from Debian's packages" >&2
-    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+      command -v sudo >/dev/null 2>&1 || { echo "services: installing ${missing[*]} needs root or sudo; install them, or run this as root" >&2; return 1; }
+      sudo="sudo"
+    fi
     $sudo apt-get update -qq >&2
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   fi
