@@ -109,6 +109,7 @@ names=()
 # run <name> <command...>: start in the background, each output line prefixed with [name].
 run() {
   local name="$1"; shift
+  [ "${stopping:-0}" = 1 ] && return 0 # stopped before this one started
   # The prefixer ignores Ctrl-C so that it still passes on what the process logs while it drains.
   "$@" > >(trap '' INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
   pids+=("$!"); names+=("$name")
@@ -117,22 +118,7 @@ run() {
 # steady load that churn cost the proxy about a fifth of its CPU and the worker about two thirds (bench/README.md).
 # -1 keeps them for reuse, so RSS stays at its high-water mark.
 export MIMALLOC_PURGE_DELAY="${MIMALLOC_PURGE_DELAY:--1}"
-run worker bun run workers/main.ts
-# Bun's fetch runs at most 256 requests at once unless told otherwise at process start (streams would queue).
-run proxy env BUN_CONFIG_MAX_HTTP_REQUESTS="${BUN_CONFIG_MAX_HTTP_REQUESTS:-65535}" bun run src/server.ts
-log "worker pid ${pids[0]}, proxy pid ${pids[1]}"
-
-# Print the banner once the proxy answers /healthz (or after 60 s without an answer).
-(
-  for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then banner; exit 0; fi
-    sleep 0.2
-  done
-  log "the proxy has not answered http://127.0.0.1:$PORT/healthz after 60s"
-  banner
-) &
-banner_pid=$!
-
+# Set before the children start: a signal in between must stop them too, not only the services.
 stopping=0
 signal_children() { local p; for p in "${pids[@]}"; do kill "-$1" "$p" 2>/dev/null || true; done; }
 on_signal() {
@@ -146,6 +132,24 @@ on_signal() {
   signal_children TERM
 }
 trap on_signal INT TERM
+run worker bun run workers/main.ts
+# Bun's fetch runs at most 256 requests at once unless told otherwise at process start (streams would queue).
+run proxy env BUN_CONFIG_MAX_HTTP_REQUESTS="${BUN_CONFIG_MAX_HTTP_REQUESTS:-65535}" bun run src/server.ts
+# A signal before either started: nothing to drain (the EXIT trap stops the services).
+[ "${#pids[@]}" -eq 2 ] || exit 143
+log "worker pid ${pids[0]}, proxy pid ${pids[1]}"
+
+# Print the banner once the proxy answers /healthz (or after 60 s without an answer).
+(
+  for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then banner; exit 0; fi
+    sleep 0.2
+  done
+  log "the proxy has not answered http://127.0.0.1:$PORT/healthz after 60s"
+  banner
+) &
+banner_pid=$!
+
 
 # Wait until either process exits (or a signal arrives).
 first_rc=0
@@ -163,7 +167,9 @@ if [ "$stopping" = 0 ]; then
 fi
 
 # Reap both, killing whatever is still running well after the drain timeout.
-grace=$(( DRAIN_MS / 1000 + 15 ))
+# The worker takes up to AROUTER_WORKER_SHUTDOWN_MS for its last insert: whichever is longer.
+WORKER_SHUTDOWN_MS="${AROUTER_WORKER_SHUTDOWN_MS:-25000}"
+grace=$(( (DRAIN_MS > WORKER_SHUTDOWN_MS ? DRAIN_MS : WORKER_SHUTDOWN_MS) / 1000 + 15 ))
 (
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
   sleep "$grace" & sleeper=$!
