@@ -1,6 +1,7 @@
 // Proxy settings: usage batching defaults and bounds, errors that name the variable but never its value.
 import { expect, test } from 'bun:test';
 import { ConfigError, loadSettings } from '../../src/config.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 test('usage batches default to 1,024 snippets or 100 ms, and read the environment', () => {
   expect(loadSettings({}).env).toMatchObject({ AROUTER_USAGE_BATCH_MAX: 1024, AROUTER_USAGE_BATCH_MS: 100 });
@@ -9,12 +10,7 @@ test('usage batches default to 1,024 snippets or 100 ms, and read the environmen
 
 test('a batch size of 0, one over the job limit, or an interval that is not a number is refused by name', () => {
   for (const env of [{ AROUTER_USAGE_BATCH_MAX: '0' }, { AROUTER_USAGE_BATCH_MAX: '100001' }, { AROUTER_USAGE_BATCH_MS: 'soon' }]) {
-    let err: unknown;
-    try {
-      loadSettings(env);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => loadSettings(env));
     expect(err).toBeInstanceOf(ConfigError);
     const [name, value] = Object.entries(env)[0]!;
     expect((err as Error).message).toContain(name);
@@ -31,12 +27,7 @@ test('service URLs, the port and the queue name are checked at start, by name, n
     [{ AROUTER_USAGE_QUEUE: 'a:b' }, 'AROUTER_USAGE_QUEUE', 'a:b'],
   ];
   for (const [env, name, secret] of cases) {
-    let err: unknown;
-    try {
-      loadSettings(env);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => loadSettings(env));
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain(name);
     expect((err as Error).message).not.toContain(secret);

@@ -1,6 +1,7 @@
 // Worker settings: contract env names and defaults, numeric conversion, errors that name variables but never values.
 import { describe, expect, test } from 'bun:test';
 import { readWorkerSettings, redactUrl, SettingsError } from '../../workers/settings.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 describe('readWorkerSettings', () => {
   test('defaults from the contract', () => {
@@ -19,12 +20,7 @@ describe('readWorkerSettings', () => {
   });
 
   test('rejects bad values naming the variable, not the value', () => {
-    let err: unknown;
-    try {
-      readWorkerSettings({ AROUTER_WORKER_BATCH_ROWS: 'lots', CLICKHOUSE_DB: 'x-y; DROP', CLICKHOUSE_PASSWORD: 'hunter2' });
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => readWorkerSettings({ AROUTER_WORKER_BATCH_ROWS: 'lots', CLICKHOUSE_DB: 'x-y; DROP', CLICKHOUSE_PASSWORD: 'hunter2' }));
     expect(err).toBeInstanceOf(SettingsError);
     const msg = (err as Error).message;
     expect(msg).toContain('AROUTER_WORKER_BATCH_ROWS');
@@ -36,12 +32,7 @@ describe('readWorkerSettings', () => {
 
   test('a malformed service URL stops the worker at start by name, its password never echoed', () => {
     for (const [env, name] of [[{ REDIS_URL: 'redis://:hunter2@[bad' }, 'REDIS_URL'], [{ CLICKHOUSE_URL: 'ftp://u:hunter2@ch' }, 'CLICKHOUSE_URL']] as const) {
-      let err: unknown;
-      try {
-        readWorkerSettings(env);
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => readWorkerSettings(env));
       expect(err).toBeInstanceOf(SettingsError);
       expect((err as Error).message).toContain(name);
       expect((err as Error).message).not.toContain('hunter2');

@@ -1,17 +1,13 @@
 import { describe, expect, test } from 'bun:test';
 import { ArouterError } from '../../src/errors.ts';
 import { checkProviderPath, splitTarget, stripKeyFromQuery } from '../../src/proxy/target.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 describe('checkProviderPath', () => {
   const refused = ['/..', '/v1/../x', '/v1/./x', '/%2e%2e/x', '/%2E%2e/x', '/a%2fb', '/a%2Fb', '//evil.example/x', '/a\\b', '/a%5cb', '/a%00', '/a b', '/a\tb'];
   for (const p of refused) {
     test(`refuses ${JSON.stringify(p)}`, () => {
-      let err: unknown;
-      try {
-        checkProviderPath(p);
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => checkProviderPath(p));
       expect(err).toBeInstanceOf(ArouterError);
       expect((err as ArouterError).status).toBe(400);
     });
