@@ -2,6 +2,7 @@
 
 /** Why `value` is not a usable URL for `name`, naming the variable and never echoing the value; null when it is. */
 export function serviceUrlProblem(name: string, value: string, protocols: readonly string[]): string | null {
+  if (value.startsWith('/')) return null; // a Unix socket path, which ioredis takes as it is
   let url: URL;
   try {
     url = new URL(value);

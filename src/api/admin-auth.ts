@@ -2,7 +2,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { ArouterError, errorResponse, unauthorized } from '../errors.ts';
 
-const BEARER = /^\s*Bearer\s+(\S+)\s*$/i;
+const BEARER = /^\s*Bearer\s+(.+?)\s*$/i;
 
 /** A check returning an error Response to send, or null when the caller is the admin. */
 export function adminGuard(adminToken: string | undefined): (req: Request, requestId: string) => Response | null {

@@ -20,11 +20,14 @@ export interface TopLevelString {
  * member is absent or not a string, null when the body is not shaped like a JSON object at all.
  */
 export function topLevelString(body: Uint8Array, key: string): TopLevelString | undefined | null {
-  const found = locatorFor(key)(body);
+  // A UTF-8 byte order mark before the JSON is allowed (RFC 8259 8.1 lets a parser ignore it) and kept as sent.
+  const skip = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  const found = locatorFor(key)(body.subarray(skip));
   if (found === null) return null;
   const at = found.get(key);
-  if (!at || body[at[0]] !== QUOTE) return undefined;
-  const [start, end] = at;
+  if (!at || body[skip + at[0]] !== QUOTE) return undefined;
+  const start = skip + at[0];
+  const end = skip + at[1];
   const value = parseJsonOrUndefined(Buffer.from(body.buffer, body.byteOffset + start, end - start).toString('utf8'));
   if (typeof value !== 'string') return undefined;
   return {

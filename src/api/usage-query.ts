@@ -102,7 +102,7 @@ export function checkParams(p: UsageQueryParams): CheckedParams {
 }
 
 /** An ISO 8601 date-time with no zone designator (Date would read it in the server's local zone). */
-const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
+const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
 
 /** Query-string form (`from`, `to` as ISO 8601 or epoch seconds; `group_by`), with to = now and from = to - 30 days by default. */
 export function parseUsageQuery(q: { from?: string | null; to?: string | null; group_by?: string | null }, nowMs = Date.now()): Omit<UsageQueryParams, 'accountId'> {
@@ -110,7 +110,7 @@ export function parseUsageQuery(q: { from?: string | null; to?: string | null; g
     // Epoch seconds from nine digits up (1973 on): shorter numbers read as ISO years (2026) or basic dates would
     // otherwise land in 1970. A date-time without an offset is UTC, as the days of group_by=day are, never the
     // server's own zone.
-    const d = /^\d{9,10}$/.test(v) ? new Date(Number(v) * 1000) : new Date(LOCAL_DATE_TIME.test(v) ? `${v}Z` : v);
+    const d = /^\d{9,10}$/.test(v) ? new Date(Number(v) * 1000) : new Date(LOCAL_DATE_TIME.test(v) ? `${v.replace(' ', 'T')}Z` : v);
     if (Number.isNaN(d.getTime())) throw new UsageQueryError('invalid_date', `${name} must be an ISO 8601 date or epoch seconds`);
     return d;
   };

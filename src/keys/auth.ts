@@ -78,9 +78,13 @@ export class Authenticator {
     }
     const carried = w.previous * (1 - (now - w.start) / MINUTE_MS);
     if (carried + w.count + 1 > limit) {
-      // When enough of the previous minute has slid out (or, if this minute alone is full, when it ends).
+      // When enough of the previous minute has slid out; if this minute alone is full, when this minute has ended and
+      // enough of it has slid out in turn (its count then weighs in as the previous one).
       const room = limit - w.count - 1;
-      const waitMs = room < 0 || w.previous === 0 ? w.start + MINUTE_MS - now : (1 - room / w.previous) * MINUTE_MS - (now - w.start);
+      const waitMs =
+        room < 0
+          ? w.start + MINUTE_MS - now + Math.max(0, 1 - (limit - 1) / w.count) * MINUTE_MS
+          : (1 - room / w.previous) * MINUTE_MS - (now - w.start);
       throw rateLimited(`Key ${record.id} is over its limit of ${limit} requests per minute on this pod; retry after ${Math.max(1, Math.ceil(waitMs / 1000))} s.`);
     }
     w.count++;

@@ -191,7 +191,8 @@ const COMMA = 0x2c;
  */
 export function withoutNullUsage(event: Uint8Array): Uint8Array {
   const buf = Buffer.from(event.buffer, event.byteOffset, event.byteLength);
-  const at = buf.indexOf(NULL_USAGE);
+  // The chunk's own member comes after its choices, which may carry a usage of their own: search from the end.
+  const at = buf.lastIndexOf(NULL_USAGE);
   if (at < 0) return event;
   let from = at;
   let to = at + NULL_USAGE.length;

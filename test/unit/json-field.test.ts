@@ -25,6 +25,13 @@ test('a repeated key: the last one is read and replaced, as JSON.parse would use
   expect(dec(member?.replaced('b') ?? new Uint8Array())).toBe('{"model":"openai/a","model":"b"}');
 });
 
+test('a UTF-8 byte order mark before the body is allowed and kept', () => {
+  const body = new Uint8Array([0xef, 0xbb, 0xbf, ...enc('{"model":"openai/gpt-4","n":1}')]);
+  const member = topLevelString(body, 'model');
+  expect(member?.value).toBe('openai/gpt-4');
+  expect([...(member?.replaced('gpt-4') ?? [])]).toEqual([0xef, 0xbb, 0xbf, ...enc('{"model":"gpt-4","n":1}')]);
+});
+
 test('no top-level string model: undefined; not a JSON object: null', () => {
   expect(topLevelString(enc('{"a":{"model":"x"}}'), 'model')).toBeUndefined();
   expect(topLevelString(enc('{"model":3}'), 'model')).toBeUndefined();

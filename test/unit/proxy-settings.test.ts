@@ -33,4 +33,5 @@ test('service URLs, the port and the queue name are checked at start, by name, n
     expect((err as Error).message).not.toContain(secret);
   }
   expect(loadSettings({ REDIS_URL: 'rediss://u:p@redis.example:6380/2', CLICKHOUSE_URL: 'https://ch.example:8443' }).env.REDIS_URL).toBe('rediss://u:p@redis.example:6380/2');
+  expect(loadSettings({ REDIS_URL: '/run/redis/redis.sock' }).env.REDIS_URL).toBe('/run/redis/redis.sock');
 });

@@ -48,6 +48,20 @@ test('a burst split across a minute boundary cannot pass twice the limit', async
   expect((await burst(10)).admitted).toBe(5);
 });
 
+test('when the current minute alone is full, the retry time covers its sliding out too', async () => {
+  const { burst, advance } = setup(10);
+  expect((await burst(10)).admitted).toBe(10);
+  advance(30_000);
+  const r = await burst(1);
+  expect(r.admitted).toBe(0);
+  // The minute ends in 30 s; then its 10 requests weigh in until 1/10 of it has slid out (6 s more).
+  expect(r.refusal).toContain('retry after 36 s');
+  advance(35_000);
+  expect((await burst(1)).admitted).toBe(0);
+  advance(1_500);
+  expect((await burst(1)).admitted).toBe(1);
+});
+
 test('after a quiet minute the full limit is back; refused requests are not counted', async () => {
   const { burst, advance } = setup(5);
   expect((await burst(50)).admitted).toBe(5);

@@ -31,6 +31,8 @@ describe('the null usage include_usage adds to every other chunk', () => {
     expect(withoutNullUsage(inString)).toBe(inString);
     const real = enc('data: {"choices":[],"usage":{"total_tokens":3}}\n\n');
     expect(withoutNullUsage(real)).toBe(real);
+    // A choice's own usage comes first; the chunk's member, after the choices, is the one removed.
+    expect(cut('data: {"choices":[{"usage":null,"i":0}],"usage":null}\n\n')).toBe('data: {"choices":[{"usage":null,"i":0}]}\n\n');
   });
 
   test('the real OpenAI stream, whole and split in two at every 97th byte: the usage-only chunk gone and every "usage":null with it', () => {

@@ -51,6 +51,7 @@ describe('parseUsageQuery', () => {
       expect(parseUsageQuery({ from: '2026-11-01T00:00:00', to: '2026-11-02T12:30' }).from).toEqual(new Date('2026-11-01T00:00:00Z'));
       expect(parseUsageQuery({ from: '2026-11-01T00:00:00', to: '2026-11-02T12:30' }).to).toEqual(new Date('2026-11-02T12:30:00Z'));
       expect(parseUsageQuery({ from: '2026-11-01', to: '2026-11-02T00:00:00+05:30' }).to).toEqual(new Date('2026-11-01T18:30:00Z'));
+      expect(parseUsageQuery({ from: '2026-11-27 10:00:00' }).from).toEqual(new Date('2026-11-27T10:00:00Z'));
     } finally {
       if (saved === undefined) delete process.env.TZ;
       else process.env.TZ = saved;
