@@ -135,9 +135,10 @@ trap on_signal INT TERM
 run worker bun run workers/main.ts
 # Bun's fetch runs at most 256 requests at once unless told otherwise at process start (streams would queue).
 run proxy env BUN_CONFIG_MAX_HTTP_REQUESTS="${BUN_CONFIG_MAX_HTTP_REQUESTS:-65535}" bun run src/server.ts
-# A signal before either started: nothing to drain (the EXIT trap stops the services).
-[ "${#pids[@]}" -eq 2 ] || exit 143
-log "worker pid ${pids[0]}, proxy pid ${pids[1]}"
+# A signal before either started: nothing to drain (the EXIT trap stops the services). After one started, the
+# wait below drains it first.
+[ "${#pids[@]}" -gt 0 ] || exit 143
+log "started: ${names[*]} (pids ${pids[*]})"
 
 # Print the banner once the proxy answers /healthz (or after 60 s without an answer).
 (

@@ -35,11 +35,15 @@ export PATH="$ROOT/node_modules/.bin:$PATH"
 
 step "2/4 services: Redis on 127.0.0.1:$REDIS_PORT, ClickHouse on 127.0.0.1:$CH_PORT"
 # One run at a time per pair of test ports: a second run would share (and then stop) the first one's servers.
+# The servers and bun test get 9>&- so that nothing they leave running holds the lock after this run.
 exec 9>"${TMPDIR:-/tmp}/arouter-test-$REDIS_PORT-$CH_PORT.lock"
-if ! flock -n 9; then note "another test run is using these ports; waiting for it to finish"; flock 9; fi
+if ! flock -n 9; then
+  note "another test run is using these ports; waiting for it to finish (up to 30 min)"
+  flock -w 1800 9 || { note "FAILED: the other run did not finish"; exit 1; }
+fi
 SERVICES_DIR=""
 started_services=()
-svc() { AROUTER_REDIS_PORT="$REDIS_PORT" AROUTER_CH_HTTP_PORT="$CH_PORT" AROUTER_SERVICES_DIR="$SERVICES_DIR" bash scripts/services.sh "$@"; }
+svc() { AROUTER_REDIS_PORT="$REDIS_PORT" AROUTER_CH_HTTP_PORT="$CH_PORT" AROUTER_SERVICES_DIR="$SERVICES_DIR" bash scripts/services.sh "$@" 9>&-; }
 cleanup() {
   local s
   for s in "${started_services[@]}"; do svc stop "$s" || true; done
@@ -50,7 +54,10 @@ on_exit() {
   local rc=$?
   cleanup
   # A step before the tests failed (install, services): no test ran, and the last line still says so.
-  if [ "$summary_printed" = 0 ]; then note "FAILED before any test ran (exit code $rc)"; echo "0 passed, 0 failed"; fi
+  if [ "$summary_printed" = 0 ]; then
+    if [ "${tests_started:-0}" = 1 ]; then note "FAILED: stopped while the tests ran (exit code $rc)"; else note "FAILED before any test ran (exit code $rc)"; fi
+    echo "0 passed, 0 failed"
+  fi
   [ -n "${RUN_LOG:-}" ] && rm -f "$RUN_LOG"
 }
 trap on_exit EXIT
@@ -91,7 +98,8 @@ RUN_LOG="$(mktemp "${TMPDIR:-/tmp}/arouter-test-run.XXXXXX")"
 # spawned; at a terminal it stays in the foreground group so that Ctrl-C reaches bun.
 fg=(); [ -t 0 ] && fg=(--foreground)
 set +e
-timeout "${fg[@]}" --signal=TERM --kill-after=30 "$MAX_SECONDS" bun test --timeout "$TIMEOUT_MS" "${targets[@]}" 2>&1 | tee "$RUN_LOG"
+tests_started=1
+timeout "${fg[@]}" --signal=TERM --kill-after=30 "$MAX_SECONDS" bun test --timeout "$TIMEOUT_MS" "${targets[@]}" 2>&1 9>&- | tee "$RUN_LOG"
 rcs=("${PIPESTATUS[@]}"); bun_rc=${rcs[0]}; tee_rc=${rcs[1]}
 cp "$RUN_LOG" "$LOG" || note "could not copy the output to $LOG"
 set -e
@@ -107,8 +115,6 @@ step "summary"
 cleanup; started_services=(); SERVICES_DIR=""
 note "log: $LOG; total time $((SECONDS - total_start))s"
 status=0
-# Errors outside any test (a file that fails to load, an unhandled rejection) count as failures.
-if [ -n "$fail" ] && [ "${errors:-0}" -gt 0 ]; then note "$errors error(s) outside tests, counted as failed"; fail=$((fail + errors)); fi
 if [ "$tee_rc" != 0 ]; then
   note "FAILED: the test output could not be recorded (tee exit code $tee_rc)"
   pass=0; fail=0; status=1
@@ -122,6 +128,8 @@ elif [ "$fail" -gt 0 ]; then
 elif [ "$bun_rc" != 0 ]; then
   note "FAILED: bun test exited with code $bun_rc"; status=1
 fi
+# Errors bun reports outside any test (an unhandled rejection) fail the run; they are not tests, so not counted.
+if [ "${errors:-0}" -gt 0 ]; then note "FAILED: $errors error(s) outside tests (above)"; status=1; fi
 if [ "$typecheck_ok" != 1 ]; then note "FAILED: type check"; status=1; fi
 [ "$status" = 0 ] && note "OK"
 
