@@ -2,7 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { envName, PROVIDERS } from './providers/index.ts';
-import { serviceUrlProblem } from './service-url.ts';
+import { serviceUrlsProblem } from './service-url.ts';
 import { MAX_SNIPPETS_PER_JOB } from './usage/job-payload.ts';
 import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_MAX } from './usage/producer-options.ts';
 
@@ -64,8 +64,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     throw new ConfigError(`invalid settings: ${names.join('; ')}`);
   }
   const parsed = converted as EnvSettings;
-  const urlProblem =
-    serviceUrlProblem('REDIS_URL', parsed.REDIS_URL, ['redis:', 'rediss:']) ?? serviceUrlProblem('CLICKHOUSE_URL', parsed.CLICKHOUSE_URL, ['http:', 'https:']);
+  const urlProblem = serviceUrlsProblem(parsed.REDIS_URL, parsed.CLICKHOUSE_URL);
   if (urlProblem) throw new ConfigError(`invalid settings: ${urlProblem}`);
   const providerKeys = new Map<string, string>();
   const upstreams = new Map<string, string>();

@@ -1,7 +1,7 @@
 // Checks a service URL before a client library sees it: the libraries put the whole URL, password included, into the errors they throw.
 
 /** Why `value` is not a usable URL for `name`, naming the variable and never echoing the value; null when it is. */
-export function serviceUrlProblem(name: string, value: string, protocols: readonly string[]): string | null {
+function serviceUrlProblem(name: string, value: string, protocols: readonly string[]): string | null {
   if (value.startsWith('/')) return null; // a Unix socket path, which ioredis takes as it is
   let url: URL;
   try {
@@ -10,4 +10,9 @@ export function serviceUrlProblem(name: string, value: string, protocols: readon
     return `${name} is not a valid URL`;
   }
   return protocols.includes(url.protocol) ? null : `${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`;
+}
+
+/** The first problem with the two service URLs every process reads (Redis, ClickHouse), or null. */
+export function serviceUrlsProblem(redisUrl: string, clickhouseUrl: string): string | null {
+  return serviceUrlProblem('REDIS_URL', redisUrl, ['redis:', 'rediss:']) ?? serviceUrlProblem('CLICKHOUSE_URL', clickhouseUrl, ['http:', 'https:']);
 }

@@ -1,7 +1,7 @@
 // Usage worker settings: read once from the environment, validated with TypeBox, typed for the rest of workers/.
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { serviceUrlProblem } from '../src/service-url.ts';
+import { serviceUrlsProblem } from '../src/service-url.ts';
 
 /*
  * Usage worker environment (README material)
@@ -97,7 +97,7 @@ export function readWorkerSettings(env: Record<string, string | undefined> = pro
     const bad = [...Value.Errors(WorkerSettingsSchema, value)].map((e) => ENV[e.path.slice(1) as keyof WorkerSettings] ?? e.path);
     throw new SettingsError(`invalid worker settings: ${[...new Set(bad)].join(', ')}`);
   }
-  const urlProblem = serviceUrlProblem('REDIS_URL', value.redisUrl, ['redis:', 'rediss:']) ?? serviceUrlProblem('CLICKHOUSE_URL', value.clickhouseUrl, ['http:', 'https:']);
+  const urlProblem = serviceUrlsProblem(value.redisUrl, value.clickhouseUrl);
   if (urlProblem) throw new SettingsError(`invalid worker settings: ${urlProblem}`);
   return value;
 }

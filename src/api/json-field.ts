@@ -1,4 +1,5 @@
 // Reads and replaces a top-level string member of a JSON body in place: every other byte stays as the client sent it.
+import { splice } from '../usage/bytes.ts';
 import { parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
 import { createMemberLocator, type MemberLocator } from '../usage/json-top-level.ts';
 
@@ -32,13 +33,6 @@ export function topLevelString(body: Uint8Array, key: string): TopLevelString | 
   if (typeof value !== 'string') return undefined;
   return {
     value,
-    replaced(next) {
-      const encoded = Buffer.from(JSON.stringify(next));
-      const out = new Uint8Array(body.byteLength - (end - start) + encoded.byteLength);
-      out.set(body.subarray(0, start), 0);
-      out.set(encoded, start);
-      out.set(body.subarray(end), start + encoded.byteLength);
-      return out;
-    },
+    replaced: (next) => splice(body, start, end, Buffer.from(JSON.stringify(next))),
   };
 }

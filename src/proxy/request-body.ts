@@ -1,5 +1,6 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
 import { bodyTooLarge } from '../errors.ts';
+import { equalsAt, splice } from '../usage/bytes.ts';
 import { CLOSE_OBJECT, isJsonSpace, OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
 import { createMemberLocator, createMemberReader } from '../usage/json-top-level.ts';
 
@@ -138,11 +139,7 @@ function hasIncludeUsage(opts: unknown): boolean {
 /** Adds include_usage without re-encoding the client's JSON: the body has no stream_options at all. */
 function withIncludeUsage(buf: Uint8Array): Uint8Array {
   const brace = buf.indexOf(OPEN_OBJECT);
-  const out = new Uint8Array(buf.byteLength + INCLUDE_USAGE.byteLength);
-  out.set(buf.subarray(0, brace + 1), 0);
-  out.set(INCLUDE_USAGE, brace + 1);
-  out.set(buf.subarray(brace + 1), brace + 1 + INCLUDE_USAGE.byteLength);
-  return out;
+  return splice(buf, brace + 1, brace + 1, INCLUDE_USAGE);
 }
 
 const locateStreamOptions = createMemberLocator(['stream_options']);
@@ -150,6 +147,7 @@ const locateIncludeUsage = createMemberLocator(['include_usage']);
 const TRUE = enc.encode('true');
 const NULL = enc.encode('null');
 const INCLUDE_USAGE_MEMBER = enc.encode('"include_usage":true');
+const NEXT_INCLUDE_USAGE_MEMBER = enc.encode(',"include_usage":true');
 const OPTIONS_WITH_USAGE = enc.encode('{"include_usage":true}');
 
 /**
@@ -162,28 +160,14 @@ function mergeIncludeUsage(buf: Uint8Array): Uint8Array | null {
   const at = locateStreamOptions(buf)?.get('stream_options');
   if (!at) return null;
   const [start, end] = at;
-  if (buf[start] !== OPEN_OBJECT) return end - start === NULL.length && equalBytes(buf.subarray(start, end), NULL) ? splice(buf, start, end, OPTIONS_WITH_USAGE) : null;
+  if (buf[start] !== OPEN_OBJECT) return end - start === NULL.length && equalsAt(buf, start, NULL) ? splice(buf, start, end, OPTIONS_WITH_USAGE) : null;
   const existing = locateIncludeUsage(buf.subarray(start, end))?.get('include_usage');
   if (existing) return splice(buf, start + existing[0], start + existing[1], TRUE);
   let inner = start + 1;
   while (isJsonSpace(buf[inner])) inner++;
   const empty = buf[inner] === CLOSE_OBJECT;
   const close = end - 1; // the object's closing brace
-  const member = empty ? INCLUDE_USAGE_MEMBER : Buffer.concat([enc.encode(','), INCLUDE_USAGE_MEMBER]);
-  return splice(buf, close, close, member);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/** buf with bytes [from, to) replaced by insert. */
-function splice(buf: Uint8Array, from: number, to: number, insert: Uint8Array): Uint8Array {
-  const out = new Uint8Array(buf.byteLength - (to - from) + insert.byteLength);
-  out.set(buf.subarray(0, from), 0);
-  out.set(insert, from);
-  out.set(buf.subarray(to), from + insert.byteLength);
-  return out;
+  return splice(buf, close, close, empty ? INCLUDE_USAGE_MEMBER : NEXT_INCLUDE_USAGE_MEMBER);
 }
 
 /** Streams the body through, counting bytes and failing the stream once it passes the limit (RFC 9110 15.5.14). */

@@ -1,4 +1,5 @@
-// A growable byte buffer with a hard cap, so partial lines and captured values can never grow memory without bound.
+// Byte helpers: compare and splice in place, and a growable buffer with a hard cap (partial lines and captured values
+// can never grow memory without bound).
 
 const NONE = new Uint8Array(0);
 
@@ -6,6 +7,15 @@ const NONE = new Uint8Array(0);
 export function equalsAt(buf: Uint8Array, at: number, expected: Uint8Array, length = expected.length): boolean {
   for (let k = 0; k < length; k++) if (buf[at + k] !== expected[k]) return false;
   return true;
+}
+
+/** A copy of buf with bytes [from, to) replaced by insert: bodies are edited without decoding or re-encoding them. */
+export function splice(buf: Uint8Array, from: number, to: number, insert: Uint8Array = NONE): Uint8Array {
+  const out = new Uint8Array(buf.byteLength - (to - from) + insert.byteLength);
+  out.set(buf.subarray(0, from), 0);
+  out.set(insert, from);
+  out.set(buf.subarray(to), from + insert.byteLength);
+  return out;
 }
 
 export class CappedBytes {

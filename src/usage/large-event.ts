@@ -1,4 +1,5 @@
 // Shrinks an SSE event too large to keep whole to the members its usage format reads, so its usage is not lost.
+import { asObject, parseObject, type JsonObject } from './formats/common.ts';
 
 /** Members to keep: `true` keeps the whole value; a nested tree keeps those members of an object (or of each
  *  object in an array). */
@@ -14,27 +15,24 @@ export function topLevelMembers(keys: readonly string[]): MemberTree {
  * chunk can carry an image), so the full parse is paid rarely and only for the event whose usage is kept.
  */
 export function pickMembers(data: string, tree: MemberTree): string | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return null;
-  }
-  return isObject(value) ? JSON.stringify(pick(value, tree)) : null;
+  const value = parseObject(data);
+  return value ? JSON.stringify(pick(value, tree)) : null;
 }
 
-function pick(obj: Record<string, unknown>, tree: MemberTree): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function pick(obj: JsonObject, tree: MemberTree): JsonObject {
+  const out: JsonObject = {};
   for (const [key, want] of Object.entries(tree)) {
     if (!Object.hasOwn(obj, key)) continue;
     const v = obj[key];
     if (want === true) out[key] = v;
-    else if (Array.isArray(v)) out[key] = v.map((e) => (isObject(e) ? pick(e, want) : e));
-    else if (isObject(v)) out[key] = pick(v, want);
+    else if (Array.isArray(v)) out[key] = v.map((e) => pickIn(e, want));
+    else if (asObject(v)) out[key] = pickIn(v, want);
   }
   return out;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The tree's members of an object; anything else as it is. */
+function pickIn(v: unknown, tree: MemberTree): unknown {
+  const o = asObject(v);
+  return o ? pick(o, tree) : v;
 }

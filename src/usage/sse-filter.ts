@@ -1,5 +1,5 @@
 // Byte-level SSE event framer for the client's path: every event passes through byte for byte unless a predicate drops it.
-import { CappedBytes, equalsAt } from './bytes.ts';
+import { CappedBytes, equalsAt, splice } from './bytes.ts';
 import { FIELD_DATA, lineEndFinder, sseTextDecoder } from './sse.ts';
 
 const LF = 0x0a;
@@ -199,8 +199,5 @@ export function withoutNullUsage(event: Uint8Array): Uint8Array {
   if (buf[to] === COMMA) to++;
   else if (buf[from - 1] === COMMA) from--;
   else return event;
-  const out = new Uint8Array(event.byteLength - (to - from));
-  out.set(event.subarray(0, from), 0);
-  out.set(event.subarray(to), from);
-  return out;
+  return splice(event, from, to);
 }
