@@ -1,15 +1,35 @@
 // TypeBox schema of one usage snippet in a job (see src/usage/job-payload.ts), checked one by one so a bad entry fails alone.
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { MAX_LINE_GROUPS, MAX_MODEL_CHARS } from '../src/usage/lines.ts';
 import type { UsageSnippet } from '../src/usage/snippet.ts';
 
 const Truncated = Type.Optional(Type.Boolean());
+const Count = Type.Number({ minimum: 0 });
 
 const CaptureSchema = Type.Union([
   Type.Object({ kind: Type.Literal('json'), fields: Type.Record(Type.String(), Type.String()), truncated: Truncated }),
   Type.Object({
     kind: Type.Literal('sse'),
     events: Type.Array(Type.Object({ event: Type.Optional(Type.String()), data: Type.String() })),
+    truncated: Truncated,
+  }),
+  Type.Object({
+    kind: Type.Literal('lines'),
+    groups: Type.Array(
+      Type.Object({
+        model: Type.String({ maxLength: MAX_MODEL_CHARS }),
+        requests: Count,
+        input: Count,
+        cached: Count,
+        cacheWrite: Count,
+        cacheWrite1h: Count,
+        output: Count,
+        reasoning: Count,
+      }),
+      { maxItems: MAX_LINE_GROUPS },
+    ),
+    lines: Count,
     truncated: Truncated,
   }),
   Type.Object({ kind: Type.Literal('none') }),
@@ -22,7 +42,6 @@ const OutcomeSchema = Type.Union(
   ),
 );
 
-const Count = Type.Number({ minimum: 0 });
 
 export const UsageSnippetSchema = Type.Object({
   v: Type.Literal(1),

@@ -7,6 +7,8 @@ import { missingUsage, normalizeSnippet } from '../src/usage/normalize.ts';
 import { loadPriceTable, type PriceTable } from '../src/usage/prices.ts';
 import { USAGE_JOB_NAME } from '../src/usage/producer-options.ts';
 import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
+import { formatById, type LineFormat } from '../src/usage/formats/index.ts';
+import { batchRows, redisReadClaims, type ClaimRead } from './batch-rows.ts';
 import { ClickHouseWriter, WriterClosedError } from './clickhouse-writer.ts';
 import { checkSnippet } from './job-schema.ts';
 import { runMigrations, USAGE_TABLE } from './migrations.ts';
@@ -34,6 +36,8 @@ export interface UsageWorkerDeps {
   normalize?: (s: UsageSnippet) => CanonicalUsage;
   prices?: PriceTable;
   log?: WorkerLogger;
+  /** Who first read some batch results (default: a claim in the queue's Redis). */
+  claimRead?: ClaimRead;
 }
 
 export interface UsageWorkerHandle {
@@ -86,6 +90,7 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
   // BullMQ needs maxRetriesPerRequest: null on the worker's connection (its blocking reads must not be cut short).
   const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(settings.queueName, { connection: redis });
+  const claimRead = deps.claimRead ?? redisReadClaims(redis, settings.queueName);
 
   async function splitOff(job: Job, bad: Array<{ index: number; snippet: unknown }>): Promise<void> {
     const base = String(job.id ?? `job-${Date.now()}`).replaceAll(':', '_');
@@ -116,6 +121,20 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     }
   }
 
+  /** The line format of a successful read of batch results, which becomes one row per model (see batch-rows.ts). */
+  function batchFormatOf(s: UsageSnippet): LineFormat | undefined {
+    return s.status >= 200 && s.status <= 299 ? formatById(s.format)?.lines : undefined;
+  }
+
+  async function batchRowsOf(s: UsageSnippet, lines: LineFormat, now: number): Promise<UsageRow[]> {
+    const id = await claimRead(s);
+    try {
+      return batchRows(s, id, lines, prices, now);
+    } catch {
+      return [rowOf(s, now)];
+    }
+  }
+
   async function processJob(job: Job<unknown, UsageJobResult>, token?: string): Promise<UsageJobResult> {
     const decoded = decodeUsageJob(job.data);
     if (!decoded.ok) throw new UnrecoverableError(decoded.error);
@@ -123,14 +142,16 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     const rows: UsageRow[] = [];
     const bad: Array<{ index: number; snippet: unknown; error: string }> = [];
     const now = Date.now();
-    snippets.forEach((raw, index) => {
+    for (const [index, raw] of snippets.entries()) {
       const checked = checkSnippet(raw);
       if (!checked.ok) {
         bad.push({ index, snippet: raw, error: checked.error });
-        return;
+        continue;
       }
-      rows.push(rowOf(checked.snippet, now));
-    });
+      const lines = batchFormatOf(checked.snippet);
+      if (lines) rows.push(...(await batchRowsOf(checked.snippet, lines, now)));
+      else rows.push(rowOf(checked.snippet, now));
+    }
     // A job holding only the bad snippet is where it fails for good, with its reason, in BullMQ's failed set.
     if (bad.length > 0 && snippets.length === 1) throw new UnrecoverableError(bad[0]!.error);
     try {

@@ -1,6 +1,8 @@
 // Anthropic: x-api-key auth, anthropic-version default, messages usage cumulative over message_start/message_delta.
 import type { ProviderSpec } from './types.ts';
 
+const BATCH_RESULTS = /^\/v1\/messages\/batches\/[^/]+\/results$/;
+
 export const anthropic: ProviderSpec = {
   slug: 'anthropic',
   displayName: 'Anthropic',
@@ -9,9 +11,15 @@ export const anthropic: ProviderSpec = {
   defaultHeaders: { 'anthropic-version': '2023-06-01' },
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://platform.claude.com/docs/en/cli-sdks-libraries/libraries/openai-sdk',
-  formatFor(path) {
+  formatFor(path, method) {
+    // A batch's usage is known only when its results are read: JSON lines, one batched request each.
+    if (method === 'GET' && BATCH_RESULTS.test(path)) return { format: 'anthropic-batch-results' };
     return path === '/v1/chat/completions' ? { format: 'openai-chat' } : { format: 'anthropic-messages' };
   },
   // Its OpenAI compatibility layer documents stream_options as fully supported.
   injectStreamUsage: { paths: /^\/v1\/chat\/completions$/ },
+  // A message batch names its results by absolute URL (`results_url`), and the SDK's batches.results() fetches that
+  // URL as given: left alone, it would send the arouter key to Anthropic and the results would bypass arouter.
+  // Batch objects only (create, list, retrieve, cancel): the results themselves are model output, left untouched.
+  bodyUrlPaths: /^\/v1\/messages\/batches(\/[^/]+(\/cancel)?)?$/,
 };

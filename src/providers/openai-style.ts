@@ -18,12 +18,16 @@ export interface OpenAiStyleOptions {
    * created it: that usage was recorded then, so the read is marked a retrieval and does not count it again.
    */
   retrievals?: ReadonlyArray<readonly [RegExp, FormatChoice]>;
+  /** GET path of a file's content, where a batch's output file (JSON lines with each request's usage) is read. */
+  batchOutput?: RegExp;
 }
 
 const BEARER = { header: 'authorization', prefix: 'Bearer ' } as const;
 
 /** GET /v1/responses/{id}: the Responses API's stored response, usage included. */
 export const RESPONSE_RETRIEVAL = [/^\/v1\/responses\/[^/]+$/, { format: 'openai-responses', options: { retrieval: true } }] as const;
+
+const BATCH_OUTPUT: FormatChoice = { format: 'openai-batch-output' };
 
 export function openAiStyle(o: OpenAiStyleOptions): ProviderSpec {
   const chat: FormatChoice = o.chatOptions ? { format: 'openai-chat', options: o.chatOptions } : { format: 'openai-chat' };
@@ -36,6 +40,7 @@ export function openAiStyle(o: OpenAiStyleOptions): ProviderSpec {
     chatCompletionsPath: o.chatCompletionsPath,
     chatCompletionsSource: o.chatCompletionsSource,
     formatFor(path, method) {
+      if (method === 'GET' && o.batchOutput?.test(path)) return BATCH_OUTPUT;
       if (method === 'GET' && o.retrievals) for (const [re, choice] of o.retrievals) if (re.test(path)) return choice;
       for (const [re, choice] of formats) if (re.test(path)) return choice;
       return chat;

@@ -47,4 +47,7 @@ export interface ProviderSpec {
   /** Response headers (lower-case) besides Location whose value is an absolute URL of the provider's own, which a
    *  client calls next (Gemini's resumable upload URL): rewritten to go through arouter. */
   urlHeaders?: readonly string[];
+  /** Paths whose answers carry the provider's own absolute URLs as JSON strings for the client to call next
+   *  (Anthropic's batch `results_url`): each becomes the same URL through arouter. */
+  bodyUrlPaths?: RegExp;
 }

@@ -11,7 +11,7 @@ import { createSseEventFilter, isUsageOnlyChunk, withoutNullUsage } from '../usa
 import type { Capture, Outcome, UsageSnippet } from '../usage/snippet.ts';
 import { type ConnectProbe } from './connect-probe.ts';
 import { inboundHeaders, outboundHeaders, rewriteProviderUrls } from './headers.ts';
-import { containsSecret, createRedactor } from './redact.ts';
+import { containsAny, containsSecret, createRedactor, type Replacement } from './redact.ts';
 import { relayBody } from './relay.ts';
 import { prepareBody, type PreparedBody } from './request-body.ts';
 
@@ -260,6 +260,7 @@ export class Forwarder {
 
     const secrets = [credential, call.principal.secret];
     const headers = inboundHeaders(upstream.headers, call.requestId, secrets);
+    const rewrites = provider.bodyUrlPaths?.test(call.path) ? bodyUrlRewrites([upstreamBase, provider.baseUrl], provider.slug, clientOrigin(req)) : NO_REWRITES;
     if (provider.urlHeaders || headers.has('location')) rewriteProviderUrls(headers, provider.urlHeaders, [upstreamBase, provider.baseUrl], provider.slug, () => clientOrigin(req));
     const contentType = upstream.headers.get('content-type');
     const isSse = contentType !== null && contentType.toLowerCase().includes('text/event-stream');
@@ -272,10 +273,10 @@ export class Forwarder {
     }
 
     const declared = Number(upstream.headers.get('content-length') ?? NaN);
-    if (!isSse && declared <= BUFFER_MAX_BYTES && !upstream.headers.has('content-encoding')) return this.buffered(x, upstream, headers, contentType, secrets, usageFormat);
+    if (!isSse && declared <= BUFFER_MAX_BYTES && !upstream.headers.has('content-encoding')) return this.buffered(x, upstream, headers, contentType, secrets, rewrites, usageFormat);
 
     const capture = usageFormat ? createCapture(usageFormat, contentType) : null;
-    const redactor = createRedactor(secrets);
+    const redactor = createRedactor(secrets, rewrites);
     const filter = prepared.injectedUsage && isSse ? createSseEventFilter(isUsageOnlyChunk, { rewrite: withoutNullUsage }) : null;
     if (isSse) d.observer.streamOpened(provider.slug);
     const body = relayBody(upstream.body, {
@@ -296,7 +297,7 @@ export class Forwarder {
   }
 
   /** A small, complete, identity-encoded answer: read whole, captured, and written to the client in one piece. */
-  private async buffered(x: Exchange, upstream: Response, headers: Headers, contentType: string | null, secrets: string[], usageFormat: UsageFormat | undefined): Promise<Response> {
+  private async buffered(x: Exchange, upstream: Response, headers: Headers, contentType: string | null, secrets: string[], rewrites: readonly Replacement[], usageFormat: UsageFormat | undefined): Promise<Response> {
     const idle = setTimeout(onIdleTimeout, this.d.idleTimeoutMs, x);
     let body: Uint8Array;
     try {
@@ -320,8 +321,8 @@ export class Forwarder {
     }
     clearTimeout(idle);
     // Redacted before capture too: an error body that echoes a credential must not reach the usage record.
-    if (containsSecret(body, secrets)) {
-      const redactor = createRedactor(secrets);
+    if (containsSecret(body, secrets) || (rewrites.length > 0 && containsAny(body, rewrites))) {
+      const redactor = createRedactor(secrets, rewrites);
       if (redactor) body = concat(redactor.chunk(body), redactor.flush());
     }
     // Bun applies a request's timeout only while the request is open, so the client's is restored now. The rest of
@@ -349,6 +350,13 @@ function finishBuffered(x: Exchange, status: number, format: UsageFormat | undef
 const IGNORE = { feed() {} };
 
 /** The origin the client used: its Host, and the scheme a TLS-terminating proxy in front reports (X-Forwarded-Proto). */
+const NO_REWRITES: readonly Replacement[] = [];
+
+/** A JSON string holding a URL on one of the provider's bases, turned into the same URL through arouter. */
+function bodyUrlRewrites(bases: readonly string[], slug: string, origin: string): Replacement[] {
+  return [...new Set(bases)].map((base): Replacement => [`"${base}/`, `"${origin}/${slug}/`]);
+}
+
 function clientOrigin(req: Request): string {
   const url = new URL(req.url);
   const proto = req.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();

@@ -1,4 +1,5 @@
-// Removes secrets (the provider credential, the client's key) from response bytes and header values.
+// Removes secrets (the provider credential, the client's key) from response bytes and header values, and turns
+// provider URLs in a body into URLs through arouter, with one streaming replacer.
 import { equalsAt } from '../usage/bytes.ts';
 
 const MARK = '[redacted]';
@@ -13,6 +14,7 @@ export interface Redactor {
 }
 
 const enc = new TextEncoder();
+const MARK_BYTES = enc.encode(MARK);
 
 /** A string with every secret (of the redactable length) replaced; the same string when none occurs. */
 export function redactText(s: string, secrets: readonly string[]): string {
@@ -28,25 +30,40 @@ export function containsSecret(body: Uint8Array, secrets: readonly string[]): bo
   return false;
 }
 
-export function createRedactor(secrets: readonly string[]): Redactor | null {
+/** Whether a complete body holds any of the rewrites' needles. */
+export function containsAny(body: Uint8Array, rewrites: readonly Replacement[]): boolean {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  for (const [needle] of rewrites) if (needle.length > 0 && buf.includes(needle)) return true;
+  return false;
+}
+
+/** A literal byte string and what replaces it. */
+export type Replacement = readonly [needle: string, replacement: string];
+
+/**
+ * The body replacer for one response: `rewrites` first (provider URLs), then every secret masked, so nothing a
+ * rewrite puts in can carry a secret out. Null when there is nothing to replace.
+ */
+export function createRedactor(secrets: readonly string[], rewrites: readonly Replacement[] = []): Redactor | null {
   const list = secrets.filter((s) => s.length >= MIN_SECRET);
-  if (list.length === 0) return null;
-  const needles = list.map((s) => Buffer.from(s));
+  const pairs = [...rewrites.filter(([needle]) => needle.length > 0), ...list.map((s): Replacement => [s, MARK])];
+  if (pairs.length === 0) return null;
+  const needles = pairs.map(([n]) => Buffer.from(n));
+  const marks = pairs.map(([, r]) => (r === MARK ? MARK_BYTES : enc.encode(r)));
   const longest = Math.max(...needles.map((n) => n.length));
-  // Bytes that occur in some secret: a secret's prefix at the end of a chunk is made of these alone.
+  // Bytes that occur in some needle: a needle's prefix at the end of a chunk is made of these alone.
   const secretByte = new Uint8Array(256);
   for (const n of needles) for (const b of n) secretByte[b] = 1;
-  const mark = enc.encode(MARK);
   let held: Buffer | null = null;
 
   const replaceAll = (buf: Buffer): Buffer => {
-    for (const n of needles) {
+    for (const [k, n] of needles.entries()) {
       let i = buf.indexOf(n);
       if (i < 0) continue;
       const parts: Buffer[] = [];
       let from = 0;
       while (i >= 0) {
-        parts.push(buf.subarray(from, i), Buffer.from(mark));
+        parts.push(buf.subarray(from, i), Buffer.from(marks[k] as Uint8Array));
         from = i + n.length;
         i = buf.indexOf(n, from);
       }

@@ -1,6 +1,7 @@
 // Usage capture for one response body: SSE or JSON scanning chosen by content type, bounded, and never throwing.
 import type { Capture, SseEventRecord } from './snippet.ts';
 import type { SseKeep, UsageFormat } from './formats/types.ts';
+import { createLinesCapture } from './lines.ts';
 import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture } from './json-capture.ts';
 import { createMemberReader, type MemberReader } from './json-top-level.ts';
 import { pickMembers, topLevelMembers, type MemberTree } from './large-event.ts';
@@ -37,8 +38,10 @@ export function createCapture(format: UsageFormat, contentType: string | null): 
   let body: { push(chunk: Uint8Array): void; finish(): Capture } | null = null;
   try {
     const kind = bodyKindOf(contentType);
+    // Batch results come as application/binary or octet-stream: the format, not the content type, says they are lines.
+    if (format.lines) body = createLinesCapture(format.lines);
     // A missing content type is sniffed by the JSON scanner itself: it stops at once unless the body opens with { or [.
-    if (kind === 'sse') body = sseBody(format);
+    else if (kind === 'sse') body = sseBody(format);
     else if (kind === 'json' || kind === 'sniff') body = jsonBody(createJsonCapture(format.jsonKeys));
   } catch (e) {
     failure = messageOf(e);
@@ -76,7 +79,7 @@ export function createCapture(format: UsageFormat, contentType: string | null): 
  */
 export function captureWholeBody(format: UsageFormat, contentType: string | null, body: Uint8Array): Capture {
   const kind = bodyKindOf(contentType);
-  if (kind === 'json' || kind === 'sniff') {
+  if ((kind === 'json' || kind === 'sniff') && !format.lines) {
     const members = memberReaderOf(format)(body);
     if (members) return pickFields(members);
   }

@@ -6,10 +6,26 @@ export type Capture =
   | { kind: 'json'; fields: Record<string, string>; truncated?: boolean }
   /** SSE: the events the format said may carry usage, in arrival order, bounded. */
   | { kind: 'sse'; events: SseEventRecord[]; truncated?: boolean }
+  /** JSON lines (batch results): the usage of every line that has some, summed per model. `lines` counts the
+   *  non-empty lines read, with or without usage. */
+  | { kind: 'lines'; groups: LineGroup[]; lines: number; truncated?: boolean }
   /** Nothing usage-bearing was seen (non-JSON body, empty body, error before any byte). */
   | { kind: 'none' }
   /** Capture itself failed; the stream was not affected. */
   | { kind: 'error'; message: string };
+
+/** Summed counts of the batch-result lines for one model, as the format read them (not yet made canonical). */
+export interface LineGroup {
+  model: string;
+  /** Lines (batched requests) with usage summed here. */
+  requests: number;
+  input: number;
+  cached: number;
+  cacheWrite: number;
+  cacheWrite1h: number;
+  output: number;
+  reasoning: number;
+}
 
 export interface SseEventRecord {
   event?: string;

@@ -50,3 +50,24 @@ describe('createRedactor', () => {
     expect(containsSecret(enc.encode('x y'), [KEY])).toBe(false);
   });
 });
+
+describe('createRedactor with URL rewrites', () => {
+  const rewrites = [['"https://api.anthropic.com/', '"http://gw.example:8080/anthropic/']] as const;
+  const body = `{"id":"msgbatch_1","results_url":"https://api.anthropic.com/v1/messages/batches/msgbatch_1/results","note":"${KEY} https://api.anthropic.com/ unquoted"}`;
+  const expected = `{"id":"msgbatch_1","results_url":"http://gw.example:8080/anthropic/v1/messages/batches/msgbatch_1/results","note":"[redacted] https://api.anthropic.com/ unquoted"}`;
+
+  test('a provider URL in a JSON string is rewritten and secrets masked, at every chunk boundary', () => {
+    const wire = enc.encode(body);
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const r = createRedactor([KEY], rewrites)!;
+      const out = dec.decode(r.chunk(wire.subarray(0, cut))) + dec.decode(r.chunk(wire.subarray(cut))) + dec.decode(r.flush() ?? new Uint8Array());
+      expect(out).toBe(expected);
+    }
+  });
+
+  test('rewrites alone make a replacer; a secret a rewrite would bring in is still masked', () => {
+    expect(createRedactor([], rewrites)).not.toBeNull();
+    const r = createRedactor([KEY], [['"https://api.anthropic.com/', `"http://${KEY}/`]])!;
+    expect(dec.decode(r.chunk(enc.encode('"https://api.anthropic.com/x"\n')))).toBe('"http://[redacted]/x"\n');
+  });
+});

@@ -20,7 +20,7 @@ function keep(event: string | undefined, data: string): SseKeep | null {
   return null;
 }
 
-function countsOf(u: JsonObject): UsageCounts {
+export function countsOf(u: JsonObject): UsageCounts {
   const cacheWrite = count(u.cache_creation_input_tokens);
   const cacheRead = count(u.cache_read_input_tokens);
   return {

@@ -140,3 +140,23 @@ export function toCanonical(s: UsageSnippet, read: FormatReading): CanonicalUsag
   if (r.providerError && isSuccess(s.status)) usage.provider_error = r.providerError;
   return usage;
 }
+
+/** A batch-results snippet as one canonical usage: every line group summed (the worker writes one row per group). */
+export function linesTotal(s: UsageSnippet): CanonicalUsage {
+  const c = s.capture;
+  if (c.kind !== 'lines' || c.groups.length === 0) return toCanonical(s, { counts: null });
+  const sum: UsageCounts = { input: 0, cached: 0, cacheWrite: 0, cacheWrite1h: 0, output: 0, reasoning: 0 };
+  for (const g of c.groups) {
+    sum.input += g.input;
+    sum.cached += g.cached;
+    sum.cacheWrite += g.cacheWrite;
+    sum.cacheWrite1h = (sum.cacheWrite1h ?? 0) + g.cacheWrite1h;
+    sum.output += g.output;
+    sum.reasoning += g.reasoning;
+  }
+  const model = c.groups.length === 1 ? c.groups[0]!.model : undefined;
+  return toCanonical(s, { counts: sum, final: c.truncated !== true, ...(model ? { model } : {}) });
+}
+
+/** Never keeps an SSE event: batch results are JSON lines. */
+export const keepNoEvent = (): null => null;

@@ -39,7 +39,7 @@ export function chunkUsage(chunk: JsonObject): JsonObject | undefined {
 const COUNT_NAMES = ['prompt_tokens', 'completion_tokens', 'input_tokens', 'output_tokens'] as const;
 
 /** null for a usage object with no token count at all (Whisper's `{"type":"duration","seconds":…}`): not zero tokens. */
-function countsOf(u: JsonObject, reasoningOutsideCompletion: boolean): UsageCounts | null {
+export function countsOf(u: JsonObject, reasoningOutsideCompletion: boolean): UsageCounts | null {
   if (!COUNT_NAMES.some((name) => typeof u[name] === 'number')) return null;
   // The image and transcription endpoints of the same APIs name their counts as the Responses API does.
   if (typeof u.prompt_tokens !== 'number' && typeof u.completion_tokens !== 'number') {

@@ -25,7 +25,7 @@ function keep(event: string | undefined, data: string): SseKeep | null {
   return null;
 }
 
-function countsOf(u: JsonObject): UsageCounts {
+export function countsOf(u: JsonObject): UsageCounts {
   const inputDetails = asObject(u.input_tokens_details);
   return {
     input: count(u.input_tokens),

@@ -1,0 +1,57 @@
+// Rows of a batch-results read: one per model under the first read's identity, half price, versions that let a whole
+// read replace a cut one.
+import { describe, expect, test } from 'bun:test';
+import { formatById } from '../../src/usage/formats/index.ts';
+import { loadPriceTable } from '../../src/usage/prices.ts';
+import type { Capture, UsageSnippet } from '../../src/usage/snippet.ts';
+import { batchRows } from '../../workers/batch-rows.ts';
+import { buildRow } from '../../workers/row.ts';
+import { OPENAI_OUTPUT_USAGE } from '../helpers/batches.ts';
+import { snippet } from './usage-wire.ts';
+
+const prices = loadPriceTable();
+const lines = formatById('openai-batch-output')!.lines!;
+const capture: Capture = { kind: 'lines', lines: 4, groups: OPENAI_OUTPUT_USAGE.map((g) => ({ ...g, cacheWrite: 0, cacheWrite1h: 0 })) };
+const read = (over: Partial<UsageSnippet> = {}): UsageSnippet => ({
+  ...snippet({ format: 'openai-batch-output', capture }),
+  provider: 'openai',
+  requestId: 'second-read',
+  ts: 1_800_000_000_000,
+  ...over,
+});
+const first = { requestId: 'first-read', ts: 1_700_000_000_000 };
+
+describe('batchRows', () => {
+  test('one row per model, under the first read id and time, at half the synchronous price', () => {
+    const rows = batchRows(read(), first, lines, prices, 0);
+    expect(rows.map((r) => [r.request_id, r.ts, r.model, r.input_tokens, r.output_tokens, r.usage_status])).toEqual([
+      ['first-read:gpt-4.1-nano-2025-04-14', 1_700_000_000, 'gpt-4.1-nano-2025-04-14', 32, 726, 'reported'],
+      ['first-read:gpt-5.3-codex', 1_700_000_000, 'gpt-5.3-codex', 7243, 423, 'reported'],
+    ]);
+    for (const row of rows) {
+      const g = OPENAI_OUTPUT_USAGE.find((u) => u.model === row.model)!;
+      const usage = { model: g.model, input_tokens: g.input, cached_input_tokens: g.cached, cache_write_tokens: 0, output_tokens: g.output, reasoning_tokens: g.reasoning, usage_status: 'reported' as const };
+      const standard = buildRow(read(), usage, prices, 0).cost_micro_usd;
+      expect(standard).toBeGreaterThan(0);
+      expect(row.cost_micro_usd).toBe(Math.round(standard / 2));
+      expect(row.price_known).toBe(1);
+    }
+  });
+
+  test('a whole read outranks a cut one of the same results, whatever order they land in', () => {
+    const whole = batchRows(read(), first, lines, prices, 0)[0]!.version;
+    const cutCapture: Capture = { ...capture, lines: 3 };
+    const cut = batchRows(read({ outcome: 'client_abort', capture: cutCapture }), first, lines, prices, 0)[0]!;
+    expect(cut.usage_status).toBe('partial');
+    expect(whole).toBeGreaterThan(cut.version);
+    const flagged = batchRows(read({ capture: { ...capture, truncated: true } }), first, lines, prices, 0)[0]!;
+    expect(whole).toBeGreaterThan(flagged.version);
+    expect(flagged.usage_status).toBe('partial');
+  });
+
+  test('results without usage still leave one row for the read', () => {
+    const rows = batchRows(read({ capture: { kind: 'lines', lines: 2, groups: [] } }), first, lines, prices, 0);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ request_id: 'first-read', usage_status: 'missing', input_tokens: 0, cost_micro_usd: 0 });
+  });
+});
