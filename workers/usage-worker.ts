@@ -8,7 +8,8 @@ import { loadPriceTable, type PriceTable } from '../src/usage/prices.ts';
 import { USAGE_JOB_NAME } from '../src/usage/producer-options.ts';
 import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
 import { formatById, type LineFormat } from '../src/usage/formats/index.ts';
-import { batchRows, redisReadClaims, type ClaimRead } from './batch-rows.ts';
+import { batchRows } from './batch-rows.ts';
+import { redisClaims, type ClaimFirst } from './claims.ts';
 import { ClickHouseWriter, WriterClosedError } from './clickhouse-writer.ts';
 import { checkSnippet } from './job-schema.ts';
 import { runMigrations, USAGE_TABLE } from './migrations.ts';
@@ -26,6 +27,12 @@ export const jsonLogger: WorkerLogger = (level, msg, fields) => {
   else console.log(line);
 };
 
+/** A snippet's usage, and why it is missing when it could not be normalized. */
+interface Normalized {
+  usage: CanonicalUsage;
+  reason?: string;
+}
+
 export interface UsageJobResult {
   written: number;
   /** Snippets split off into their own (failing) jobs. */
@@ -36,8 +43,8 @@ export interface UsageWorkerDeps {
   normalize?: (s: UsageSnippet) => CanonicalUsage;
   prices?: PriceTable;
   log?: WorkerLogger;
-  /** Who first read some batch results (default: a claim in the queue's Redis). */
-  claimRead?: ClaimRead;
+  /** Who first reported some usage (default: a claim in the queue's Redis). */
+  claimFirst?: ClaimFirst;
 }
 
 export interface UsageWorkerHandle {
@@ -90,7 +97,7 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
   // BullMQ needs maxRetriesPerRequest: null on the worker's connection (its blocking reads must not be cut short).
   const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(settings.queueName, { connection: redis });
-  const claimRead = deps.claimRead ?? redisReadClaims(redis, settings.queueName);
+  const claimFirst = deps.claimFirst ?? redisClaims(redis, settings.queueName);
 
   async function splitOff(job: Job, bad: Array<{ index: number; snippet: unknown }>): Promise<void> {
     const base = String(job.id ?? `job-${Date.now()}`).replaceAll(':', '_');
@@ -110,15 +117,28 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
    * capture in raw_usage, so it is never lost and a re-normalization by a newer build can replace it (same key,
    * higher version).
    */
-  function rowOf(s: UsageSnippet, now: number): UsageRow {
+  function usageOf(s: UsageSnippet): Normalized {
     try {
-      return buildRow(s, normalize(s), prices, now);
+      return { usage: normalize(s) };
     } catch (e) {
-      const reason = `usage not normalized: ${(e as Error).message}`.slice(0, 300);
-      const row = buildRow(s, missingUsage(s), prices, now);
-      row.error = (row.error ? `${row.error}; ${reason}` : reason).slice(0, 1024);
-      return row;
+      return { usage: missingUsage(s), reason: `usage not normalized: ${(e as Error).message}`.slice(0, 300) };
     }
+  }
+
+  function rowOf(s: UsageSnippet, u: Normalized, now: number): UsageRow {
+    const row = buildRow(s, u.usage, prices, now);
+    if (u.reason) row.error = (row.error ? `${row.error}; ${u.reason}` : u.reason).slice(0, 1024);
+    return row;
+  }
+
+  /**
+   * Usage that other requests can report too (a background response: its streamed creation, each finished read) is
+   * counted by the first of them; the others are written as what they also are, reads with no tokens of their own.
+   */
+  async function onceRowOf(s: UsageSnippet, u: Normalized, key: string, now: number): Promise<UsageRow> {
+    const first = await claimFirst(s, key);
+    if (first.requestId === s.requestId) return rowOf(s, u, now);
+    return rowOf(s, { usage: { ...missingUsage(s), model: u.usage.model } }, now);
   }
 
   /** The line format of a successful read of batch results, which becomes one row per model (see batch-rows.ts). */
@@ -127,11 +147,11 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
   }
 
   async function batchRowsOf(s: UsageSnippet, lines: LineFormat, now: number): Promise<UsageRow[]> {
-    const id = await claimRead(s);
+    const first = await claimFirst(s, `results:${s.path}`);
     try {
-      return batchRows(s, id, lines, prices, now);
+      return batchRows(s, first, lines, prices, now);
     } catch {
-      return [rowOf(s, now)];
+      return [rowOf(s, usageOf(s), now)];
     }
   }
 
@@ -148,9 +168,14 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
         bad.push({ index, snippet: raw, error: checked.error });
         continue;
       }
-      const lines = batchFormatOf(checked.snippet);
-      if (lines) rows.push(...(await batchRowsOf(checked.snippet, lines, now)));
-      else rows.push(rowOf(checked.snippet, now));
+      const s = checked.snippet;
+      const lines = batchFormatOf(s);
+      if (lines) {
+        rows.push(...(await batchRowsOf(s, lines, now)));
+        continue;
+      }
+      const u = usageOf(s);
+      rows.push(u.usage.once_key ? await onceRowOf(s, u, u.usage.once_key, now) : rowOf(s, u, now));
     }
     // A job holding only the bad snippet is where it fails for good, with its reason, in BullMQ's failed set.
     if (bad.length > 0 && snippets.length === 1) throw new UnrecoverableError(bad[0]!.error);

@@ -89,4 +89,7 @@ export interface CanonicalUsage {
   cache_write_1h_tokens?: number;
   /** Provider-reported error inside a 2xx body/stream, if any. */
   provider_error?: string;
+  /** Set when other requests can report the same usage (a background response's creation and its reads): the
+   *  worker counts it for the first of them only. Not a column. */
+  once_key?: string;
 }

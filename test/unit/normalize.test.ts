@@ -166,6 +166,19 @@ describe('openai-responses', () => {
     expect(nums(fromJson('openai-responses', queued))).toEqual([0, 0, 0, 0, 0, 'missing']);
   });
 
+  test('a background response names its usage by response id (only the first report counts it); nothing else does', () => {
+    const plain = jsonFixture('openai/responses-nonstream.json');
+    const finished = { ...plain, background: true };
+    const key = `response:${plain.id as string}`;
+    expect(fromJson('openai-responses', finished, { formatOptions: { retrieval: true } }).once_key).toBe(key);
+    expect(fromJson('openai-responses', finished).once_key).toBe(key);
+    expect(fromJson('openai-responses', plain).once_key).toBeUndefined();
+    expect(fromJson('openai-responses', { ...finished, status: 'queued', usage: null }).once_key).toBeUndefined();
+    // Created streamed: the terminal event carries the response, usage and id included.
+    const wire = event('response.created', { ...finished, status: 'in_progress', usage: null, output: [] }) + event('response.completed', finished);
+    expect(fromSse('openai-responses', wire).once_key).toBe(key);
+  });
+
   test('a stored chat completion read back (GET /v1/chat/completions/{id}) does not count its usage again', () => {
     const body = jsonFixture('openai/chat-nonstream.json');
     expect(nums(fromJson('openai-chat', body, { formatOptions: { retrieval: true } }))).toEqual([0, 0, 0, 0, 0, 'missing']);

@@ -23,6 +23,8 @@ export interface FormatReading {
   providerError?: string;
   /** On a retrieval (a GET of a stored object), whether its usage is counted there rather than at its creation. */
   billableOnRetrieval?: boolean;
+  /** Names usage that more than one request can report (a background response), so only the first counts it. */
+  onceKey?: string;
 }
 
 export function asObject(v: unknown): JsonObject | undefined {
@@ -134,6 +136,7 @@ export function toCanonical(s: UsageSnippet, read: FormatReading): CanonicalUsag
     reasoning_tokens: reasoning,
     usage_status: !found ? 'missing' : s.outcome === 'complete' && r.final !== false ? 'reported' : 'partial',
   };
+  if (r.onceKey && found) usage.once_key = r.onceKey;
   const cacheWrite1h = Math.min(count(c.cacheWrite1h), cacheWrite);
   if (cacheWrite1h > 0) usage.cache_write_1h_tokens = cacheWrite1h;
   // Only a 2xx can hide an error in its body; other statuses already say so.

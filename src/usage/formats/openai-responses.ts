@@ -43,7 +43,11 @@ export function countsOf(u: JsonObject): UsageCounts {
 function readResponse(r: JsonObject): FormatReading {
   const usage = asObject(r.usage);
   const error = r.error === null || r.error === undefined ? undefined : describeError(r.error);
-  return { counts: usage ? countsOf(usage) : null, model: text(r.model), providerError: error, billableOnRetrieval: r.background === true };
+  const background = r.background === true;
+  const id = text(r.id);
+  // Its streamed creation and every finished read carry the same usage: the first to arrive counts it.
+  const once = background && id ? { onceKey: `response:${id}` } : {};
+  return { counts: usage ? countsOf(usage) : null, model: text(r.model), providerError: error, billableOnRetrieval: background, ...once };
 }
 
 function read(s: UsageSnippet): FormatReading {
@@ -68,9 +72,9 @@ function read(s: UsageSnippet): FormatReading {
 
 export const openaiResponses: UsageFormat = {
   id: 'openai-responses',
-  jsonKeys: ['model', 'usage', 'error', 'background'],
+  jsonKeys: ['id', 'model', 'usage', 'error', 'background'],
   sseKeep: keep,
   // A terminal event repeats the whole response (output, instructions, tools): often far over the capture cap.
-  sseLargeEvent: { type: true, response: { model: true, usage: true, error: true, background: true } },
+  sseLargeEvent: { type: true, response: { id: true, model: true, usage: true, error: true, background: true } },
   normalize: (s: UsageSnippet): CanonicalUsage => toCanonical(s, read(s)),
 };
