@@ -21,6 +21,10 @@ export interface Pipeline {
   createKey(account: string): Promise<string>;
   /** Rows in usage_events read with FINAL. */
   rows<T = Record<string, unknown>>(where?: string): Promise<T[]>;
+  /** The runtime on a real socket (port 0), for SDK clients; closed with the pipeline. */
+  listen(): string;
+  /** `GET /v1/usage` totals for a key's account, from yesterday to the day after tomorrow. */
+  usageTotals(key: string): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -46,6 +50,7 @@ export async function startPipeline(upstream: string, extraEnv: Record<string, s
   const worker = await startUsageWorker(readWorkerSettings(env), { log: () => {} });
   const runtime = await createRuntime(loadSettings(env), silentLogger);
   const ch = createClient({ url: TEST_CLICKHOUSE_URL });
+  let server: ReturnType<typeof Bun.serve> | undefined;
   return {
     runtime,
     worker,
@@ -66,7 +71,18 @@ export async function startPipeline(upstream: string, extraEnv: Record<string, s
       const rs = await ch.query({ query: `SELECT * FROM ${db}.usage_events FINAL WHERE ${where} ORDER BY ts, request_id`, format: 'JSONEachRow' });
       return rs.json<T>();
     },
+    listen() {
+      server ??= Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: runtime.fetch });
+      runtime.setServer(server);
+      return `http://127.0.0.1:${server.port}`;
+    },
+    async usageTotals(key) {
+      const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+      const res = await runtime.app.handle(new Request(`http://arouter.test/v1/usage?from=${day(-1)}&to=${day(2)}`, { headers: { authorization: `Bearer ${key}` } }));
+      return ((await res.json()) as { totals: Record<string, number> }).totals;
+    },
     async close() {
+      server?.stop(true);
       await runtime.drain(0);
       await worker.close();
       await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` });

@@ -17,18 +17,14 @@ interface Row {
 
 let mock: MockUpstream;
 let pipe: Pipeline;
-let server: ReturnType<typeof Bun.serve>;
 let base: string;
 
 beforeAll(async () => {
   mock = await startMockUpstream();
   pipe = await startPipeline(mock.url);
-  server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: pipe.runtime.fetch });
-  pipe.runtime.setServer(server);
-  base = `http://127.0.0.1:${server.port}`;
+  base = pipe.listen();
 });
 afterAll(async () => {
-  server.stop(true);
   await pipe.close();
   mock.stop();
 });
@@ -45,12 +41,6 @@ async function rowsOf(account: string, n: number): Promise<Row[]> {
     return rows.length === n ? rows : null;
   }, 15_000, `${n} rows`);
 }
-async function usageTotals(key: string): Promise<{ requests: number; input_tokens: number; output_tokens: number }> {
-  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-  const res = await pipe.runtime.app.handle(new Request(`http://arouter.test/v1/usage?from=${day(-1)}&to=${day(2)}`, { headers: { authorization: `Bearer ${key}` } }));
-  return ((await res.json()) as { totals: { requests: number; input_tokens: number; output_tokens: number } }).totals;
-}
-
 test('created in the background, then read back finished twice: the first finished read counts it', async () => {
   const account = 'acct-background-reads';
   const key = await pipe.createKey(account);
@@ -70,7 +60,7 @@ test('created in the background, then read back finished twice: the first finish
     ['GET', 7243, 423, 'reported'],
     ['GET', 0, 0, 'missing'],
   ]);
-  expect(await usageTotals(key)).toMatchObject({ requests: 3, input_tokens: 7243, output_tokens: 423 });
+  expect(await pipe.usageTotals(key)).toMatchObject({ requests: 3, input_tokens: 7243, output_tokens: 423 });
 });
 
 test('created streamed in the background, then read back: the stream counted it, the read does not', async () => {
@@ -94,5 +84,5 @@ test('created streamed in the background, then read back: the stream counted it,
     ['POST', 7243, 'reported'],
     ['GET', 0, 'missing'],
   ]);
-  expect(await usageTotals(key)).toMatchObject({ requests: 2, input_tokens: 7243 });
+  expect(await pipe.usageTotals(key)).toMatchObject({ requests: 2, input_tokens: 7243 });
 });

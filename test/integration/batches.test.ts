@@ -24,21 +24,17 @@ interface Row {
 
 let mock: MockUpstream;
 let pipe: Pipeline;
-let server: ReturnType<typeof Bun.serve>;
 let base: string;
 const prices = loadPriceTable();
 
 beforeAll(async () => {
   mock = await startMockUpstream();
   pipe = await startPipeline(mock.url);
-  server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: pipe.runtime.fetch });
-  pipe.runtime.setServer(server);
-  base = `http://127.0.0.1:${server.port}`;
+  base = pipe.listen();
   // Every read's rows stay apart until queried with FINAL, so a test can count them.
   await pipe.ch.command({ query: `SYSTEM STOP MERGES ${pipe.db}.usage_events` });
 });
 afterAll(async () => {
-  server.stop(true);
   await pipe.close();
   mock.stop();
 });
@@ -101,10 +97,7 @@ describe('Anthropic message batches', () => {
     for await (const line of await client.messages.batches.results(id)) got.push(line);
     await waitFor(async () => (await physicalRows(resultsPath)) === 2, 15_000, 'the second read stored');
     expect(usageOf(await rowsAt(resultsPath))).toEqual(usageOf([row!]));
-    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-    const res = await pipe.runtime.app.handle(new Request(`http://arouter.test/v1/usage?from=${day(-1)}&to=${day(2)}`, { headers: { authorization: `Bearer ${key}` } }));
-    const { totals } = (await res.json()) as { totals: { input_tokens: number; output_tokens: number; cost_micro_usd: number } };
-    expect(totals).toMatchObject({ input_tokens: u.input, output_tokens: u.output, cost_micro_usd: row!.cost_micro_usd });
+    expect(await pipe.usageTotals(key)).toMatchObject({ input_tokens: u.input, output_tokens: u.output, cost_micro_usd: row!.cost_micro_usd });
   });
 
   test('a read cut after the first result counts it as partial; the whole read that follows replaces it', async () => {
