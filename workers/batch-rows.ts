@@ -16,6 +16,9 @@ export function batchRows(s: UsageSnippet, id: ReadIdentity, format: LineFormat,
   const whole = s.outcome === 'complete' && !(c.kind === 'lines' && c.truncated === true);
   const version = 2 * (c.kind === 'lines' ? c.lines : 0) + (whole ? 1 : 0);
   const groups = c.kind === 'lines' ? c.groups : [];
+  // The provider's batch discount rides in the snippet; the format's is the fallback.
+  const option = s.formatOptions?.priceFactor;
+  const factor = typeof option === 'number' && option > 0 && option <= 1 ? option : format.priceFactor;
   if (groups.length === 0) {
     const none: CanonicalUsage = { model: s.requestModel, input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, usage_status: 'missing' };
     return [{ ...buildRow(at, none, prices, now), version }];
@@ -32,6 +35,6 @@ export function batchRows(s: UsageSnippet, id: ReadIdentity, format: LineFormat,
       ...(g.cacheWrite1h > 0 ? { cache_write_1h_tokens: g.cacheWrite1h } : {}),
     };
     const row = buildRow({ ...at, requestId: `${id.requestId}:${g.model}` }, usage, prices, now);
-    return { ...row, cost_micro_usd: Math.round(row.cost_micro_usd * format.priceFactor), version };
+    return { ...row, cost_micro_usd: Math.round(row.cost_micro_usd * factor), version };
   });
 }

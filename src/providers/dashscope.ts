@@ -1,5 +1,11 @@
 // Dashscope (Alibaba): native text-generation (cumulative usage per event, SSE via header) and compatible-mode.
+import { batchOutputChoice } from './openai-style.ts';
 import type { ProviderSpec } from './types.ts';
+
+// Compatible-mode batches write OpenAI-shaped output files; only successful requests are billed, at 50%
+// (https://www.alibabacloud.com/help/en/model-studio/batch-interfaces-compatible-with-openai).
+const BATCH_OUTPUT = /^\/compatible-mode\/v1\/files\/[^/]+\/content$/;
+const BATCH_CHOICE = batchOutputChoice(0.5);
 
 export const dashscope: ProviderSpec = {
   slug: 'dashscope',
@@ -8,7 +14,8 @@ export const dashscope: ProviderSpec = {
   credential: { header: 'authorization', prefix: 'Bearer ' },
   chatCompletionsPath: '/compatible-mode/v1/chat/completions',
   chatCompletionsSource: 'https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope',
-  formatFor(path) {
+  formatFor(path, method) {
+    if (method === 'GET' && BATCH_OUTPUT.test(path)) return BATCH_CHOICE;
     return path.startsWith('/compatible-mode/') ? { format: 'openai-chat' } : { format: 'dashscope-native' };
   },
   streamRequested: (req) =>

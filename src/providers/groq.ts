@@ -7,4 +7,6 @@ export const groq = openAiStyle({
   baseUrl: 'https://api.groq.com',
   chatCompletionsPath: '/openai/v1/chat/completions',
   chatCompletionsSource: 'https://console.groq.com/docs/openai',
+  // Batch output files as OpenAI's, billed at 50% (https://console.groq.com/docs/batch).
+  batchOutput: { path: /^\/openai\/v1\/files\/[^/]+\/content$/, priceFactor: 0.5 },
 });

@@ -7,4 +7,7 @@ export const mistral = openAiStyle({
   baseUrl: 'https://api.mistral.ai',
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://docs.mistral.ai/api/#tag/chat',
+  // Batch output files, lines {custom_id, response: {status_code, body}, error}, billed at 50%
+  // (https://docs.mistral.ai/capabilities/batch). A line of another shape counts no usage rather than a wrong one.
+  batchOutput: { path: /^\/v1\/files\/[^/]+\/content$/, priceFactor: 0.5 },
 });

@@ -18,8 +18,9 @@ export interface OpenAiStyleOptions {
    * created it: that usage was recorded then, so the read is marked a retrieval and does not count it again.
    */
   retrievals?: ReadonlyArray<readonly [RegExp, FormatChoice]>;
-  /** GET path of a file's content, where a batch's output file (JSON lines with each request's usage) is read. */
-  batchOutput?: RegExp;
+  /** Where a batch's output file (JSON lines with each request's usage) is read (GET of a file's content), and the
+   *  share of the synchronous price that batched requests cost. */
+  batchOutput?: BatchOutput;
 }
 
 const BEARER = { header: 'authorization', prefix: 'Bearer ' } as const;
@@ -27,11 +28,20 @@ const BEARER = { header: 'authorization', prefix: 'Bearer ' } as const;
 /** GET /v1/responses/{id}: the Responses API's stored response, usage included. */
 export const RESPONSE_RETRIEVAL = [/^\/v1\/responses\/[^/]+$/, { format: 'openai-responses', options: { retrieval: true } }] as const;
 
-const BATCH_OUTPUT: FormatChoice = { format: 'openai-batch-output' };
+export interface BatchOutput {
+  path: RegExp;
+  priceFactor: number;
+}
+
+/** The usage format of a batch output file read at `path`, priced at `priceFactor` of the synchronous rates. */
+export function batchOutputChoice(priceFactor: number): FormatChoice {
+  return { format: 'openai-batch-output', options: { priceFactor } };
+}
 
 export function openAiStyle(o: OpenAiStyleOptions): ProviderSpec {
   const chat: FormatChoice = o.chatOptions ? { format: 'openai-chat', options: o.chatOptions } : { format: 'openai-chat' };
   const formats = o.formats ?? [];
+  const batch = o.batchOutput ? { path: o.batchOutput.path, choice: batchOutputChoice(o.batchOutput.priceFactor) } : null;
   return {
     slug: o.slug,
     displayName: o.displayName,
@@ -40,7 +50,7 @@ export function openAiStyle(o: OpenAiStyleOptions): ProviderSpec {
     chatCompletionsPath: o.chatCompletionsPath,
     chatCompletionsSource: o.chatCompletionsSource,
     formatFor(path, method) {
-      if (method === 'GET' && o.batchOutput?.test(path)) return BATCH_OUTPUT;
+      if (method === 'GET' && batch?.path.test(path)) return batch.choice;
       if (method === 'GET' && o.retrievals) for (const [re, choice] of o.retrievals) if (re.test(path)) return choice;
       for (const [re, choice] of formats) if (re.test(path)) return choice;
       return chat;

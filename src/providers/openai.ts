@@ -9,8 +9,9 @@ export const openai = openAiStyle({
   chatCompletionsSource: 'https://platform.openai.com/docs/api-reference/chat/create',
   injectUsageOn: /^\/v1\/chat\/completions$/,
   formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
-  // A batch's output file (GET /v1/files/{output_file_id}/content) is where its usage is first seen.
-  batchOutput: /^\/v1\/files\/[^/]+\/content$/,
+  // A batch's output file (GET /v1/files/{output_file_id}/content) is where its usage is first seen; the Batch API
+  // costs 50% of the synchronous rates (https://openai.com/api/pricing/, "Batch API").
+  batchOutput: { path: /^\/v1\/files\/[^/]+\/content$/, priceFactor: 0.5 },
   // Stored completions (store: true) are read back at GET /v1/chat/completions/{id}.
   retrievals: [RESPONSE_RETRIEVAL, [/^\/v1\/chat\/completions\/[^/]+$/, { format: 'openai-chat', options: { retrieval: true } }]],
 });

@@ -38,6 +38,17 @@ describe('batchRows', () => {
     }
   });
 
+  test("the provider's batch discount from the snippet's format options, else the format's", () => {
+    const standard = batchRows(read({ formatOptions: { priceFactor: 1 } }), first, lines, prices, 0);
+    const kimi = batchRows(read({ formatOptions: { priceFactor: 0.6 } }), first, lines, prices, 0);
+    const bogus = batchRows(read({ formatOptions: { priceFactor: 7 } }), first, lines, prices, 0);
+    const fallback = batchRows(read(), first, lines, prices, 0);
+    for (const [i, row] of standard.entries()) {
+      expect(kimi[i]!.cost_micro_usd).toBe(Math.round(row.cost_micro_usd * 0.6));
+      expect(bogus[i]!.cost_micro_usd).toBe(fallback[i]!.cost_micro_usd);
+    }
+  });
+
   test('a whole read outranks a cut one of the same results, whatever order they land in', () => {
     const whole = batchRows(read(), first, lines, prices, 0)[0]!.version;
     const cutCapture: Capture = { ...capture, lines: 3 };

@@ -92,13 +92,19 @@ describe('batch results capture', () => {
 });
 
 describe('which reads are batch results', () => {
-  test('GET of Anthropic results and of OpenAI file content, and nothing else', () => {
+  test('GET of Anthropic results and of OpenAI-style file content, and nothing else', () => {
     const anthropic = providerBySlug('anthropic')!;
     const openai = providerBySlug('openai')!;
     expect(anthropic.formatFor('/v1/messages/batches/msgbatch_1/results', 'GET')).toEqual({ format: 'anthropic-batch-results' });
     expect(anthropic.formatFor('/v1/messages/batches/msgbatch_1', 'GET')).toEqual({ format: 'anthropic-messages' });
     expect(anthropic.formatFor('/v1/messages', 'POST')).toEqual({ format: 'anthropic-messages' });
-    expect(openai.formatFor('/v1/files/file-1/content', 'GET')).toEqual({ format: 'openai-batch-output' });
+    const output = (priceFactor: number) => ({ format: 'openai-batch-output', options: { priceFactor } });
+    expect(openai.formatFor('/v1/files/file-1/content', 'GET')).toEqual(output(0.5));
+    expect(providerBySlug('groq')!.formatFor('/openai/v1/files/file-1/content', 'GET')).toEqual(output(0.5));
+    expect(providerBySlug('mistral')!.formatFor('/v1/files/file-1/content', 'GET')).toEqual(output(0.5));
+    expect(providerBySlug('kimi')!.formatFor('/v1/files/file-1/content', 'GET')).toEqual(output(0.6));
+    expect(providerBySlug('dashscope')!.formatFor('/compatible-mode/v1/files/file-batch_output-1/content', 'GET')).toEqual(output(0.5));
+    expect(providerBySlug('dashscope')!.formatFor('/compatible-mode/v1/chat/completions', 'POST')).toEqual({ format: 'openai-chat' });
     expect(openai.formatFor('/v1/files/file-1', 'GET')).toEqual({ format: 'openai-chat' });
     expect(openai.formatFor('/v1/files/file-1/content', 'POST')).toEqual({ format: 'openai-chat' });
     expect(providerBySlug('deepseek')!.formatFor('/v1/files/file-1/content', 'GET')).toEqual({ format: 'openai-chat' });

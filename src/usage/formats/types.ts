@@ -13,7 +13,8 @@ export interface LineUsage {
 export interface LineFormat {
   /** The usage of one line, or null for a line without any (a failed request, an input line, not JSON). */
   read(line: string): LineUsage | null;
-  /** The share of the price table's rate that batched requests cost (their discount). */
+  /** The share of the price table's rate that batched requests cost (their discount), unless the provider's format
+   *  options say otherwise (`priceFactor`). */
   priceFactor: number;
 }
 
