@@ -1,5 +1,6 @@
 // Rows for a read of batch results: one per model, under the identity of the first read of the same results, so a
 // second read replaces those rows (same key, ReplacingMergeTree) instead of counting the batch again.
+import { createHash } from 'node:crypto';
 import type { LineFormat } from '../src/usage/formats/types.ts';
 import type { PriceTable } from '../src/usage/prices.ts';
 import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
@@ -7,15 +8,16 @@ import type { ReadIdentity } from './claims.ts';
 import { buildRow, type UsageRow } from './row.ts';
 
 /**
- * One row per model under `<first read's id>:<model>`, priced at the batch discount. The version is the number of
- * lines read (doubled, plus one when the read was whole), so a complete read replaces a cut one and never the reverse.
+ * One row per model under `<first read's id>:<model>`, in the first reader's account, priced at the batch discount.
+ * The version ranks reads by the batched requests they counted, then by whether the read ended normally, so a whole
+ * read replaces a cut one and never the reverse (two whole reads tie, and either holds the same counts).
  */
 export function batchRows(s: UsageSnippet, id: ReadIdentity, format: LineFormat, prices: PriceTable, now: number): UsageRow[] {
   const c = s.capture;
-  const at: UsageSnippet = { ...s, requestId: id.requestId, ts: id.ts };
+  const at: UsageSnippet = { ...s, requestId: id.requestId, ts: id.ts, accountId: id.accountId, keyId: id.keyId };
   const whole = s.outcome === 'complete' && !(c.kind === 'lines' && c.truncated === true);
-  const version = 2 * (c.kind === 'lines' ? c.lines : 0) + (whole ? 1 : 0);
   const groups = c.kind === 'lines' ? c.groups : [];
+  const version = 2 * groups.reduce((n, g) => n + g.requests, 0) + (s.outcome === 'complete' ? 1 : 0);
   // The provider's batch discount rides in the snippet; the format's is the fallback.
   const option = s.formatOptions?.priceFactor;
   const factor = typeof option === 'number' && option > 0 && option <= 1 ? option : format.priceFactor;
@@ -34,7 +36,14 @@ export function batchRows(s: UsageSnippet, id: ReadIdentity, format: LineFormat,
       usage_status: whole ? 'reported' : 'partial',
       ...(g.cacheWrite1h > 0 ? { cache_write_1h_tokens: g.cacheWrite1h } : {}),
     };
-    const row = buildRow({ ...at, requestId: `${id.requestId}:${g.model}` }, usage, prices, now);
+    const row = buildRow({ ...at, requestId: groupId(id.requestId, g.model) }, usage, prices, now);
     return { ...row, cost_micro_usd: Math.round(row.cost_micro_usd * factor), version };
   });
+}
+
+/** `<id>:<model>`, with a long model name (the column holds 256 characters) replaced by its digest, so two long
+ *  names sharing a prefix never collapse into one row. */
+function groupId(requestId: string, model: string): string {
+  const id = `${requestId}:${model}`;
+  return id.length <= 256 ? id : `${requestId}:sha256-${createHash('sha256').update(model).digest('hex')}`;
 }

@@ -4,29 +4,31 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { UsageSnippet } from '../src/usage/snippet.ts';
 
-/** The request id and start time of the first snippet to report some usage. */
+/** Who first reported some usage: its request id, start time, account and key. */
 export interface ReadIdentity {
   requestId: string;
   ts: number;
+  accountId: string;
+  keyId: string;
 }
 
-/** The identity of the first snippet that claimed `key` for the snippet's account and provider (its own if first). */
-export type ClaimFirst = (s: UsageSnippet, key: string) => Promise<ReadIdentity>;
-
-/** Longer than anything stays readable: batch results (Anthropic: 29 days; OpenAI: until the file is deleted). */
-const CLAIM_TTL_S = 400 * 24 * 3600;
+/**
+ * The identity of the first snippet that claimed `what` at the snippet's provider (its own if it is the first),
+ * remembered for `ttlS` seconds. Keyed by provider, not account: every key reaches the same provider objects through
+ * the operator's credential, so a batch read by two accounts is still counted once, for the first reader.
+ */
+export type ClaimFirst = (s: UsageSnippet, what: string, ttlS: number) => Promise<ReadIdentity>;
 
 /**
- * The first snippet to claim a key (SET NX) stores its own id and start time; every later one for the same account,
- * provider and key, on any worker, gets that identity back. A job retried after a crash claims again and gets its
- * own identity back, so its rows are the same as the first time.
+ * SET NX of the snippet's own identity; a later claimant on any worker gets the stored one back. A job retried after
+ * a crash claims again and gets its own identity back, so its rows are the same as the first time.
  */
 export function redisClaims(redis: Redis, prefix: string): ClaimFirst {
-  return async (s, what) => {
-    const own: ReadIdentity = { requestId: s.requestId, ts: s.ts };
-    const digest = createHash('sha256').update(`${s.accountId}\0${s.provider}\0${what}`).digest('hex');
+  return async (s, what, ttlS) => {
+    const own: ReadIdentity = { requestId: s.requestId, ts: s.ts, accountId: s.accountId, keyId: s.keyId };
+    const digest = createHash('sha256').update(`${s.provider}\0${what}`).digest('hex');
     const key = `${prefix}:first-report:${digest}`;
-    if ((await redis.set(key, JSON.stringify(own), 'EX', CLAIM_TTL_S, 'NX')) === 'OK') return own;
+    if ((await redis.set(key, JSON.stringify(own), 'EX', ttlS, 'NX')) === 'OK') return own;
     return identityOf(await redis.get(key)) ?? own;
   };
 }
@@ -34,9 +36,9 @@ export function redisClaims(redis: Redis, prefix: string): ClaimFirst {
 function identityOf(raw: string | null): ReadIdentity | null {
   try {
     const v = JSON.parse(raw ?? '') as Partial<ReadIdentity>;
-    return typeof v.requestId === 'string' && v.requestId !== '' && typeof v.ts === 'number' ? { requestId: v.requestId, ts: v.ts } : null;
+    const ok = typeof v.requestId === 'string' && v.requestId !== '' && typeof v.ts === 'number' && typeof v.accountId === 'string' && typeof v.keyId === 'string';
+    return ok ? { requestId: v.requestId!, ts: v.ts!, accountId: v.accountId!, keyId: v.keyId! } : null;
   } catch {
     return null;
   }
 }
-

@@ -54,6 +54,11 @@ export interface UsageWorkerHandle {
   sealer: Sealer;
 }
 
+/** Longer than batch results stay readable (Anthropic: 29 days; OpenAI and the others: until the file is deleted). */
+const RESULTS_CLAIM_TTL_S = 400 * 86_400;
+/** Longer than a stored response stays readable (OpenAI keeps them 30 days). */
+const ONCE_CLAIM_TTL_S = 35 * 86_400;
+
 /** When ClickHouse stays away past the shutdown deadline, a job goes back to the queue this long into the future. */
 const REQUEUE_DELAY_MS = 5_000;
 
@@ -136,7 +141,7 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
    * counted by the first of them; the others are written as what they also are, reads with no tokens of their own.
    */
   async function onceRowOf(s: UsageSnippet, u: Normalized, key: string, now: number): Promise<UsageRow> {
-    const first = await claimFirst(s, key);
+    const first = await claimFirst(s, key, ONCE_CLAIM_TTL_S);
     if (first.requestId === s.requestId) return rowOf(s, u, now);
     return rowOf(s, { usage: { ...missingUsage(s), model: u.usage.model } }, now);
   }
@@ -147,7 +152,7 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
   }
 
   async function batchRowsOf(s: UsageSnippet, lines: LineFormat, now: number): Promise<UsageRow[]> {
-    const first = await claimFirst(s, `results:${s.path}`);
+    const first = await claimFirst(s, `results:${s.path}`, RESULTS_CLAIM_TTL_S);
     try {
       return batchRows(s, first, lines, prices, now);
     } catch {

@@ -239,9 +239,11 @@ export class Forwarder {
 
     let upstream: Response;
     try {
+      const outbound = outboundHeaders(req.headers, provider, credential, prepared.length);
+      if (usageFormat?.lines) wholeRead(outbound);
       upstream = await fetch(upstreamBase + call.path + call.search, {
         method: req.method,
-        headers: outboundHeaders(req.headers, provider, credential, prepared.length),
+        headers: outbound,
         body: prepared.body,
         redirect: 'manual',
         signal: x.controller.signal,
@@ -261,6 +263,8 @@ export class Forwarder {
     const secrets = [credential, call.principal.secret];
     const headers = inboundHeaders(upstream.headers, call.requestId, secrets);
     const rewrites = provider.bodyUrlPaths?.test(call.path) ? bodyUrlRewrites([upstreamBase, provider.baseUrl], provider.slug, clientOrigin(req)) : NO_REWRITES;
+    // A rewrite changes the body's length (Bun sends a streamed body chunked, but the header must not claim otherwise).
+    if (rewrites.length > 0) headers.delete('content-length');
     if (provider.urlHeaders || headers.has('location')) rewriteProviderUrls(headers, provider.urlHeaders, [upstreamBase, provider.baseUrl], provider.slug, () => clientOrigin(req));
     const contentType = upstream.headers.get('content-type');
     const isSse = contentType !== null && contentType.toLowerCase().includes('text/event-stream');
@@ -351,6 +355,15 @@ const IGNORE = { feed() {} };
 
 /** The origin the client used: its Host, and the scheme a TLS-terminating proxy in front reports (X-Forwarded-Proto). */
 const NO_REWRITES: readonly Replacement[] = [];
+
+/**
+ * Batch results are always fetched whole: their usage is counted from one whole read, and a client fetching them in
+ * ranges would otherwise be billed for one range. RFC 9110 14.2 lets a server ignore Range; the client gets a 200.
+ */
+function wholeRead(headers: Headers): void {
+  headers.delete('range');
+  headers.delete('if-range');
+}
 
 /** A JSON string holding a URL on one of the provider's bases, turned into the same URL through arouter. */
 function bodyUrlRewrites(bases: readonly string[], slug: string, origin: string): Replacement[] {

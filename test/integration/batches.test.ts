@@ -153,4 +153,27 @@ describe('OpenAI batch output files', () => {
     await waitFor(async () => (await physicalRows(path)) === 4, 15_000, 'the second read stored');
     expect(usageOf(await rowsAt(path))).toEqual(usageOf(rows));
   });
+
+  test('a Range read gets the whole file, and a second account reading the same file is not billed again', async () => {
+    const fileId = 'file-BatchOutputRanged9';
+    const path = `/v1/files/${fileId}/content`;
+    mock.on(path, { body: openaiOutput(), headers: { 'content-type': 'application/octet-stream' } });
+    const first = await pipe.createKey('acct-openai-ranges');
+    const res = await fetch(`${base}/openai${path}`, { headers: { authorization: `Bearer ${first}`, range: 'bytes=0-99' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(openaiOutput());
+    expect(mock.received.at(-1)!.headers.range).toBeUndefined();
+    const rows = await waitFor(async () => {
+      const r = await rowsAt(path);
+      return r.length === 2 ? r : null;
+    }, 15_000, 'a row per model');
+
+    const second = await pipe.createKey('acct-openai-other');
+    const again = await fetch(`${base}/openai${path}`, { headers: { authorization: `Bearer ${second}` } });
+    expect(await again.text()).toBe(openaiOutput());
+    await waitFor(async () => (await physicalRows(path)) === 4, 15_000, 'the second account read stored');
+    const after = await pipe.rows<{ account_id: string }>(`path = '${path}'`);
+    expect(after.map((r) => r.account_id)).toEqual(['acct-openai-ranges', 'acct-openai-ranges']);
+    expect(usageOf(await rowsAt(path))).toEqual(usageOf(rows));
+  });
 });

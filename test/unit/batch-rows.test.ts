@@ -19,11 +19,12 @@ const read = (over: Partial<UsageSnippet> = {}): UsageSnippet => ({
   ts: 1_800_000_000_000,
   ...over,
 });
-const first = { requestId: 'first-read', ts: 1_700_000_000_000 };
+const first = { requestId: 'first-read', ts: 1_700_000_000_000, accountId: 'first-account', keyId: 'first-key' };
 
 describe('batchRows', () => {
-  test('one row per model, under the first read id and time, at half the synchronous price', () => {
+  test('one row per model, under the first read id, time and account, at half the synchronous price', () => {
     const rows = batchRows(read(), first, lines, prices, 0);
+    for (const row of rows) expect([row.account_id, row.key_id]).toEqual(['first-account', 'first-key']);
     expect(rows.map((r) => [r.request_id, r.ts, r.model, r.input_tokens, r.output_tokens, r.usage_status])).toEqual([
       ['first-read:gpt-4.1-nano-2025-04-14', 1_700_000_000, 'gpt-4.1-nano-2025-04-14', 32, 726, 'reported'],
       ['first-read:gpt-5.3-codex', 1_700_000_000, 'gpt-5.3-codex', 7243, 423, 'reported'],
@@ -50,14 +51,27 @@ describe('batchRows', () => {
   });
 
   test('a whole read outranks a cut one of the same results, whatever order they land in', () => {
-    const whole = batchRows(read(), first, lines, prices, 0)[0]!.version;
-    const cutCapture: Capture = { ...capture, lines: 3 };
-    const cut = batchRows(read({ outcome: 'client_abort', capture: cutCapture }), first, lines, prices, 0)[0]!;
-    expect(cut.usage_status).toBe('partial');
-    expect(whole).toBeGreaterThan(cut.version);
-    const flagged = batchRows(read({ capture: { ...capture, truncated: true } }), first, lines, prices, 0)[0]!;
-    expect(whole).toBeGreaterThan(flagged.version);
-    expect(flagged.usage_status).toBe('partial');
+    const version = (over: Partial<UsageSnippet>) => batchRows(read(over), first, lines, prices, 0)[0]!;
+    const whole = version({});
+    // Cut after the last line arrived: the same counts, but the read did not end normally.
+    const cutLate = version({ outcome: 'client_abort' });
+    expect(cutLate.usage_status).toBe('partial');
+    expect(whole.version).toBeGreaterThan(cutLate.version);
+    const oneLess = (c: Capture): Capture => (c.kind === 'lines' ? { ...c, groups: c.groups.map((g, i) => (i === 0 ? { ...g, requests: g.requests - 1 } : g)) } : c);
+    const cutEarly = version({ outcome: 'client_abort', capture: oneLess(capture) });
+    expect(whole.version).toBeGreaterThan(cutEarly.version);
+    // A whole read that had to skip a line (over 4 MiB) still outranks a cut read that counted as much.
+    const skipped = version({ capture: { ...oneLess(capture), truncated: true } as Capture });
+    expect(skipped.usage_status).toBe('partial');
+    expect(skipped.version).toBeGreaterThan(cutEarly.version);
+  });
+
+  test('a model name too long for the key is replaced by its digest, so two such names stay apart', () => {
+    const long = (tail: string) => `${'m'.repeat(300)}${tail}`;
+    const groups = ['a', 'b'].map((t) => ({ model: long(t), requests: 1, input: 1, cached: 0, cacheWrite: 0, cacheWrite1h: 0, output: 1, reasoning: 0 }));
+    const rows = batchRows(read({ capture: { kind: 'lines', lines: 2, groups } }), first, lines, prices, 0);
+    expect(new Set(rows.map((r) => r.request_id)).size).toBe(2);
+    for (const r of rows) expect(r.request_id.length).toBeLessThanOrEqual(256);
   });
 
   test('results without usage still leave one row for the read', () => {

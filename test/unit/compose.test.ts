@@ -20,6 +20,7 @@ interface Service {
 }
 interface Compose {
   services: Record<string, Service>;
+  configs?: Record<string, { content?: string }>;
 }
 
 const compose = YAML.parse(await Bun.file(`${ROOT}docker-compose.yml`).text()) as Compose;
@@ -155,6 +156,15 @@ describe('docker-compose.yml', () => {
     expect(worker!.deploy?.replicas).toBe(2);
     const env = envOf(worker!);
     for (const name of ['REDIS_URL', 'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DB']) expect(env.has(name)).toBe(true);
+  });
+});
+
+describe('load balancer', () => {
+  test("passes the client's Host and scheme, which the URLs arouter hands out are built from", () => {
+    // `$$` is Compose's escape for a literal `$`.
+    const nginx = (compose.configs?.['lb-nginx']?.content ?? '').replaceAll('$$', '$');
+    expect(nginx).toMatch(/proxy_set_header Host \$http_host;/);
+    expect(nginx).toMatch(/proxy_set_header X-Forwarded-Proto \$scheme;/);
   });
 });
 
