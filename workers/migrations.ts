@@ -25,7 +25,9 @@ export const DIRTY_TABLE = 'usage_dirty_hours';
 /**
  * One row per proxied request. Replays of the same event carry the same (account_id, ts, request_id), all fixed by
  * the proxy when the request starts, so ReplacingMergeTree collapses them; `version` (ms at row build) makes the
- * latest normalization win, which lets an operator re-normalize old raw usage after a normalizer fix.
+ * latest normalization win, which lets an operator re-normalize old raw usage after a normalizer fix. The usage rows
+ * of batch results (workers/batch-rows.ts) are keyed by their first read and versioned by the batched requests a read
+ * counted instead, so a whole read replaces a cut one; re-normalizing them means deleting the old rows first.
  * account_id leads the sort key so one account's time range is a contiguous index range, also under FINAL.
  * DateTime('UTC') pins day boundaries and partitions to UTC whatever the server's timezone.
  */

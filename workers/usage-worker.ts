@@ -54,7 +54,8 @@ export interface UsageWorkerHandle {
   sealer: Sealer;
 }
 
-/** Longer than batch results stay readable (Anthropic: 29 days; OpenAI and the others: until the file is deleted). */
+/** Anthropic keeps results 29 days; an output file (OpenAI and the others) lives until it is deleted, so a read of
+ *  one more than 400 days after its first is counted again. */
 const RESULTS_CLAIM_TTL_S = 400 * 86_400;
 /** Longer than a stored response stays readable (OpenAI keeps them 30 days). */
 const ONCE_CLAIM_TTL_S = 35 * 86_400;
@@ -151,13 +152,15 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     return s.status >= 200 && s.status <= 299 ? formatById(s.format)?.lines : undefined;
   }
 
+  /**
+   * The batch's usage rows under the first reader's identity (see batch-rows.ts); a later read also keeps a row of
+   * its own, under its own id, account and key, with no tokens: who read what stays on record.
+   */
   async function batchRowsOf(s: UsageSnippet, lines: LineFormat, now: number): Promise<UsageRow[]> {
     const first = await claimFirst(s, `results:${s.path}`, RESULTS_CLAIM_TTL_S);
-    try {
-      return batchRows(s, first, lines, prices, now);
-    } catch {
-      return [rowOf(s, usageOf(s), now)];
-    }
+    const rows = batchRows(s, first, lines, prices, now);
+    if (first.requestId !== s.requestId) rows.push(rowOf(s, { usage: missingUsage(s) }, now));
+    return rows;
   }
 
   async function processJob(job: Job<unknown, UsageJobResult>, token?: string): Promise<UsageJobResult> {

@@ -353,7 +353,6 @@ function finishBuffered(x: Exchange, status: number, format: UsageFormat | undef
 
 const IGNORE = { feed() {} };
 
-/** The origin the client used: its Host, and the scheme a TLS-terminating proxy in front reports (X-Forwarded-Proto). */
 const NO_REWRITES: readonly Replacement[] = [];
 
 /**
@@ -370,6 +369,7 @@ function bodyUrlRewrites(bases: readonly string[], slug: string, origin: string)
   return [...new Set(bases)].map((base): Replacement => [`"${base}/`, `"${origin}/${slug}/`]);
 }
 
+/** The origin the client used: its Host, and the scheme a TLS-terminating proxy in front reports (X-Forwarded-Proto). */
 function clientOrigin(req: Request): string {
   const url = new URL(req.url);
   const proto = req.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();

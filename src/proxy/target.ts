@@ -9,7 +9,24 @@ const ENCODED_DANGER = /%(2e|2f|5c|00)/i;
 const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|$)/;
 const CONTROL = /[\u0000-\u001f\u007f\s]/;
 
-/** Validates the raw path after the slug ("" or starting with "/") and returns it unchanged. */
+const PERCENT_OCTET = /%[0-9a-f]{2}/gi;
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * A percent-encoded unreserved character (RFC 3986 section 2.3: letters, digits, "-", ".", "_", "~") means the same
+ * as the character, and section 6.2.2.2 has normalizers decode it. Decoded here, so the path arouter matches (its
+ * usage format: batch results are billed by path) is the path the provider serves: `/v1/files/f/%63ontent` must not
+ * read a batch's results without being counted. Every other escape stays as the client wrote it.
+ */
+function decodeUnreserved(path: string): string {
+  if (!path.includes('%')) return path;
+  return path.replace(PERCENT_OCTET, (octet) => {
+    const c = String.fromCharCode(Number.parseInt(octet.slice(1), 16));
+    return UNRESERVED.test(c) ? c : octet;
+  });
+}
+
+/** Validates the raw path after the slug ("" or starting with "/") and returns it, unreserved escapes decoded. */
 export function checkProviderPath(rest: string): string {
   if (rest === '') return '/';
   if (rest[0] !== '/') throw badPath('it must start with "/"');
@@ -18,7 +35,7 @@ export function checkProviderPath(rest: string): string {
   if (ENCODED_DANGER.test(rest)) throw badPath('encoded dots, slashes, backslashes or NUL are not allowed');
   if (DOT_SEGMENT.test(rest)) throw badPath('"." and ".." segments are not allowed');
   if (CONTROL.test(rest)) throw badPath('control characters and spaces are not allowed');
-  return rest;
+  return decodeUnreserved(rest);
 }
 
 /**

@@ -45,6 +45,11 @@ async function rowsAt(path: string): Promise<Row[]> {
   const rows = await pipe.rows<Record<string, unknown>>(`path = '${path}'`);
   return rows.map((r) => ({ ...r, ...Object.fromEntries(NUMBERS.map((k) => [k, Number(r[k])])) }) as unknown as Row);
 }
+/** The rows that carry a batch's usage (`<first read id>:<model>`), not the reads' own rows. */
+const usageRows = async (path: string) => (await rowsAt(path)).filter((r) => r.request_id.includes(':'));
+/** A later read's own row: its id, no tokens. */
+const ownRows = async (path: string) => (await rowsAt(path)).filter((r) => !r.request_id.includes(':'));
+
 async function physicalRows(path: string): Promise<number> {
   const rs = await pipe.ch.query({ query: `SELECT count() AS n FROM ${pipe.db}.usage_events WHERE path = '${path}'`, format: 'JSONEachRow' });
   return Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
@@ -93,10 +98,12 @@ describe('Anthropic message batches', () => {
     expect(standard).toBeGreaterThan(0);
     expect(row!.cost_micro_usd).toBe(Math.round(standard / 2));
 
-    // Read again: a second physical row under the same key, one logical row, the same totals.
+    // Read again: a second physical row under the same key, one logical row, the same totals; and the read's own
+    // row, with no tokens.
     for await (const line of await client.messages.batches.results(id)) got.push(line);
-    await waitFor(async () => (await physicalRows(resultsPath)) === 2, 15_000, 'the second read stored');
-    expect(usageOf(await rowsAt(resultsPath))).toEqual(usageOf([row!]));
+    await waitFor(async () => (await physicalRows(resultsPath)) === 3, 15_000, 'the second read stored');
+    expect(usageOf(await usageRows(resultsPath))).toEqual(usageOf([row!]));
+    expect((await ownRows(resultsPath)).map((r) => [r.input_tokens, r.output_tokens, r.usage_status])).toEqual([[0, 0, 'missing']]);
     expect(await pipe.usageTotals(key)).toMatchObject({ input_tokens: u.input, output_tokens: u.output, cost_micro_usd: row!.cost_micro_usd });
   });
 
@@ -121,7 +128,7 @@ describe('Anthropic message batches', () => {
     for await (const _ of await client.messages.batches.results(cutId)) n++;
     expect(n).toBe(4);
     const [whole] = await waitFor(async () => {
-      const rows = await rowsAt(path);
+      const rows = await usageRows(path);
       return rows.length === 1 && rows[0]!.usage_status === 'reported' ? rows : null;
     }, 15_000, 'the whole read to replace the cut one');
     expect(whole).toMatchObject({ request_id: cut!.request_id, input_tokens: 24, output_tokens: 58 });
@@ -150,8 +157,9 @@ describe('OpenAI batch output files', () => {
       expect(row.cost_micro_usd).toBe(Math.round(standard / 2));
     }
     await client.files.content(fileId).then((r) => r.text());
-    await waitFor(async () => (await physicalRows(path)) === 4, 15_000, 'the second read stored');
-    expect(usageOf(await rowsAt(path))).toEqual(usageOf(rows));
+    await waitFor(async () => (await physicalRows(path)) === 5, 15_000, 'the second read stored');
+    expect(usageOf(await usageRows(path))).toEqual(usageOf(rows));
+    expect(await ownRows(path)).toHaveLength(1);
   });
 
   test('a Range read gets the whole file, and a second account reading the same file is not billed again', async () => {
@@ -171,9 +179,14 @@ describe('OpenAI batch output files', () => {
     const second = await pipe.createKey('acct-openai-other');
     const again = await fetch(`${base}/openai${path}`, { headers: { authorization: `Bearer ${second}` } });
     expect(await again.text()).toBe(openaiOutput());
-    await waitFor(async () => (await physicalRows(path)) === 4, 15_000, 'the second account read stored');
-    const after = await pipe.rows<{ account_id: string }>(`path = '${path}'`);
-    expect(after.map((r) => r.account_id)).toEqual(['acct-openai-ranges', 'acct-openai-ranges']);
-    expect(usageOf(await rowsAt(path))).toEqual(usageOf(rows));
+    await waitFor(async () => (await physicalRows(path)) === 5, 15_000, 'the second account read stored');
+    const after = await pipe.rows<{ account_id: string; request_id: string; input_tokens: string }>(`path = '${path}'`);
+    // The usage stays with the first reader; the second account's read is on record, with no tokens.
+    expect(after.map((r) => [r.account_id, r.request_id.includes(':'), Number(r.input_tokens) > 0]).sort()).toEqual([
+      ['acct-openai-other', false, false],
+      ['acct-openai-ranges', true, true],
+      ['acct-openai-ranges', true, true],
+    ]);
+    expect(usageOf(await usageRows(path))).toEqual(usageOf(rows));
   });
 });

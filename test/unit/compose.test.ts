@@ -164,7 +164,9 @@ describe('load balancer', () => {
     // `$$` is Compose's escape for a literal `$`.
     const nginx = (compose.configs?.['lb-nginx']?.content ?? '').replaceAll('$$', '$');
     expect(nginx).toMatch(/proxy_set_header Host \$http_host;/);
-    expect(nginx).toMatch(/proxy_set_header X-Forwarded-Proto \$scheme;/);
+    // A scheme reported by a TLS terminator in front is kept; only its absence falls back to nginx's own.
+    expect(nginx).toMatch(/proxy_set_header X-Forwarded-Proto \$client_scheme;/);
+    expect(nginx).toMatch(/map \$http_x_forwarded_proto \$client_scheme \{\s+default \$http_x_forwarded_proto;\s+'' \$scheme;\s+\}/);
   });
 });
 

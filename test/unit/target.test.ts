@@ -16,6 +16,11 @@ describe('checkProviderPath', () => {
     test(`accepts ${p}`, () => expect(checkProviderPath(p)).toBe(p));
   }
   test('empty rest is the base itself', () => expect(checkProviderPath('')).toBe('/'));
+  test('escaped unreserved characters are decoded (RFC 3986 6.2.2.2), every other escape kept as written', () => {
+    expect(checkProviderPath('/v1/files/file-1/%63ontent')).toBe('/v1/files/file-1/content');
+    expect(checkProviderPath('/v1/messages/batches/msgbatch_1/%72%45sults%7E%2D%5F')).toBe('/v1/messages/batches/msgbatch_1/rEsults~-_');
+    expect(checkProviderPath('/v1beta/models/g%3Agenerate%20x%zz%2')).toBe('/v1beta/models/g%3Agenerate%20x%zz%2');
+  });
 });
 
 describe('splitTarget', () => {
