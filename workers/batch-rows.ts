@@ -8,7 +8,8 @@ import type { ReadIdentity } from './claims.ts';
 import { buildRow, type UsageRow } from './row.ts';
 
 /**
- * One row per model under `<first read's id>:<model>`, in the first reader's account, priced at the batch discount.
+ * One row per model found (the worker calls it only when there is one) under `<first read's id>:<model>`, in the
+ * first reader's account, priced at the batch discount.
  * The version ranks reads by the batched requests they counted, then by whether the read ended normally, so a whole
  * read replaces a cut one and never the reverse (two whole reads tie, and either holds the same counts).
  */
@@ -21,10 +22,6 @@ export function batchRows(s: UsageSnippet, id: ReadIdentity, format: LineFormat,
   // The provider's batch discount rides in the snippet; the format's is the fallback.
   const option = s.formatOptions?.priceFactor;
   const factor = typeof option === 'number' && option > 0 && option <= 1 ? option : format.priceFactor;
-  if (groups.length === 0) {
-    const none: CanonicalUsage = { model: s.requestModel, input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, usage_status: 'missing' };
-    return [{ ...buildRow(at, none, prices, now), version }];
-  }
   return groups.map((g) => {
     const usage: CanonicalUsage = {
       model: g.model || s.requestModel,

@@ -147,9 +147,14 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     return rowOf(s, { usage: { ...missingUsage(s), model: u.usage.model } }, now);
   }
 
-  /** The line format of a successful read of batch results, which becomes one row per model (see batch-rows.ts). */
+  /**
+   * The line format of a successful read of batch results that found usage, which becomes one row per model (see
+   * batch-rows.ts). A read without any (an input file, a file-extract read, a read cut before its first line) has
+   * nothing to count twice: it is an ordinary row under its own id.
+   */
   function batchFormatOf(s: UsageSnippet): LineFormat | undefined {
-    return s.status >= 200 && s.status <= 299 ? formatById(s.format)?.lines : undefined;
+    const found = s.capture.kind === 'lines' && s.capture.groups.length > 0;
+    return found && s.status >= 200 && s.status <= 299 ? formatById(s.format)?.lines : undefined;
   }
 
   /**

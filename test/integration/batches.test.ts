@@ -2,11 +2,12 @@
 // recorded from its results once (a row per model, at the batch price), however often and however far they are read.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { loadPriceTable } from '../../src/usage/prices.ts';
 import type { CanonicalUsage } from '../../src/usage/snippet.ts';
 import { ANTHROPIC_RESULTS_USAGE, anthropicBatch, anthropicResults, OPENAI_OUTPUT_USAGE, openaiOutput } from '../helpers/batches.ts';
-import { waitFor } from '../helpers/env.ts';
+import { TEST_REDIS_URL, waitFor } from '../helpers/env.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { PROVIDER_SECRET } from '../helpers/proxy-harness.ts';
@@ -188,5 +189,29 @@ describe('OpenAI batch output files', () => {
       ['acct-openai-ranges', true, true],
     ]);
     expect(usageOf(await usageRows(path))).toEqual(usageOf(rows));
+  });
+
+  test('a file without usage (a batch input file) is an ordinary read: each read its own row, nothing claimed', async () => {
+    const fileId = 'file-BatchInputNoUsage3';
+    const path = `/v1/files/${fileId}/content`;
+    const input = '{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4.1-nano","messages":[]}}\n';
+    mock.on(path, { body: input, headers: { 'content-type': 'application/octet-stream' } });
+    const redis = new Redis(TEST_REDIS_URL);
+    const claims = async () => (await redis.keys(`${pipe.env.AROUTER_USAGE_QUEUE}:first-report:*`)).length;
+    const claimsBefore = await claims();
+    for (const account of ['acct-input-a', 'acct-input-b']) {
+      const key = await pipe.createKey(account);
+      expect(await (await fetch(`${base}/openai${path}`, { headers: { authorization: `Bearer ${key}` } })).text()).toBe(input);
+    }
+    const rows = await waitFor(async () => {
+      const r = await pipe.rows<{ account_id: string; request_id: string; usage_status: string }>(`path = '${path}'`);
+      return r.length === 2 ? r : null;
+    }, 15_000, 'a row per read');
+    expect(rows.map((r) => [r.account_id, r.request_id.includes(':'), r.usage_status]).sort()).toEqual([
+      ['acct-input-a', false, 'missing'],
+      ['acct-input-b', false, 'missing'],
+    ]);
+    expect(await claims()).toBe(claimsBefore);
+    redis.disconnect();
   });
 });

@@ -73,10 +73,4 @@ describe('batchRows', () => {
     expect(new Set(rows.map((r) => r.request_id)).size).toBe(2);
     for (const r of rows) expect(r.request_id.length).toBeLessThanOrEqual(256);
   });
-
-  test('results without usage still leave one row for the read', () => {
-    const rows = batchRows(read({ capture: { kind: 'lines', lines: 2, groups: [] } }), first, lines, prices, 0);
-    expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ request_id: 'first-read', usage_status: 'missing', input_tokens: 0, cost_micro_usd: 0 });
-  });
 });
