@@ -190,6 +190,19 @@ describe('keys', () => {
     const res = await handle('/admin/keys?account=nobody', { headers: { authorization: `bearer  ${ADMIN_TOKEN}` } });
     expect(res.status).toBe(200);
   });
+  test('a key created with rpm is limited per minute through the real store: 429 with a JSON error, the provider not called', async () => {
+    const created = await handle('/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ account: uniqueName('acct-rpm'), rpm: 2 }) });
+    expect(created.status).toBe(201);
+    const { key: limited } = (await created.json()) as { key: string };
+    const call = () => handle('/openai/v1/models', { headers: { authorization: `Bearer ${limited}` } });
+    expect((await call()).status).toBe(200);
+    expect((await call()).status).toBe(200);
+    const before = mock.received.length;
+    await expectError(await call(), 429, 'rate_limit_exceeded');
+    expect(mock.received.length).toBe(before);
+    // Another key is not affected.
+    expect((await handle('/openai/v1/models', { headers: auth() })).status).toBe(200);
+  });
   test('admin API validates input', async () => {
     const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"account":""}' });
     expect(res.status).toBe(400);
