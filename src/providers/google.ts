@@ -2,6 +2,9 @@
 import type { ProviderSpec } from './types.ts';
 
 const MODEL_IN_PATH = /^\/v1(?:beta|alpha)?\/(?:tunedModels|models)\/([^/:]+):/;
+const FILE_DOWNLOAD = /^\/download\/v1(?:beta|alpha)?\/files\/[^/:]+:download$/;
+// The Batch API costs 50% of the standard rates (https://ai.google.dev/gemini-api/docs/batch-api).
+const BATCH_OUTPUT = { format: 'gemini-batch-output', options: { priceFactor: 0.5 } } as const;
 
 export const google: ProviderSpec = {
   slug: 'google',
@@ -10,7 +13,9 @@ export const google: ProviderSpec = {
   credential: { header: 'x-goog-api-key', prefix: '' },
   chatCompletionsPath: '/v1beta/openai/chat/completions',
   chatCompletionsSource: 'https://ai.google.dev/gemini-api/docs/openai',
-  formatFor(path) {
+  formatFor(path, method) {
+    // Batch mode writes its responses to a file, downloaded from the Files API: where the batch's usage is first seen.
+    if (method === 'GET' && FILE_DOWNLOAD.test(path)) return BATCH_OUTPUT;
     return path.startsWith('/v1beta/openai/') ? { format: 'openai-chat' } : { format: 'gemini' };
   },
   modelFromPath(path) {

@@ -50,3 +50,17 @@ export const OPENAI_OUTPUT_USAGE = [
   { model: 'gpt-4.1-nano-2025-04-14', requests: 2, input: 32, cached: 0, output: 726, reasoning: 0 },
   { model: 'gpt-5.3-codex', requests: 1, input: 7243, cached: 3072, output: 423, reasoning: 58 },
 ];
+
+/** Gemini batch mode's responses file: a line keyed by its request ({key, response}), a bare GenerateContentResponse
+ *  line, both the recorded generateContent answer, and a status line for a failed request. */
+export function geminiOutput(): string {
+  const response = compact('gemini/generateContent.json');
+  return [
+    `{"key":"request-1","response":${response}}`,
+    response,
+    `{"key":"request-3","error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT"}}`,
+  ].join('\n') + '\n';
+}
+
+/** The usage in the Gemini file: the recorded answer twice (9 prompt, 28 candidates and 244 thoughts tokens each). */
+export const GEMINI_OUTPUT_USAGE = { model: 'gemini-3-pro-preview', requests: 2, input: 18, output: 544, reasoning: 488 };

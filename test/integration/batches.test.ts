@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { loadPriceTable } from '../../src/usage/prices.ts';
 import type { CanonicalUsage } from '../../src/usage/snippet.ts';
-import { ANTHROPIC_RESULTS_USAGE, anthropicBatch, anthropicResults, OPENAI_OUTPUT_USAGE, openaiOutput } from '../helpers/batches.ts';
+import { ANTHROPIC_RESULTS_USAGE, anthropicBatch, anthropicResults, GEMINI_OUTPUT_USAGE, geminiOutput, OPENAI_OUTPUT_USAGE, openaiOutput } from '../helpers/batches.ts';
 import { TEST_REDIS_URL, waitFor } from '../helpers/env.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.ts';
@@ -213,5 +213,24 @@ describe('OpenAI batch output files', () => {
     ]);
     expect(await claims()).toBe(claimsBefore);
     redis.disconnect();
+  });
+});
+
+describe('Gemini batch mode responses files', () => {
+  test('the file downloaded through arouter: one row at half price, the API key never forwarded', async () => {
+    const path = '/download/v1beta/files/batch-7x2kq9responses:download';
+    const key = await pipe.createKey('acct-gemini-batch');
+    mock.on(path, { body: geminiOutput(), headers: { 'content-type': 'application/octet-stream' } });
+    const res = await fetch(`${base}/google${path}?alt=media`, { headers: { 'x-goog-api-key': key } });
+    expect(await res.text()).toBe(geminiOutput());
+    const sent = mock.received.at(-1)!;
+    expect(sent.search).toBe('?alt=media');
+    expect(JSON.stringify(sent.headers)).not.toContain(key);
+    const [row] = await waitFor(async () => ((await usageRows(path)).length === 1 ? usageRows(path) : null), 15_000, 'the usage row');
+    const g = GEMINI_OUTPUT_USAGE;
+    expect(row).toMatchObject({ model: g.model, input_tokens: g.input, output_tokens: g.output, reasoning_tokens: g.reasoning, usage_status: 'reported' });
+    const standard = standardCost('google', { model: g.model, input_tokens: g.input, cached_input_tokens: 0, output_tokens: g.output, reasoning_tokens: g.reasoning });
+    expect(standard).toBeGreaterThan(0);
+    expect(row!.cost_micro_usd).toBe(Math.round(standard / 2));
   });
 });

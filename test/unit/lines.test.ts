@@ -7,7 +7,7 @@ import type { UsageFormat } from '../../src/usage/formats/types.ts';
 import { MAX_LINE_BYTES, MAX_LINE_GROUPS } from '../../src/usage/lines.ts';
 import { normalizeSnippet } from '../../src/usage/normalize.ts';
 import type { Capture } from '../../src/usage/snippet.ts';
-import { ANTHROPIC_RESULTS_USAGE, anthropicResults, OPENAI_OUTPUT_USAGE, openaiOutput } from '../helpers/batches.ts';
+import { ANTHROPIC_RESULTS_USAGE, anthropicResults, GEMINI_OUTPUT_USAGE, geminiOutput, OPENAI_OUTPUT_USAGE, openaiOutput } from '../helpers/batches.ts';
 import { snippet } from './usage-wire.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -23,6 +23,11 @@ const anthropicExpected: Capture = {
   kind: 'lines',
   lines: 4,
   groups: [{ ...ANTHROPIC_RESULTS_USAGE, cached: 0, cacheWrite: 0, cacheWrite1h: 0, reasoning: 0 }],
+};
+const geminiExpected: Capture = {
+  kind: 'lines',
+  lines: 3,
+  groups: [{ ...GEMINI_OUTPUT_USAGE, cached: 0, cacheWrite: 0, cacheWrite1h: 0 }],
 };
 const openaiExpected: Capture = {
   kind: 'lines',
@@ -42,10 +47,15 @@ describe('batch results capture', () => {
     expect(captured('openai-batch-output', [enc(openaiOutput())], 'application/octet-stream')).toEqual(openaiExpected);
   });
 
+  test('Gemini responses file: keyed and bare response lines summed, the status line unbilled', () => {
+    expect(captured('gemini-batch-output', [enc(geminiOutput())], 'application/octet-stream')).toEqual(geminiExpected);
+  });
+
   test('cut in two at every byte boundary: the same capture', () => {
     for (const [id, text, expected] of [
       ['anthropic-batch-results', anthropicResults(), anthropicExpected],
       ['openai-batch-output', openaiOutput(), openaiExpected],
+      ['gemini-batch-output', geminiOutput(), geminiExpected],
     ] as const) {
       const body = enc(text);
       for (let cut = 0; cut <= body.byteLength; cut++) {
@@ -108,6 +118,10 @@ describe('which reads are batch results', () => {
     expect(openai.formatFor('/v1/files/file-1', 'GET')).toEqual({ format: 'openai-chat' });
     expect(openai.formatFor('/v1/files/file-1/content', 'POST')).toEqual({ format: 'openai-chat' });
     expect(providerBySlug('deepseek')!.formatFor('/v1/files/file-1/content', 'GET')).toEqual({ format: 'openai-chat' });
+    const google = providerBySlug('google')!;
+    expect(google.formatFor('/download/v1beta/files/batch-abc:download', 'GET')).toEqual({ format: 'gemini-batch-output', options: { priceFactor: 0.5 } });
+    expect(google.formatFor('/v1beta/files/batch-abc', 'GET')).toEqual({ format: 'gemini' });
+    expect(google.formatFor('/v1beta/models/gemini-2.5-flash:generateContent', 'POST')).toEqual({ format: 'gemini' });
   });
 
   test('only Anthropic batch objects have their provider URLs rewritten', () => {

@@ -16,7 +16,7 @@ function keep(_event: string | undefined, data: string): SseKeep | null {
   return null;
 }
 
-function countsOf(m: JsonObject): UsageCounts {
+export function countsOf(m: JsonObject): UsageCounts {
   const thoughts = count(m.thoughtsTokenCount);
   return {
     input: count(m.promptTokenCount) + count(m.toolUsePromptTokenCount),

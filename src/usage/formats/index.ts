@@ -4,6 +4,7 @@ import { anthropicMessages } from './anthropic-messages.ts';
 import { cohere } from './cohere.ts';
 import { dashscopeNative } from './dashscope-native.ts';
 import { gemini } from './gemini.ts';
+import { geminiBatchOutput } from './gemini-batch.ts';
 import { minimaxNative } from './minimax-native.ts';
 import { openaiBatchOutput } from './openai-batch.ts';
 import { openaiChat } from './openai-chat.ts';
@@ -12,7 +13,7 @@ import type { UsageFormat } from './types.ts';
 
 export const USAGE_FORMATS: readonly UsageFormat[] = [
   openaiChat, openaiResponses, anthropicMessages, gemini, cohere, dashscopeNative, minimaxNative,
-  anthropicBatchResults, openaiBatchOutput,
+  anthropicBatchResults, openaiBatchOutput, geminiBatchOutput,
 ];
 
 const byId = new Map(USAGE_FORMATS.map((f) => [f.id, f]));
