@@ -1,7 +1,7 @@
 // Anthropic message batch results: JSON lines {custom_id, result: {type, message}}, usage in each succeeded message.
 import type { LineUsage, UsageFormat } from './types.ts';
 import { countsOf } from './anthropic-messages.ts';
-import { asObject, keepNoEvent, linesTotal, parseObject, text } from './common.ts';
+import { asObject, linesFormat, parseObject, text } from './common.ts';
 
 function read(line: string): LineUsage | null {
   // Errored, canceled and expired requests are not billed and carry no message.
@@ -13,11 +13,5 @@ function read(line: string): LineUsage | null {
   return usage ? { model: text(message?.model) ?? '', counts: countsOf(usage) } : null;
 }
 
-export const anthropicBatchResults: UsageFormat = {
-  id: 'anthropic-batch-results',
-  jsonKeys: [],
-  sseKeep: keepNoEvent,
-  // Batch processing is billed at 50% of the standard rates (Anthropic's pricing page, "Batch processing").
-  lines: { read, priceFactor: 0.5 },
-  normalize: linesTotal,
-};
+// Batch processing is billed at 50% of the standard rates (Anthropic's pricing page, "Batch processing").
+export const anthropicBatchResults: UsageFormat = linesFormat('anthropic-batch-results', read, 0.5);

@@ -1,5 +1,6 @@
 // Helpers every usage format shares: tolerant JSON reading, cheap SSE checks, and the canonical row builder.
 import type { CanonicalUsage, SseEventRecord, UsageSnippet } from '../snippet.ts';
+import type { LineFormat, UsageFormat } from './types.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -145,7 +146,7 @@ export function toCanonical(s: UsageSnippet, read: FormatReading): CanonicalUsag
 }
 
 /** A batch-results snippet as one canonical usage: every line group summed (the worker writes one row per group). */
-export function linesTotal(s: UsageSnippet): CanonicalUsage {
+function linesTotal(s: UsageSnippet): CanonicalUsage {
   const c = s.capture;
   if (c.kind !== 'lines' || c.groups.length === 0) return toCanonical(s, { counts: null });
   const sum: UsageCounts = { input: 0, cached: 0, cacheWrite: 0, cacheWrite1h: 0, output: 0, reasoning: 0 };
@@ -161,5 +162,7 @@ export function linesTotal(s: UsageSnippet): CanonicalUsage {
   return toCanonical(s, { counts: sum, final: c.truncated !== true, ...(model ? { model } : {}) });
 }
 
-/** Never keeps an SSE event: batch results are JSON lines. */
-export const keepNoEvent = (): null => null;
+/** A batch-results format: JSON lines read by `read`, priced at `priceFactor` of the table's rates. */
+export function linesFormat(id: string, read: LineFormat['read'], priceFactor: number): UsageFormat {
+  return { id, jsonKeys: [], sseKeep: () => null, lines: { read, priceFactor }, normalize: linesTotal };
+}

@@ -2,7 +2,7 @@
 // as {key, response}) or a status object for a failed request; usage in usageMetadata.
 import type { LineUsage, UsageFormat } from './types.ts';
 import { countsOf } from './gemini.ts';
-import { asObject, keepNoEvent, linesTotal, parseObject, text } from './common.ts';
+import { asObject, linesFormat, parseObject, text } from './common.ts';
 
 function read(line: string): LineUsage | null {
   if (!line.includes('"usageMetadata"')) return null;
@@ -13,11 +13,5 @@ function read(line: string): LineUsage | null {
   return usage ? { model: text(response?.modelVersion) ?? '', counts: countsOf(usage) } : null;
 }
 
-export const geminiBatchOutput: UsageFormat = {
-  id: 'gemini-batch-output',
-  jsonKeys: [],
-  sseKeep: keepNoEvent,
-  // The Batch API costs 50% of the standard rates (https://ai.google.dev/gemini-api/docs/batch-api).
-  lines: { read, priceFactor: 0.5 },
-  normalize: linesTotal,
-};
+// The Batch API costs 50% of the standard rates (https://ai.google.dev/gemini-api/docs/batch-api).
+export const geminiBatchOutput: UsageFormat = linesFormat('gemini-batch-output', read, 0.5);

@@ -2,7 +2,7 @@
 import type { LineUsage, UsageFormat } from './types.ts';
 import { countsOf as chatCounts } from './openai-chat.ts';
 import { countsOf as responseCounts } from './openai-responses.ts';
-import { asObject, keepNoEvent, linesTotal, parseObject, text } from './common.ts';
+import { asObject, linesFormat, parseObject, text } from './common.ts';
 
 function read(line: string): LineUsage | null {
   // Input files and error files hold no usage; a file's lines are parsed only when they might.
@@ -16,11 +16,5 @@ function read(line: string): LineUsage | null {
   return counts ? { model: text(body.model) ?? '', counts } : null;
 }
 
-export const openaiBatchOutput: UsageFormat = {
-  id: 'openai-batch-output',
-  jsonKeys: [],
-  sseKeep: keepNoEvent,
-  // The Batch API costs 50% of the synchronous rates (OpenAI's pricing page, "Batch API").
-  lines: { read, priceFactor: 0.5 },
-  normalize: linesTotal,
-};
+// The Batch API costs 50% of the synchronous rates (OpenAI's pricing page, "Batch API"); providers may say otherwise.
+export const openaiBatchOutput: UsageFormat = linesFormat('openai-batch-output', read, 0.5);
