@@ -7,6 +7,7 @@ import { missingUsage, normalizeSnippet } from '../src/usage/normalize.ts';
 import { loadPriceTable, type PriceTable } from '../src/usage/prices.ts';
 import { USAGE_JOB_NAME } from '../src/usage/producer-options.ts';
 import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
+import { isSuccess } from '../src/usage/formats/common.ts';
 import { formatById, type LineFormat } from '../src/usage/formats/index.ts';
 import { batchRows } from './batch-rows.ts';
 import { redisClaims, type ClaimFirst } from './claims.ts';
@@ -154,7 +155,7 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
    */
   function batchFormatOf(s: UsageSnippet): LineFormat | undefined {
     const found = s.capture.kind === 'lines' && s.capture.groups.length > 0;
-    return found && s.status >= 200 && s.status <= 299 ? formatById(s.format)?.lines : undefined;
+    return found && isSuccess(s.status) ? formatById(s.format)?.lines : undefined;
   }
 
   /**

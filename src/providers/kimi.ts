@@ -1,5 +1,5 @@
 // Kimi (Moonshot): OpenAI-style; stream usage sits in choices[0].usage of the final chunk (unverified: no fixture).
-import { openAiStyle } from './openai-style.ts';
+import { FILE_CONTENT, openAiStyle } from './openai-style.ts';
 
 export const kimi = openAiStyle({
   slug: 'kimi',
@@ -8,5 +8,5 @@ export const kimi = openAiStyle({
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://platform.kimi.com/docs/api/overview',
   // Batch output files as OpenAI's; the batch API saves 40% (https://platform.kimi.ai/docs/guide/use-batch-api).
-  batchOutput: { path: /^\/v1\/files\/[^/]+\/content$/, priceFactor: 0.6 },
+  batchOutput: { path: FILE_CONTENT, priceFactor: 0.6 },
 });

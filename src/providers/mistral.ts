@@ -1,5 +1,5 @@
 // Mistral: OpenAI-style; streams carry usage on the final chunk without being asked.
-import { openAiStyle } from './openai-style.ts';
+import { FILE_CONTENT, openAiStyle } from './openai-style.ts';
 
 export const mistral = openAiStyle({
   slug: 'mistral',
@@ -9,5 +9,5 @@ export const mistral = openAiStyle({
   chatCompletionsSource: 'https://docs.mistral.ai/api/#tag/chat',
   // Batch output files, lines {custom_id, response: {status_code, body}, error}, billed at 50%
   // (https://docs.mistral.ai/capabilities/batch). A line of another shape counts no usage rather than a wrong one.
-  batchOutput: { path: /^\/v1\/files\/[^/]+\/content$/, priceFactor: 0.5 },
+  batchOutput: { path: FILE_CONTENT, priceFactor: 0.5 },
 });

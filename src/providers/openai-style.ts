@@ -28,6 +28,9 @@ const BEARER = { header: 'authorization', prefix: 'Bearer ' } as const;
 /** GET /v1/responses/{id}: the Responses API's stored response, usage included. */
 export const RESPONSE_RETRIEVAL = [/^\/v1\/responses\/[^/]+$/, { format: 'openai-responses', options: { retrieval: true } }] as const;
 
+/** GET /v1/files/{id}/content: a file's bytes, where OpenAI-style batch APIs hand out their output files. */
+export const FILE_CONTENT = /^\/v1\/files\/[^/]+\/content$/;
+
 export interface BatchOutput {
   path: RegExp;
   priceFactor: number;

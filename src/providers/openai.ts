@@ -1,5 +1,5 @@
 // OpenAI: Bearer auth; chat completions report stream usage only when asked; Responses API has its own usage shape.
-import { openAiStyle, RESPONSE_RETRIEVAL } from './openai-style.ts';
+import { FILE_CONTENT, openAiStyle, RESPONSE_RETRIEVAL } from './openai-style.ts';
 
 export const openai = openAiStyle({
   slug: 'openai',
@@ -11,7 +11,7 @@ export const openai = openAiStyle({
   formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
   // A batch's output file (GET /v1/files/{output_file_id}/content) is where its usage is first seen; the Batch API
   // costs 50% of the synchronous rates (https://openai.com/api/pricing/, "Batch API").
-  batchOutput: { path: /^\/v1\/files\/[^/]+\/content$/, priceFactor: 0.5 },
+  batchOutput: { path: FILE_CONTENT, priceFactor: 0.5 },
   // Stored completions (store: true) are read back at GET /v1/chat/completions/{id}.
   retrievals: [RESPONSE_RETRIEVAL, [/^\/v1\/chat\/completions\/[^/]+$/, { format: 'openai-chat', options: { retrieval: true } }]],
 });
