@@ -23,18 +23,21 @@ export function redactText(s: string, secrets: readonly string[]): string {
   return out;
 }
 
+/** Whether a complete body holds any needle of at least `minLength`: one native search per needle. */
+function includesAny(body: Uint8Array, needles: readonly string[], minLength: number): boolean {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  for (const needle of needles) if (needle.length >= minLength && buf.includes(needle)) return true;
+  return false;
+}
+
 /** Whether a complete body holds any secret: the common answer, no, costs one native search per secret. */
 export function containsSecret(body: Uint8Array, secrets: readonly string[]): boolean {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  for (const secret of secrets) if (secret.length >= MIN_SECRET && buf.includes(secret)) return true;
-  return false;
+  return includesAny(body, secrets, MIN_SECRET);
 }
 
 /** Whether a complete body holds any of the rewrites' needles. */
 export function containsAny(body: Uint8Array, rewrites: readonly Replacement[]): boolean {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  for (const [needle] of rewrites) if (needle.length > 0 && buf.includes(needle)) return true;
-  return false;
+  return includesAny(body, rewrites.map(([needle]) => needle), 1);
 }
 
 /** A literal byte string and what replaces it. */

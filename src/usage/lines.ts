@@ -1,5 +1,6 @@
 // JSON-lines capture (batch results): a line splitter fed arbitrary byte chunks, each line read by its format and
 // its usage summed per model, so memory stays bounded by one line whatever the size of the file.
+import { addCounts, zeroCounts } from './formats/common.ts';
 import type { LineFormat } from './formats/types.ts';
 import type { Capture, LineGroup } from './snippet.ts';
 
@@ -32,7 +33,7 @@ export function createLinesCapture(format: LineFormat): LinesCapture {
     const key = groups.has(model) || groups.size < MAX_LINE_GROUPS - 1 ? model : '';
     if (key !== model) truncated = true;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { model: key, requests: 0, input: 0, cached: 0, cacheWrite: 0, cacheWrite1h: 0, output: 0, reasoning: 0 }));
+    if (!g) groups.set(key, (g = { model: key, requests: 0, ...zeroCounts() }));
     return g;
   };
 
@@ -44,12 +45,7 @@ export function createLinesCapture(format: LineFormat): LinesCapture {
     if (!u) return;
     const g = groupFor(u.model);
     g.requests++;
-    g.input += u.counts.input;
-    g.cached += u.counts.cached;
-    g.cacheWrite += u.counts.cacheWrite;
-    g.cacheWrite1h += u.counts.cacheWrite1h ?? 0;
-    g.output += u.counts.output;
-    g.reasoning += u.counts.reasoning;
+    addCounts(g, u.counts);
   };
 
   const joined = (tail: Uint8Array): Uint8Array => {

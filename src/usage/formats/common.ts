@@ -145,19 +145,29 @@ export function toCanonical(s: UsageSnippet, read: FormatReading): CanonicalUsag
   return usage;
 }
 
+/** Counts with every part present, to add other counts into. */
+export type CountsSum = Required<UsageCounts>;
+
+export function zeroCounts(): CountsSum {
+  return { input: 0, cached: 0, cacheWrite: 0, cacheWrite1h: 0, output: 0, reasoning: 0 };
+}
+
+/** Adds `c` into `sum`, part by part. */
+export function addCounts(sum: CountsSum, c: UsageCounts): void {
+  sum.input += c.input;
+  sum.cached += c.cached;
+  sum.cacheWrite += c.cacheWrite;
+  sum.cacheWrite1h += c.cacheWrite1h ?? 0;
+  sum.output += c.output;
+  sum.reasoning += c.reasoning;
+}
+
 /** A batch-results snippet as one canonical usage: every line group summed (the worker writes one row per group). */
 function linesTotal(s: UsageSnippet): CanonicalUsage {
   const c = s.capture;
   if (c.kind !== 'lines' || c.groups.length === 0) return toCanonical(s, { counts: null });
-  const sum: UsageCounts = { input: 0, cached: 0, cacheWrite: 0, cacheWrite1h: 0, output: 0, reasoning: 0 };
-  for (const g of c.groups) {
-    sum.input += g.input;
-    sum.cached += g.cached;
-    sum.cacheWrite += g.cacheWrite;
-    sum.cacheWrite1h = (sum.cacheWrite1h ?? 0) + g.cacheWrite1h;
-    sum.output += g.output;
-    sum.reasoning += g.reasoning;
-  }
+  const sum = zeroCounts();
+  for (const g of c.groups) addCounts(sum, g);
   const model = c.groups.length === 1 ? c.groups[0]!.model : undefined;
   return toCanonical(s, { counts: sum, final: c.truncated !== true, ...(model ? { model } : {}) });
 }
