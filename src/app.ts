@@ -1,7 +1,7 @@
 // Composes the HTTP surface (proxy, admin, usage, health, metrics) as one Elysia app, testable with app.handle().
 import { Elysia, t } from 'elysia';
 import { adminGuard } from './api/admin-auth.ts';
-import { ArouterError, errorResponse, notFound, unauthorized, unknownProvider } from './errors.ts';
+import { ArouterError, errorResponse, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
 import type { Authenticator } from './keys/auth.ts';
 import { extractClientKey } from './keys/extract.ts';
 import type { KeyStore } from './keys/store.ts';
@@ -9,6 +9,7 @@ import type { Logger } from './log.ts';
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import type { Forwarder } from './proxy/forward.ts';
 import { refusal } from './proxy/framing.ts';
+import { reachesStoredObjects } from './proxy/stored-objects.ts';
 import { checkProviderPath, splitTarget, stripKeyFromQuery } from './proxy/target.ts';
 
 export interface AppDeps {
@@ -56,6 +57,9 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log'>)
       const path = checkProviderPath(rest);
       const hasQuery = search.length > 1;
       const principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
+      if (!principal.storedObjects && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method)) {
+        throw storedObjectsRefused(provider.displayName);
+      }
       return await d.forwarder.forward(req, { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt });
     } catch (err) {
       if (err instanceof ArouterError) return errorResponse(err, requestId);
@@ -111,7 +115,7 @@ export function createApp(d: AppDeps) {
         '/admin/keys',
         async ({ body }) => {
           const id = newRequestId();
-          const created = await d.keys.create(body.account, body.name ?? '', body.rpm ?? 0);
+          const created = await d.keys.create(body.account, body);
           d.log('info', 'key created', { request_id: id, key_id: created.id, account: created.account });
           return json(created, 201, id);
         },
@@ -120,6 +124,7 @@ export function createApp(d: AppDeps) {
             account: t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' }),
             name: t.Optional(t.String({ maxLength: 256 })),
             rpm: t.Optional(t.Integer({ minimum: 0 })),
+            storedObjects: t.Optional(t.Boolean()),
           }),
         },
       )

@@ -4,7 +4,7 @@ import { ConfigError, loadSettings } from './config.ts';
 import { KeyStore } from './keys/store.ts';
 
 const USAGE = `usage:
-  bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>]
+  bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>] [--no-stored-objects]
   bun run src/cli.ts keys list --account <account>
   bun run src/cli.ts keys revoke <key id>
 Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
@@ -34,7 +34,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     if (cmd === 'create') {
       const account = flag(rest, 'account');
       if (!account) throw new Error('--account is required');
-      const created = await store.create(account, flag(rest, 'name') ?? '', Number(flag(rest, 'rpm') ?? 0) || 0);
+      const created = await store.create(account, { name: flag(rest, 'name') ?? '', rpm: Number(flag(rest, 'rpm') ?? 0) || 0, storedObjects: !rest.includes('--no-stored-objects') });
       out(JSON.stringify(created));
       return 0;
     }

@@ -19,6 +19,13 @@ export const badPath = (why: string) => new ArouterError(400, 'invalid_path', `P
 export const badRequest = (message: string) => new ArouterError(400, 'invalid_request', message);
 export const bodyTooLarge = (limit: number) =>
   new ArouterError(413, 'request_too_large', `Request body exceeds the limit of ${limit} bytes (AROUTER_MAX_BODY_BYTES).`);
+export const storedObjectsRefused = (displayName: string) =>
+  new ArouterError(
+    403,
+    'stored_objects_not_allowed',
+    `This arouter key may not use ${displayName}'s stored-object APIs (files, batches, stored responses and the like): ` +
+      "their objects belong to the operator's provider account, which every arouter account shares. The key was created with storedObjects: false.",
+  );
 export const rateLimited = (message: string) => new ArouterError(429, 'rate_limit_exceeded', message);
 export const providerNotConfigured = (slug: string, envVar: string) =>
   new ArouterError(503, 'provider_not_configured', `Provider "${slug}" has no credential configured on this arouter (set ${envVar}).`);

@@ -7,6 +7,8 @@ import type { KeyRecord } from './store.ts';
 export interface Principal {
   accountId: string;
   keyId: string;
+  /** Whether the key may use the providers' stored-object APIs (see KeyRecord). */
+  storedObjects: boolean;
   /** The raw key, kept only to strip/redact it; never logged. */
   secret: string;
 }
@@ -53,7 +55,7 @@ export class Authenticator {
     if (!record || !sameHash(hash, record.hash)) throw unauthorized('Unknown arouter key.');
     if (record.revoked) throw unauthorized('This arouter key has been revoked.');
     this.checkRate(record);
-    return { accountId: record.account, keyId: record.id, secret: key };
+    return { accountId: record.account, keyId: record.id, storedObjects: record.storedObjects, secret: key };
   }
 
   /**

@@ -10,6 +10,8 @@ export interface KeyRecord {
   revoked: boolean;
   /** Requests per minute allowed on this key per pod; 0 = the pod default. */
   rpm: number;
+  /** Whether the key may use the providers' stored-object APIs, whose objects every account shares (README, Keys). */
+  storedObjects: boolean;
   /** SHA-256 of the secret, compared in constant time on every check. */
   hash: string;
 }
@@ -19,6 +21,16 @@ export interface CreatedKey {
   key: string;
   account: string;
   name: string;
+  storedObjects: boolean;
+}
+
+/** What a key may do besides reaching the providers; absent options keep the defaults. */
+export interface KeyOptions {
+  name?: string;
+  /** Requests per minute per pod; 0 = the pod default. */
+  rpm?: number;
+  /** false keeps the key off every provider's stored-object APIs; default true. */
+  storedObjects?: boolean;
 }
 
 export class KeyStore {
@@ -41,17 +53,20 @@ export class KeyStore {
     return `${this.prefix}:account:${account}`;
   }
 
-  async create(account: string, name: string, rpm = 0): Promise<CreatedKey> {
+  async create(account: string, o: KeyOptions = {}): Promise<CreatedKey> {
     const key = generateKey();
     const id = generateKeyId();
     const hash = hashKey(key);
+    const name = o.name ?? '';
+    const storedObjects = o.storedObjects ?? true;
+    const fields = { id, account, name, createdAt: new Date().toISOString(), revoked: '0', rpm: String(o.rpm ?? 0), storedObjects: storedObjects ? '1' : '0', hash };
     await this.redis
       .multi()
-      .hset(this.byHash(hash), { id, account, name, createdAt: new Date().toISOString(), revoked: '0', rpm: String(rpm), hash })
+      .hset(this.byHash(hash), fields)
       .set(this.byId(id), hash)
       .sadd(this.accountSet(account), id)
       .exec();
-    return { id, key, account, name };
+    return { id, key, account, name, storedObjects };
   }
 
   async findByHash(hash: string): Promise<KeyRecord | null> {
@@ -91,6 +106,8 @@ function toRecord(h: Record<string, string>): KeyRecord {
     createdAt: h.createdAt ?? '',
     revoked: h.revoked === '1',
     rpm: Number(h.rpm ?? 0) || 0,
+    // Keys created before the option existed had no such field: they keep the access they had.
+    storedObjects: h.storedObjects !== '0',
     hash: h.hash ?? '',
   };
 }

@@ -22,4 +22,8 @@ export const anthropic: ProviderSpec = {
   // URL as given: left alone, it would send the arouter key to Anthropic and the results would bypass arouter.
   // Batch objects only (create, list, retrieve, cancel): the results themselves are model output, left untouched.
   bodyUrlPaths: /^\/v1\/messages\/batches(\/[^/]+(\/cancel)?)?$/,
+  storedObjects: {
+    prefixes: ['/v1/messages/batches', '/v1/files', '/v1/skills'],
+    source: 'https://docs.claude.com/en/api (Message Batches, Files, Skills)',
+  },
 };

@@ -11,4 +11,8 @@ export const cohere: ProviderSpec = {
   formatFor(path) {
     return path.startsWith('/compatibility/') ? { format: 'openai-chat' } : { format: 'cohere' };
   },
+  storedObjects: {
+    prefixes: ['/v1/datasets', '/v1/embed-jobs', '/v1/finetuning', '/v1/connectors', '/v1/batches', '/v2/batches'],
+    source: 'https://docs.cohere.com/reference (Datasets, Embed Jobs, Finetuning, Connectors, Batches)',
+  },
 };

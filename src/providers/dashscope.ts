@@ -21,4 +21,9 @@ export const dashscope: ProviderSpec = {
   streamRequested: (req) =>
     req.headers.get('x-dashscope-sse') === 'enable' || (req.headers.get('accept') ?? '').includes('text/event-stream'),
   injectStreamUsage: { paths: /^\/compatible-mode\/v1\/chat\/completions$/ },
+  // Asynchronous tasks (image and video generation) are readable by any key of the owning cloud account.
+  storedObjects: {
+    prefixes: ['/compatible-mode/v1/files', '/compatible-mode/v1/batches', '/api/v1/files', '/api/v1/tasks'],
+    source: 'https://www.alibabacloud.com/help/en/model-studio/batch-interfaces-compatible-with-openai; https://www.alibabacloud.com/help/en/model-studio/manage-asynchronous-tasks',
+  },
 };

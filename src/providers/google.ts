@@ -6,6 +6,16 @@ const FILE_DOWNLOAD = /^\/download\/v1(?:beta|alpha)?\/files\/[^/:]+:download$/;
 // The Batch API costs 50% of the standard rates (https://ai.google.dev/gemini-api/docs/batch-api).
 const BATCH_OUTPUT = { format: 'gemini-batch-output', options: { priceFactor: 0.5 } } as const;
 
+/** The stored-object collections of each API version (lower case: matched against the folded path), and where
+ *  files are uploaded and downloaded. */
+const STORED_COLLECTIONS = ['files', 'batches', 'cachedcontents', 'tunedmodels', 'corpora', 'filesearchstores', 'generatedfiles', 'operations', 'openai/files', 'openai/batches'];
+const STORED_PREFIXES = ['v1', 'v1beta', 'v1alpha'].flatMap((v) => [
+  ...STORED_COLLECTIONS.map((c) => `/${v}/${c}`),
+  `/upload/${v}/files`,
+  `/upload/${v}/filesearchstores`,
+  `/download/${v}/files`,
+]);
+
 export const google: ProviderSpec = {
   slug: 'google',
   displayName: 'Google Gemini',
@@ -32,4 +42,13 @@ export const google: ProviderSpec = {
   injectStreamUsage: { paths: /^\/v1beta\/openai\/chat\/completions$/ },
   // The Files API's resumable upload answers its start request with the URL to send the bytes to.
   urlHeaders: ['x-goog-upload-url'],
+  storedObjects: {
+    prefixes: STORED_PREFIXES,
+    routes: [
+      // Batch mode is started on a model; long-running generations (video) are polled under the model.
+      { methods: ['POST'], path: /^\/v1[a-z]*\/(?:models|tunedmodels)\/[^/]+:(?:batchgeneratecontent|asyncbatchembedcontent)$/ },
+      { methods: ['GET', 'DELETE'], path: /^\/v1[a-z]*\/(?:models|tunedmodels)\/[^/]+\/operations(\/|$)/ },
+    ],
+    source: 'https://ai.google.dev/api (Files, Batch mode, Caching, Tuning, Semantic retrieval, File search stores, Operations)',
+  },
 };

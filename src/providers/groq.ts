@@ -9,4 +9,5 @@ export const groq = openAiStyle({
   chatCompletionsSource: 'https://console.groq.com/docs/openai',
   // Batch output files as OpenAI's, billed at 50% (https://console.groq.com/docs/batch).
   batchOutput: { path: /^\/openai\/v1\/files\/[^/]+\/content$/, priceFactor: 0.5 },
+  storedObjects: { prefixes: ['/openai/v1/files', '/openai/v1/batches'], source: 'https://console.groq.com/docs/batch' },
 });

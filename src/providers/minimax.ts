@@ -8,4 +8,9 @@ export const minimax = openAiStyle({
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://platform.minimax.io/docs/api-reference/text-openai-api',
   formats: [[/^\/v1\/text\/chatcompletion_v2$/, { format: 'minimax-native' }]],
+  // Files (upload, list, retrieve, retrieve_content, delete) and the status of asynchronous tasks (video generation).
+  storedObjects: {
+    prefixes: ['/v1/files', '/v1/query'],
+    source: 'https://platform.minimax.io/docs/api-reference/file-management-list; https://platform.minimax.io/docs/api-reference/video-generation-query',
+  },
 });

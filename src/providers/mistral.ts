@@ -10,4 +10,8 @@ export const mistral = openAiStyle({
   // Batch output files, lines {custom_id, response: {status_code, body}, error}, billed at 50%
   // (https://docs.mistral.ai/capabilities/batch). A line of another shape counts no usage rather than a wrong one.
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.5 },
+  storedObjects: {
+    prefixes: ['/v1/files', '/v1/batch', '/v1/fine_tuning', '/v1/libraries', '/v1/agents', '/v1/conversations'],
+    source: 'https://docs.mistral.ai/api/ (Files, Batch, Fine Tuning, Libraries, Agents, Conversations)',
+  },
 });

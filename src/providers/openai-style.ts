@@ -1,5 +1,5 @@
 // Builder for the many providers whose native API is OpenAI-style chat completions.
-import type { FormatChoice, ProviderSpec } from './types.ts';
+import type { FormatChoice, ProviderSpec, StoredObjectRoutes } from './types.ts';
 
 export interface OpenAiStyleOptions {
   slug: string;
@@ -21,6 +21,7 @@ export interface OpenAiStyleOptions {
   /** Where a batch's output file (JSON lines with each request's usage) is read (GET of a file's content), and the
    *  share of the synchronous price that batched requests cost. */
   batchOutput?: BatchOutput;
+  storedObjects?: StoredObjectRoutes;
 }
 
 const BEARER = { header: 'authorization', prefix: 'Bearer ' } as const;
@@ -30,6 +31,9 @@ export const RESPONSE_RETRIEVAL = [/^\/v1\/responses\/[^/]+$/, { format: 'openai
 
 /** GET /v1/files/{id}/content: a file's bytes, where OpenAI-style batch APIs hand out their output files. */
 export const FILE_CONTENT = /^\/v1\/files\/[^/]+\/content$/;
+
+/** GET and DELETE of a stored response (`/v1/responses/{id}`, its input items): the POST that makes one is not. */
+export const STORED_RESPONSE = { methods: ['GET', 'DELETE'], path: /^\/v1\/responses\/[^/]+/ } as const;
 
 export interface BatchOutput {
   path: RegExp;
@@ -59,5 +63,6 @@ export function openAiStyle(o: OpenAiStyleOptions): ProviderSpec {
       return chat;
     },
     ...(o.injectUsageOn ? { injectStreamUsage: { paths: o.injectUsageOn } } : {}),
+    ...(o.storedObjects ? { storedObjects: o.storedObjects } : {}),
   };
 }

@@ -1,5 +1,5 @@
 // OpenAI: Bearer auth; chat completions report stream usage only when asked; Responses API has its own usage shape.
-import { FILE_CONTENT, openAiStyle, RESPONSE_RETRIEVAL } from './openai-style.ts';
+import { FILE_CONTENT, openAiStyle, RESPONSE_RETRIEVAL, STORED_RESPONSE } from './openai-style.ts';
 
 export const openai = openAiStyle({
   slug: 'openai',
@@ -14,4 +14,18 @@ export const openai = openAiStyle({
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.5 },
   // Stored completions (store: true) are read back at GET /v1/chat/completions/{id}.
   retrievals: [RESPONSE_RETRIEVAL, [/^\/v1\/chat\/completions\/[^/]+$/, { format: 'openai-chat', options: { retrieval: true } }]],
+  storedObjects: {
+    prefixes: [
+      '/v1/files', '/v1/uploads', '/v1/batches', '/v1/vector_stores', '/v1/assistants', '/v1/threads', '/v1/containers',
+      '/v1/conversations', '/v1/fine_tuning', '/v1/evals', '/v1/videos',
+    ],
+    routes: [
+      STORED_RESPONSE,
+      { methods: ['POST'], path: /^\/v1\/responses\/[^/]+\/cancel$/ },
+      // Stored chat completions (store: true): listed and read by GET, updated by POST and deleted by id.
+      { methods: ['GET'], path: /^\/v1\/chat\/completions(\/|$)/ },
+      { methods: ['POST', 'DELETE'], path: /^\/v1\/chat\/completions\/[^/]+$/ },
+    ],
+    source: 'https://platform.openai.com/docs/api-reference (Files, Uploads, Batch, Vector stores, Assistants, Containers, Conversations, Fine-tuning, Evals, Videos, Responses, Chat Completions)',
+  },
 });

@@ -24,6 +24,27 @@ export interface RequestFacts {
   search: string;
 }
 
+/** A route of a provider's stored-object APIs that only some methods take there (the GET that lists stored
+ *  completions, beside the POST that makes a completion). Patterns see the path with letters in lower case. */
+export interface MethodRoute {
+  methods: readonly string[];
+  path: RegExp;
+}
+
+/**
+ * A provider's stored-object APIs: files, batches, stored responses and the like. Their objects live in the
+ * operator's provider account, so every arouter key that reaches them shares them; a key created with
+ * `storedObjects: false` is refused them (src/proxy/stored-objects.ts).
+ */
+export interface StoredObjectRoutes {
+  /** Lower-case path prefixes matched on whole segments (`/v1/files` covers `/v1/files/f/content`, not
+   *  `/v1/filesystem`), for every method. */
+  prefixes: readonly string[];
+  routes?: readonly MethodRoute[];
+  /** Where the list comes from (docs pages), recorded for maintainers. */
+  source: string;
+}
+
 export interface ProviderSpec {
   slug: string;
   displayName: string;
@@ -50,4 +71,6 @@ export interface ProviderSpec {
   /** Paths whose answers carry the provider's own absolute URLs as JSON strings for the client to call next
    *  (Anthropic's batch `results_url`): each becomes the same URL through arouter. */
   bodyUrlPaths?: RegExp;
+  /** Its stored-object APIs, when it has any. */
+  storedObjects?: StoredObjectRoutes;
 }

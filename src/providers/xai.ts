@@ -1,5 +1,5 @@
 // xAI: OpenAI-style, but completion_tokens excludes reasoning tokens (its fixture: 12 + 1 + 290 = 303 total).
-import { openAiStyle, RESPONSE_RETRIEVAL } from './openai-style.ts';
+import { openAiStyle, RESPONSE_RETRIEVAL, STORED_RESPONSE } from './openai-style.ts';
 
 export const xai = openAiStyle({
   slug: 'xai',
@@ -11,4 +11,10 @@ export const xai = openAiStyle({
   chatOptions: { reasoningOutsideCompletion: true },
   formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
   retrievals: [RESPONSE_RETRIEVAL],
+  storedObjects: {
+    prefixes: ['/v1/files', '/v1/batches'],
+    // A deferred completion is fetched later by the request id its creation returned.
+    routes: [STORED_RESPONSE, { methods: ['GET'], path: /^\/v1\/chat\/deferred-completion\// }],
+    source: 'https://docs.x.ai/docs/api-reference; https://docs.x.ai/docs/guides/deferred-chat-completions',
+  },
 });

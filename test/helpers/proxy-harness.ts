@@ -82,7 +82,7 @@ export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
     snippets,
     logLines,
     forwarder,
-    createKey: (account = uniqueName('acct')) => keys.create(account, 'test'),
+    createKey: (account = uniqueName('acct')) => keys.create(account, { name: 'test' }),
     async close() {
       subscriber.disconnect();
       redis.disconnect();

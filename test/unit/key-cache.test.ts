@@ -5,7 +5,7 @@ import type { KeyRecord } from '../../src/keys/store.ts';
 /** Background re-checks start after the current macrotask (setImmediate): let them. */
 const afterImmediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-const rec = (revoked = false): KeyRecord => ({ id: 'key_1', account: 'acme', name: '', createdAt: '', revoked, rpm: 0, hash: 'h' });
+const rec = (revoked = false): KeyRecord => ({ id: 'key_1', account: 'acme', name: '', createdAt: '', revoked, rpm: 0, storedObjects: true, hash: 'h' });
 
 function setup() {
   let now = 1_000_000;

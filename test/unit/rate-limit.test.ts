@@ -9,7 +9,7 @@ import type { KeyRecord } from '../../src/keys/store.ts';
 function setup(rpm: number, defaultRpm = 0) {
   let now = 1_000_000;
   const key = generateKey();
-  const record: KeyRecord = { id: 'key_rl', account: 'acme', name: '', createdAt: '', revoked: false, rpm, hash: hashKey(key) };
+  const record: KeyRecord = { id: 'key_rl', account: 'acme', name: '', createdAt: '', revoked: false, rpm, storedObjects: true, hash: hashKey(key) };
   const cache = new KeyCache({ findByHash: () => Promise.resolve(record) }, { refreshAfterMs: 3_600_000, maxAgeMs: 7_200_000, outageGraceMs: 60_000, maxEntries: 10, now: () => now });
   const auth = new Authenticator(cache, defaultRpm, () => now);
   /** How many of n requests at the current instant are admitted; the last refusal's message. */

@@ -1,0 +1,138 @@
+// Keys kept off the providers' stored-object APIs: refused there before any provider call, free everywhere else.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { runCli } from '../../src/cli.ts';
+import { PROVIDERS } from '../../src/providers/index.ts';
+import { uniqueName } from '../helpers/env.ts';
+import { fixtureText } from '../helpers/fixtures.ts';
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
+import { ADMIN_TOKEN, createTestProxy, type TestProxy } from '../helpers/proxy-harness.ts';
+
+let mock: MockUpstream;
+let proxy: TestProxy;
+let server: ReturnType<typeof Bun.serve>;
+let base: string;
+let keptOff: string;
+let open: string;
+const account = uniqueName('acct-objects');
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+const handle = (path: string, init: RequestInit = {}) => proxy.app.handle(new Request(`http://arouter.test${path}`, init));
+const as = (key: string) => ({ authorization: `Bearer ${key}` });
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  mock.on('*', { body: '{"ok":true}' });
+  proxy = await createTestProxy({ upstream: mock.url });
+  server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (req) => proxy.app.handle(req) });
+  base = `http://127.0.0.1:${server.port}`;
+  const res = await handle('/admin/keys', { method: 'POST', headers: admin, body: JSON.stringify({ account, storedObjects: false }) });
+  expect(res.status).toBe(201);
+  keptOff = ((await res.json()) as { key: string }).key;
+  open = (await proxy.createKey(account)).key;
+});
+afterAll(async () => {
+  server.stop(true);
+  mock.stop();
+  await proxy.close();
+});
+
+async function expectRefused(res: Response) {
+  expect(res.status).toBe(403);
+  expect(res.headers.get('x-arouter-request-id')).toBeTruthy();
+  const body = (await res.json()) as { error: { type: string; message: string } };
+  expect(body.error.type).toBe('stored_objects_not_allowed');
+  expect(body.error.message).toContain('storedObjects: false');
+}
+
+describe('admin API', () => {
+  test('the option is returned at creation and listed; keys default to true', async () => {
+    const res = await handle(`/admin/keys?account=${account}`, { headers: admin });
+    const { keys } = (await res.json()) as { keys: Array<{ storedObjects: boolean }> };
+    expect(keys.map((k) => k.storedObjects).sort()).toEqual([false, true]);
+    const created = await handle('/admin/keys', { method: 'POST', headers: admin, body: JSON.stringify({ account: uniqueName('acct') }) });
+    expect(((await created.json()) as { storedObjects: boolean }).storedObjects).toBe(true);
+  });
+  test('a value that is not a boolean is a 400, and no key is made', async () => {
+    const other = uniqueName('acct');
+    const res = await handle('/admin/keys', { method: 'POST', headers: admin, body: JSON.stringify({ account: other, storedObjects: 'no' }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request');
+    expect(await proxy.keys.list(other)).toEqual([]);
+  });
+  test('the CLI makes such a key with --no-stored-objects, and lists it', async () => {
+    const other = uniqueName('acct-cli');
+    const out: string[] = [];
+    expect(await runCli(['keys', 'create', '--account', other, '--no-stored-objects'], (s) => void out.push(s))).toBe(0);
+    expect((JSON.parse(out[0]!) as { storedObjects: boolean }).storedObjects).toBe(false);
+    expect(await runCli(['keys', 'list', '--account', other], (s) => void out.push(s))).toBe(0);
+    expect((JSON.parse(out[1]!) as { keys: Array<{ storedObjects: boolean }> }).keys.map((k) => k.storedObjects)).toEqual([false]);
+  });
+  test('a key stored before the option existed keeps its access', async () => {
+    const created = await proxy.createKey();
+    const hash = new Bun.CryptoHasher('sha256').update(created.key).digest('hex');
+    await proxy.redis.hdel(`${proxy.keys.prefix}:key:${hash}`, 'storedObjects');
+    expect((await proxy.keys.findByHash(hash))?.storedObjects).toBe(true);
+  });
+});
+
+describe.each(PROVIDERS.filter((p) => p.storedObjects))('$slug', (p) => {
+  const objects = `/${p.slug}${p.storedObjects!.prefixes[0]}`;
+  test(`a kept-off key gets 403 at ${objects}, and the provider is not called`, async () => {
+    const before = mock.received.length;
+    await expectRefused(await handle(objects, { headers: as(keptOff) }));
+    expect(mock.received.length).toBe(before);
+  });
+  test('the same key makes chat completions', async () => {
+    const before = mock.received.length;
+    const res = await handle(`/${p.slug}${p.chatCompletionsPath}`, { method: 'POST', headers: { ...as(keptOff), 'content-type': 'application/json' }, body: '{"model":"m","messages":[]}' });
+    expect(res.status).toBe(200);
+    expect(mock.received.length).toBe(before + 1);
+    expect(mock.received.at(-1)!.path).toBe(p.chatCompletionsPath);
+  });
+  test('a key with the default reaches the stored objects', async () => {
+    const res = await handle(objects, { headers: as(open) });
+    expect(res.status).toBe(200);
+    expect(mock.received.at(-1)!.path).toBe(p.storedObjects!.prefixes[0]!);
+  });
+});
+
+test('spellings a provider may read as its files API are refused too', async () => {
+  const before = mock.received.length;
+  for (const path of ['/openai/v1//files', '/openai/V1/Files', '/openai/v1/files/', '/openai/v1/%66iles', '/openai/v1/files/file-1/content']) {
+    await expectRefused(await handle(path, { headers: as(keptOff) }));
+  }
+  expect(mock.received.length).toBe(before);
+});
+
+test('a restriction is only as wide as the declarations: DeepSeek has no stored objects to refuse', async () => {
+  const res = await handle('/deepseek/models', { headers: as(keptOff) });
+  expect(res.status).toBe(200);
+});
+
+describe('through the SDKs', () => {
+  test('openai: files.list() is a PermissionDeniedError, chat completions work', async () => {
+    const client = new OpenAI({ apiKey: keptOff, baseURL: `${base}/openai/v1`, maxRetries: 0 });
+    const err = await client.files.list().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((err as InstanceType<typeof OpenAI.PermissionDeniedError>).status).toBe(403);
+    mock.on('/v1/chat/completions', { body: fixtureText('openai/chat-nonstream.json') });
+    const res = await client.chat.completions.create({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'hi' }] });
+    expect(res).toEqual(JSON.parse(fixtureText('openai/chat-nonstream.json')));
+  });
+  test('anthropic: batches.list() is a PermissionDeniedError, messages work', async () => {
+    const client = new Anthropic({ apiKey: keptOff, baseURL: `${base}/anthropic`, maxRetries: 0 });
+    const err = await client.messages.batches.list().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    mock.on('/v1/messages', { body: fixtureText('anthropic/messages-nonstream.json') });
+    const res = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
+    expect(res).toEqual(JSON.parse(fixtureText('anthropic/messages-nonstream.json')));
+  });
+});
