@@ -12,6 +12,8 @@ const HOP_BY_HOP = new Set([
 ]);
 const STRIP_OUTBOUND = new Set<string>([...HOP_BY_HOP, ...KEY_HEADERS, 'accept-encoding', 'forwarded', 'x-forwarded-for', 'x-real-ip']);
 
+const VIA = '1.1 arouter';
+
 /** Extra names listed in a Connection header are hop-by-hop for this message only (RFC 9110 7.6.1). */
 function connectionListed(headers: Headers): Set<string> | null {
   const c = headers.get('connection');
@@ -40,6 +42,10 @@ export function outboundHeaders(incoming: Headers, provider: ProviderSpec, crede
   // We decode upstream bodies to read usage, so ask only for encodings the runtime decodes natively.
   out.set('accept-encoding', 'gzip, deflate, br');
   if (contentLength !== null) out.set('content-length', String(contentLength));
+  // RFC 9110 7.6.3: a gateway MUST send Via in each inbound request message, after any the client sent. The
+  // received-by is a pseudonym (the section allows one), so no host name or port reaches the provider. Bun serves
+  // HTTP/1.1 (1.0 clients are answered in 1.1 too), hence the protocol.
+  out.append('via', VIA);
   return out;
 }
 

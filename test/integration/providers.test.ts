@@ -55,6 +55,7 @@ describe.each(providerCases())('$name', (c) => {
     expect(r.search).toBe(c.search ?? '');
     expect(r.headers[c.credentialHeader]).toBe(c.credentialPrefix + PROVIDER_SECRET(c.slug));
     expect(r.headers['x-custom-trace']).toBe('abc');
+    expect(r.headers.via).toBe('1.1 arouter');
     if (c.body) expect(new TextDecoder().decode(r.body)).toContain('"messages"' in JSON.parse(c.body) ? '"messages"' : '{');
     const everything = JSON.stringify(r.headers) + r.search + new TextDecoder().decode(r.body);
     expect(everything).not.toContain(key);

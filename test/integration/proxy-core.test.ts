@@ -203,6 +203,11 @@ describe('keys', () => {
     // Another key is not affected.
     expect((await handle('/openai/v1/models', { headers: auth() })).status).toBe(200);
   });
+  test("a client's Via is kept and arouter's own follows it (RFC 9110 7.6.3)", async () => {
+    const res = await handle('/openai/v1/models', { headers: { ...auth(), via: '1.0 corp-proxy' } });
+    expect(res.status).toBe(200);
+    expect(mock.received.at(-1)!.headers.via).toBe('1.0 corp-proxy, 1.1 arouter');
+  });
   test('admin API validates input', async () => {
     const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"account":""}' });
     expect(res.status).toBe(400);
