@@ -15,7 +15,7 @@ import { Gauge } from './api/metrics.ts';
 import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
 import { logAccess } from './proxy/access-log.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
-import { Forwarder, type ProxyObserver, type UsageSink } from './proxy/forward.ts';
+import { type Cuttable, Forwarder, type ProxyObserver, type UsageSink } from './proxy/forward.ts';
 import { createUsageProducer } from './usage/producer.ts';
 import type { UsageSnippet } from './usage/snippet.ts';
 
@@ -145,19 +145,23 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   // Requests whose handler has not answered yet. The forwarder's in-flight set only holds an exchange once its body has
   // been read, so a drain that watched that set alone would exit under a client still uploading, a key lookup waiting
   // on Redis, or an admin or usage call.
-  let handling = 0;
-  const handled = () => {
-    handling--;
-  };
-  metrics.registry.register(new Gauge('arouter_requests_in_progress', 'Requests whose handler has not answered yet; a drain waits for them and for open streams.', () => handling));
+  const handling = new Set<Request>();
+  metrics.registry.register(new Gauge('arouter_requests_in_progress', 'Requests whose handler has not answered yet; a drain waits for them and for open streams.', () => handling.size));
 
   return {
     app,
     fetch: (req) => {
-      const res = route(req) ?? app.handle(routable(req));
+      let handled = req;
+      let res = route(req);
+      if (res === undefined) {
+        // The app's handlers (the unified endpoint among them) see the routable request, and forward that one.
+        handled = routable(req);
+        res = app.handle(handled);
+      }
       if (res instanceof Promise) {
-        handling++;
-        res.then(handled, handled);
+        handling.add(handled);
+        const settled = () => void handling.delete(handled);
+        res.then(settled, settled);
       }
       return res;
     },
@@ -166,8 +170,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     async drain(deadlineMs) {
       draining = true;
       const deadline = Date.now() + deadlineMs;
-      while ((forwarder.inflight.size > 0 || handling > 0) && Date.now() < deadline) await Bun.sleep(25);
-      const cut = Math.max(forwarder.inflight.size, handling);
+      while ((forwarder.inflight.size > 0 || handling.size > 0) && Date.now() < deadline) await Bun.sleep(25);
+      const cut = cutCount(forwarder.inflight, handling);
       for (const x of forwarder.inflight) x.abort('shutdown');
       // Give cut streams a moment to record their snippets before the final flush.
       const settle = Date.now() + 1_000;
@@ -181,6 +185,18 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
       return { cut };
     },
   };
+}
+
+/**
+ * Requests a drain gives up on: exchanges still relaying or waiting for the provider, and requests whose handler has
+ * not answered (a body still arriving, a key lookup). An exchange waiting for its answer is in both: counted once.
+ */
+function cutCount(inflight: ReadonlySet<Cuttable>, handling: ReadonlySet<Request>): number {
+  const forwarded = new Set<Request>();
+  for (const x of inflight) forwarded.add(x.req);
+  let n = inflight.size;
+  for (const req of handling) if (!forwarded.has(req)) n++;
+  return n;
 }
 
 /**

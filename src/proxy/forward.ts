@@ -70,6 +70,8 @@ const NO_CAPTURE: Capture = { kind: 'none' };
 
 /** Anything the forwarder can cut: shutdown walks these at its deadline. */
 export interface Cuttable {
+  /** The client's request, so a drain can tell this exchange from requests still being handled. */
+  readonly req: Request;
   abort(cause: Outcome): void;
 }
 

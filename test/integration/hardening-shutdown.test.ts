@@ -67,6 +67,11 @@ test(
       await waitFor(() => eventCount(finishing) > 0 && eventCount(endless) > 0 && stalledReader.received > 0, 10_000, 'streams flowing');
       stalledReader.socket.pause();
       await waitFor(async () => ((await (await fetch(`${mock.url}/stats`)).json()) as { heads: Record<string, number> }).heads['/hang'], 5_000, 'the hanging request upstream');
+      // A client that never sends the body it announced: its handler is still waiting when the deadline comes.
+      const uploading = await open(head('POST /openai/v1/chat/completions HTTP/1.1', 'Host: arouter', auth, 'Content-Type: application/json', 'Content-Length: 2'));
+      const inProgress = async () => Number(/^arouter_requests_in_progress (\d+)$/m.exec(await (await fetch(`${proxy.url}/metrics`)).text())?.[1]);
+      // The hanging request, the upload and the /metrics request itself.
+      await waitFor(async () => (await inProgress()) >= 3, 10_000, 'the upload in progress');
       const endlessBefore = eventCount(endless);
 
       const t0 = Date.now();
@@ -99,7 +104,9 @@ test(
       expect(stalledReader.tail.endsWith('0\r\n\r\n')).toBe(false);
       const logs = proxy.logs();
       expect(logs.some((l) => l.msg === 'draining')).toBe(true);
-      expect(logs.find((l) => l.msg === 'stopped')).toMatchObject({ cut_requests: 3 });
+      // The endless stream, the stalled reader and the hanging request (in flight), and the upload (still handled).
+      expect(logs.find((l) => l.msg === 'stopped')).toMatchObject({ cut_requests: 4 });
+      expect(uploading.response()).toBeNull();
 
       // Every exchange left its usage snippet in the queue (Redis was up) or the outbox.
       const snippets = [...(await queuedSnippets(proxy.queue, TEST_REDIS_URL)), ...outboxSnippets(proxy.outboxDir)];
