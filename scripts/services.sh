@@ -121,12 +121,21 @@ start_clickhouse() {
   done
 }
 
-# stop_pid <pidfile> <name>: SIGTERM the process, wait up to 30 s for it to exit, then SIGKILL.
+# ours <pidfile> <command>: the pid file names a live process running <command> (a pid left by a server that died
+# may since belong to anything else).
+ours() {
+  local pid
+  pid="$(cat "$1" 2>/dev/null || true)"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+}
+
+# stop_pid <pidfile> <name> <command>: SIGTERM the process if it is still ours, wait up to 30 s for it to exit, then
+# SIGKILL.
 stop_pid() {
   local file="$1" name="$2" pid
   [ -f "$file" ] || return 0
   pid="$(cat "$file" 2>/dev/null || true)"
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if ours "$file" "$3"; then
     kill "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 30))
     while kill -0 "$pid" 2>/dev/null; do
@@ -142,18 +151,22 @@ stop_pid() {
 }
 
 stop_redis() {
+  # Only a Redis this script started: another one that answered on the port at start was used, not owned.
+  ours "$STATE_DIR/redis.pid" "redis-server.*:$REDIS_PORT" || { rm -f "$STATE_DIR/redis.pid"; return 0; }
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-  stop_pid "$STATE_DIR/redis.pid" redis
+  stop_pid "$STATE_DIR/redis.pid" redis "redis-server.*:$REDIS_PORT"
 }
 
 stop_clickhouse() {
-  # A server started by an older version of this script has no pid file: find it by its own config path.
-  if [ ! -s "$STATE_DIR/clickhouse.pid" ]; then
+  # A server started by an older version of this script has no pid file, and a pid file may be stale: the server is
+  # then found by its own config path.
+  local mine="--config-file=$STATE_DIR/clickhouse/config.xml"
+  if ! ours "$STATE_DIR/clickhouse.pid" "$mine"; then
     local pid
-    pid="$(pgrep -f -- "--config-file=$STATE_DIR/clickhouse/config.xml" | head -n1 || true)"
-    [ -n "$pid" ] && echo "$pid" >"$STATE_DIR/clickhouse.pid"
+    pid="$(pgrep -f -- "$mine" | head -n1 || true)"
+    if [ -n "$pid" ]; then echo "$pid" >"$STATE_DIR/clickhouse.pid"; else rm -f "$STATE_DIR/clickhouse.pid"; fi
   fi
-  stop_pid "$STATE_DIR/clickhouse.pid" clickhouse
+  stop_pid "$STATE_DIR/clickhouse.pid" clickhouse "$mine"
 }
 
 which_services() { # which_services [redis|clickhouse]: the names to act on
