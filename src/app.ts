@@ -57,7 +57,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log'>)
       const path = checkProviderPath(rest);
       const hasQuery = search.length > 1;
       const principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
-      if (!principal.storedObjects && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method)) {
+      if (!principal.storedObjects && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
         throw storedObjectsRefused(provider.displayName);
       }
       return await d.forwarder.forward(req, { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt });
@@ -86,7 +86,8 @@ export function createApp(d: AppDeps) {
   const extra = new Elysia();
   for (const plugin of d.plugins ?? []) plugin(extra);
   return (
-    new Elysia()
+    // normalize off: a body with a property its schema does not allow is refused, not quietly stripped of it.
+    new Elysia({ normalize: false })
       // Proxy routes are claimed before routing: the router never sees them (so a "/:slug/*" pattern cannot shadow
       // static routes) and no framework body parsing happens on them.
       .onRequest(({ request }) => route(request))
@@ -125,7 +126,9 @@ export function createApp(d: AppDeps) {
             name: t.Optional(t.String({ maxLength: 256 })),
             rpm: t.Optional(t.Integer({ minimum: 0 })),
             storedObjects: t.Optional(t.Boolean()),
-          }),
+          },
+          // A misspelt option (stored_objects) must not quietly make a key with the default access.
+          { additionalProperties: false }),
         },
       )
       .get('/admin/keys', async ({ query }) => {

@@ -9,6 +9,20 @@ const USAGE = `usage:
   bun run src/cli.ts keys revoke <key id>
 Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
 
+/** Options that take a value, and switches; anything else is an error, so a misspelt switch cannot make an open key. */
+const VALUED = new Set(['--account', '--name', '--rpm']);
+const SWITCHES = new Set(['--no-stored-objects']);
+
+function checkOptions(args: string[]): void {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (SWITCHES.has(a)) continue;
+    if (!VALUED.has(a)) throw new Error(`unknown option ${a.slice(0, 64)}`);
+    const v = args[++i];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value`);
+  }
+}
+
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
@@ -32,6 +46,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   const store = new KeyStore(redis, settings.env.AROUTER_KEY_PREFIX);
   try {
     if (cmd === 'create') {
+      checkOptions(rest);
       const account = flag(rest, 'account');
       if (!account) throw new Error('--account is required');
       const created = await store.create(account, { name: flag(rest, 'name') ?? '', rpm: Number(flag(rest, 'rpm') ?? 0) || 0, storedObjects: !rest.includes('--no-stored-objects') });
@@ -39,6 +54,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       return 0;
     }
     if (cmd === 'list') {
+      checkOptions(rest);
       const account = flag(rest, 'account');
       if (!account) throw new Error('--account is required');
       const keys = (await store.list(account)).map(({ hash: _h, ...k }) => k);

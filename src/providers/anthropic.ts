@@ -23,7 +23,8 @@ export const anthropic: ProviderSpec = {
   // Batch objects only (create, list, retrieve, cancel): the results themselves are model output, left untouched.
   bodyUrlPaths: /^\/v1\/messages\/batches(\/[^/]+(\/cancel)?)?$/,
   storedObjects: {
-    prefixes: ['/v1/messages/batches', '/v1/files', '/v1/skills'],
-    source: 'https://docs.claude.com/en/api (Message Batches, Files, Skills)',
+    // Managed Agents' vaults hold the credentials a session uses, and a session can name any vault by id.
+    prefixes: ['/v1/messages/batches', '/v1/files', '/v1/skills', '/v1/agents', '/v1/sessions', '/v1/environments', '/v1/vaults'],
+    source: 'https://docs.claude.com/en/api (Message Batches, Files, Skills, Managed Agents: agents, sessions, environments, vaults)',
   },
 };

@@ -21,9 +21,11 @@ export const dashscope: ProviderSpec = {
   streamRequested: (req) =>
     req.headers.get('x-dashscope-sse') === 'enable' || (req.headers.get('accept') ?? '').includes('text/event-stream'),
   injectStreamUsage: { paths: /^\/compatible-mode\/v1\/chat\/completions$/ },
-  // Asynchronous tasks (image and video generation) are readable by any key of the owning cloud account.
+  // Asynchronous tasks (image and video generation) are readable by any key of the owning cloud account; their start
+  // (X-DashScope-Async: enable) is refused too, since a kept-off key could never collect the result.
   storedObjects: {
-    prefixes: ['/compatible-mode/v1/files', '/compatible-mode/v1/batches', '/api/v1/files', '/api/v1/tasks'],
+    prefixes: ['/compatible-mode/v1/files', '/compatible-mode/v1/batches', '/api/v1/files', '/api/v1/tasks', '/api/v1/fine-tunes', '/api/v1/deployments'],
+    routes: [{ methods: ['POST'], path: /^\/api\/v1\/services\//, header: ['x-dashscope-async', /^\s*enable\s*$/i] }],
     source: 'https://www.alibabacloud.com/help/en/model-studio/batch-interfaces-compatible-with-openai; https://www.alibabacloud.com/help/en/model-studio/manage-asynchronous-tasks',
   },
 };

@@ -9,12 +9,17 @@ const BATCH_OUTPUT = { format: 'gemini-batch-output', options: { priceFactor: 0.
 /** The stored-object collections of each API version (lower case: matched against the folded path), and where
  *  files are uploaded and downloaded. */
 const STORED_COLLECTIONS = ['files', 'batches', 'cachedcontents', 'tunedmodels', 'corpora', 'filesearchstores', 'generatedfiles', 'operations', 'openai/files', 'openai/batches'];
-const STORED_PREFIXES = ['v1', 'v1beta', 'v1alpha'].flatMap((v) => [
-  ...STORED_COLLECTIONS.map((c) => `/${v}/${c}`),
-  `/upload/${v}/files`,
-  `/upload/${v}/filesearchstores`,
-  `/download/${v}/files`,
-]);
+const STORED_PREFIXES = [
+  ...['v1', 'v1beta', 'v1alpha'].flatMap((v) => [
+    ...STORED_COLLECTIONS.map((c) => `/${v}/${c}`),
+    `/upload/${v}/files`,
+    `/upload/${v}/filesearchstores`,
+    `/download/${v}/files`,
+  ]),
+  // Google's front ends also serve every method as RPC over HTTP (`/$rpc/<service>/<method>`) and in multipart batches.
+  '/$rpc',
+  '/batch',
+];
 
 export const google: ProviderSpec = {
   slug: 'google',
@@ -45,10 +50,14 @@ export const google: ProviderSpec = {
   storedObjects: {
     prefixes: STORED_PREFIXES,
     routes: [
-      // Batch mode is started on a model; long-running generations (video) are polled under the model.
-      { methods: ['POST'], path: /^\/v1[a-z]*\/(?:models|tunedmodels)\/[^/]+:(?:batchgeneratecontent|asyncbatchembedcontent)$/ },
+      // Batch mode and long-running generations (video) start on a model; the latter are polled under it. A job
+      // that a kept-off key could start but never collect would be billed for nothing, so its start is refused too.
+      { methods: ['POST'], path: /^\/v1[a-z]*\/(?:models|tunedmodels)\/[^/]+:(?:batchgeneratecontent|asyncbatchembedcontent|predictlongrunning)$/ },
       { methods: ['GET', 'DELETE'], path: /^\/v1[a-z]*\/(?:models|tunedmodels)\/[^/]+\/operations(\/|$)/ },
+      // A stored interaction (store defaults to true) is read, deleted and cancelled by id; creating one is not.
+      { methods: ['GET', 'DELETE'], path: /^\/v1[a-z]*\/interactions\/./ },
+      { methods: ['POST'], path: /^\/v1[a-z]*\/interactions\/[^/]+[/:]cancel$/ },
     ],
-    source: 'https://ai.google.dev/api (Files, Batch mode, Caching, Tuning, Semantic retrieval, File search stores, Operations)',
+    source: 'https://ai.google.dev/api (Files, Batch mode, Caching, Tuning, Semantic retrieval, File search stores, Operations, Interactions)',
   },
 };

@@ -9,5 +9,5 @@ export const kimi = openAiStyle({
   chatCompletionsSource: 'https://platform.kimi.com/docs/api/overview',
   // Batch output files as OpenAI's; the batch API saves 40% (https://platform.kimi.ai/docs/guide/use-batch-api).
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.6 },
-  storedObjects: { prefixes: ['/v1/files', '/v1/batches'], source: 'https://platform.kimi.com/docs/api/overview (files, batch)' },
+  storedObjects: { prefixes: ['/v1/files', '/v1/batches', '/v1/caching'], source: 'https://platform.kimi.com/docs/api/overview (files, batch, context caching)' },
 });

@@ -8,9 +8,10 @@ export const minimax = openAiStyle({
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://platform.minimax.io/docs/api-reference/text-openai-api',
   formats: [[/^\/v1\/text\/chatcompletion_v2$/, { format: 'minimax-native' }]],
-  // Files (upload, list, retrieve, retrieve_content, delete) and the status of asynchronous tasks (video generation).
+  // Files (upload, list, retrieve, retrieve_content, delete), cloned voices, and asynchronous video generation (its
+  // start too: a kept-off key could never collect the result of a job it started).
   storedObjects: {
-    prefixes: ['/v1/files', '/v1/query'],
+    prefixes: ['/v1/files', '/v1/query', '/v1/video_generation', '/v1/get_voice', '/v1/delete_voice'],
     source: 'https://platform.minimax.io/docs/api-reference/file-management-list; https://platform.minimax.io/docs/api-reference/video-generation-query',
   },
 });

@@ -12,6 +12,8 @@ export const mistral = openAiStyle({
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.5 },
   storedObjects: {
     prefixes: ['/v1/files', '/v1/batch', '/v1/fine_tuning', '/v1/libraries', '/v1/agents', '/v1/conversations'],
+    // A fine-tuned model is deleted by its id.
+    routes: [{ methods: ['DELETE'], path: /^\/v1\/models\/./ }],
     source: 'https://docs.mistral.ai/api/ (Files, Batch, Fine Tuning, Libraries, Agents, Conversations)',
   },
 });

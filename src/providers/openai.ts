@@ -17,7 +17,7 @@ export const openai = openAiStyle({
   storedObjects: {
     prefixes: [
       '/v1/files', '/v1/uploads', '/v1/batches', '/v1/vector_stores', '/v1/assistants', '/v1/threads', '/v1/containers',
-      '/v1/conversations', '/v1/fine_tuning', '/v1/evals', '/v1/videos',
+      '/v1/conversations', '/v1/fine_tuning', '/v1/evals', '/v1/videos', '/v1/chatkit/threads',
     ],
     routes: [
       STORED_RESPONSE,
@@ -25,7 +25,9 @@ export const openai = openAiStyle({
       // Stored chat completions (store: true): listed and read by GET, updated by POST and deleted by id.
       { methods: ['GET'], path: /^\/v1\/chat\/completions(\/|$)/ },
       { methods: ['POST', 'DELETE'], path: /^\/v1\/chat\/completions\/[^/]+$/ },
+      // A fine-tuned model is deleted by its id (listing models stays open: SDKs call it to check a model exists).
+      { methods: ['DELETE'], path: /^\/v1\/models\/./ },
     ],
-    source: 'https://platform.openai.com/docs/api-reference (Files, Uploads, Batch, Vector stores, Assistants, Containers, Conversations, Fine-tuning, Evals, Videos, Responses, Chat Completions)',
+    source: 'https://platform.openai.com/docs/api-reference (Files, Uploads, Batch, Vector stores, Assistants, Containers, Conversations, Fine-tuning, Evals, Videos, ChatKit, Responses, Chat Completions, Models)',
   },
 });

@@ -29,6 +29,8 @@ export interface RequestFacts {
 export interface MethodRoute {
   methods: readonly string[];
   path: RegExp;
+  /** Only when the request carries this header (lower-case name) with a matching value (Dashscope's async switch). */
+  header?: readonly [name: string, value: RegExp];
 }
 
 /**

@@ -12,7 +12,8 @@ export const xai = openAiStyle({
   formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
   retrievals: [RESPONSE_RETRIEVAL],
   storedObjects: {
-    prefixes: ['/v1/files', '/v1/batches'],
+    // Collections are searched by id on the same key; video results are fetched by request id.
+    prefixes: ['/v1/files', '/v1/batches', '/v1/documents', '/v1/videos'],
     // A deferred completion is fetched later by the request id its creation returned.
     routes: [STORED_RESPONSE, { methods: ['GET'], path: /^\/v1\/chat\/deferred-completion\// }],
     source: 'https://docs.x.ai/docs/api-reference; https://docs.x.ai/docs/guides/deferred-chat-completions',

@@ -1,8 +1,14 @@
 // Whether a request reaches a provider's stored objects (files, batches, stored responses), for keys kept off them.
 import type { StoredObjectRoutes } from '../providers/types.ts';
 
-/** What may follow a prefix for it to match a whole segment (Gemini names methods after a colon: `files/f:download`). */
-const SEGMENT_END = new Set(['/', ':']);
+/**
+ * A prefix matches whole segments: what may follow it is the end, or anything but a letter, digit, `-` or `_` (a
+ * slash, Gemini's `:method`, and `;params` or `.json` suffixes that a lenient server could strip).
+ */
+const SEGMENT_CHAR = /[a-z0-9_-]/;
+
+/** Headers Google's front ends (and other frameworks) honour to run a POST as another method. */
+const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 /**
  * The path as the most lenient provider router could read it: empty segments collapsed and letters folded, so a
@@ -13,13 +19,24 @@ function lenient(path: string): string {
   return path.replace(/\/{2,}/g, '/').toLowerCase();
 }
 
-export function reachesStoredObjects(routes: StoredObjectRoutes, path: string, method: string): boolean {
+/** The request's method and any it asks to be run as; HEAD is a GET without the content (RFC 9110 9.3.2). */
+function methodsOf(method: string, headers: Headers): string[] {
+  const out = [method];
+  for (const name of METHOD_OVERRIDES) {
+    const m = headers.get(name);
+    if (m) out.push(m.trim().toUpperCase());
+  }
+  return out.map((m) => (m === 'HEAD' ? 'GET' : m));
+}
+
+export function reachesStoredObjects(routes: StoredObjectRoutes, path: string, method: string, headers: Headers): boolean {
   const p = lenient(path);
   for (const prefix of routes.prefixes) {
-    if (p.startsWith(prefix) && (p.length === prefix.length || SEGMENT_END.has(p[prefix.length]!))) return true;
+    if (p.startsWith(prefix) && (p.length === prefix.length || !SEGMENT_CHAR.test(p[prefix.length]!))) return true;
   }
   if (!routes.routes) return false;
-  // RFC 9110 9.3.2: HEAD is a GET without the content, so it reaches whatever the GET would.
-  const m = method === 'HEAD' ? 'GET' : method;
-  return routes.routes.some((r) => r.methods.includes(m) && r.path.test(p));
+  const methods = methodsOf(method, headers);
+  return routes.routes.some(
+    (r) => methods.some((m) => r.methods.includes(m)) && r.path.test(p) && (!r.header || r.header[1].test(headers.get(r.header[0]) ?? '')),
+  );
 }

@@ -54,11 +54,13 @@ describe('admin API', () => {
     const created = await handle('/admin/keys', { method: 'POST', headers: admin, body: JSON.stringify({ account: uniqueName('acct') }) });
     expect(((await created.json()) as { storedObjects: boolean }).storedObjects).toBe(true);
   });
-  test('a value that is not a boolean is a 400, and no key is made', async () => {
+  test('a value that is not a boolean, or a misspelt option, is a 400, and no key is made', async () => {
     const other = uniqueName('acct');
-    const res = await handle('/admin/keys', { method: 'POST', headers: admin, body: JSON.stringify({ account: other, storedObjects: 'no' }) });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request');
+    for (const body of [{ account: other, storedObjects: 'no' }, { account: other, stored_objects: false }]) {
+      const res = await handle('/admin/keys', { method: 'POST', headers: admin, body: JSON.stringify(body) });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request');
+    }
     expect(await proxy.keys.list(other)).toEqual([]);
   });
   test('the CLI makes such a key with --no-stored-objects, and lists it', async () => {
@@ -69,11 +71,23 @@ describe('admin API', () => {
     expect(await runCli(['keys', 'list', '--account', other], (s) => void out.push(s))).toBe(0);
     expect((JSON.parse(out[1]!) as { keys: Array<{ storedObjects: boolean }> }).keys.map((k) => k.storedObjects)).toEqual([false]);
   });
+  test('the CLI refuses an unknown or misspelt option, and a name that is an option, making no key', async () => {
+    const other = uniqueName('acct-cli');
+    const out: string[] = [];
+    for (const args of [['--no-stored-object'], ['--stored-objects=false'], ['--name', '--no-stored-objects']]) {
+      expect(await runCli(['keys', 'create', '--account', other, ...args], (s) => void out.push(s))).toBe(1);
+    }
+    expect(out).toEqual(['error: unknown option --no-stored-object', 'error: unknown option --stored-objects=false', 'error: --name needs a value']);
+    expect(await proxy.keys.list(other)).toEqual([]);
+  });
   test('a key stored before the option existed keeps its access', async () => {
     const created = await proxy.createKey();
     const hash = new Bun.CryptoHasher('sha256').update(created.key).digest('hex');
     await proxy.redis.hdel(`${proxy.keys.prefix}:key:${hash}`, 'storedObjects');
     expect((await proxy.keys.findByHash(hash))?.storedObjects).toBe(true);
+    const res = await handle('/openai/v1/files', { headers: as(created.key) });
+    expect(res.status).toBe(200);
+    expect(mock.received.at(-1)!.path).toBe('/v1/files');
   });
 });
 
@@ -100,10 +114,31 @@ describe.each(PROVIDERS.filter((p) => p.storedObjects))('$slug', (p) => {
 
 test('spellings a provider may read as its files API are refused too', async () => {
   const before = mock.received.length;
-  for (const path of ['/openai/v1//files', '/openai/V1/Files', '/openai/v1/files/', '/openai/v1/%66iles', '/openai/v1/files/file-1/content']) {
+  for (const path of ['/openai/v1//files', '/openai/V1/Files', '/openai/v1/files/', '/openai/v1/%66iles', '/openai/v1/files/file-1/content', '/openai/v1/files;x']) {
     await expectRefused(await handle(path, { headers: as(keptOff) }));
   }
   expect(mock.received.length).toBe(before);
+});
+
+test('routes that depend on the method: a stored response is refused, making one is not', async () => {
+  const before = mock.received.length;
+  await expectRefused(await handle('/openai/v1/responses/resp_1', { headers: as(keptOff) }));
+  await expectRefused(await handle('/openai/v1/responses/resp_1', { method: 'POST', headers: { ...as(keptOff), 'x-http-method-override': 'GET' } }));
+  await expectRefused(await handle('/google/v1beta/models/veo-3.0-generate-001/operations/op1', { method: 'POST', headers: { ...as(keptOff), 'x-http-method-override': 'GET' } }));
+  await expectRefused(await handle('/google/$rpc/google.ai.generativelanguage.v1beta.FileService/ListFiles', { method: 'POST', headers: as(keptOff), body: '[]' }));
+  expect(mock.received.length).toBe(before);
+  const res = await handle('/openai/v1/responses', { method: 'POST', headers: { ...as(keptOff), 'content-type': 'application/json' }, body: '{"model":"m","input":"hi"}' });
+  expect(res.status).toBe(200);
+  expect(mock.received.at(-1)!.path).toBe('/v1/responses');
+});
+
+test("dashscope: a kept-off key may not start an asynchronous task it could never collect, but may call synchronously", async () => {
+  const path = '/dashscope/api/v1/services/aigc/video-generation/video-synthesis';
+  const body = '{"model":"wan2.2-t2v-plus","input":{"prompt":"x"}}';
+  const before = mock.received.length;
+  await expectRefused(await handle(path, { method: 'POST', headers: { ...as(keptOff), 'content-type': 'application/json', 'x-dashscope-async': 'enable' }, body }));
+  expect(mock.received.length).toBe(before);
+  expect((await handle(path, { method: 'POST', headers: { ...as(keptOff), 'content-type': 'application/json' }, body })).status).toBe(200);
 });
 
 test('a restriction is only as wide as the declarations: DeepSeek has no stored objects to refuse', async () => {

@@ -3,10 +3,10 @@ import { describe, expect, test } from 'bun:test';
 import { PROVIDERS, providerBySlug } from '../../src/providers/index.ts';
 import { reachesStoredObjects } from '../../src/proxy/stored-objects.ts';
 
-const reaches = (slug: string, method: string, path: string) => {
+const reaches = (slug: string, method: string, path: string, headers: Record<string, string> = {}) => {
   const routes = providerBySlug(slug)?.storedObjects;
   if (!routes) throw new Error(`${slug} declares no stored objects`);
-  return reachesStoredObjects(routes, path, method);
+  return reachesStoredObjects(routes, path, method, new Headers(headers));
 };
 
 describe('declarations', () => {
@@ -18,9 +18,11 @@ describe('declarations', () => {
       expect(prefix).toMatch(/^\/[^A-Z]*[^/]$/);
     }
     expect(p.storedObjects!.source.length).toBeGreaterThan(10);
+    // Paths are folded before they are matched: a pattern with a capital letter would never match.
+    for (const r of p.storedObjects!.routes ?? []) expect(r.path.source).toBe(r.path.source.toLowerCase());
   });
   test.each(PROVIDERS.filter((p) => p.storedObjects))('$slug: a kept-off key can still make chat completions', (p) => {
-    expect(reachesStoredObjects(p.storedObjects!, p.chatCompletionsPath, 'POST')).toBe(false);
+    expect(reachesStoredObjects(p.storedObjects!, p.chatCompletionsPath, 'POST', new Headers())).toBe(false);
   });
 });
 
@@ -44,17 +46,28 @@ describe('openai', () => {
     ['POST', '/v1/responses/input_tokens', false],
     ['POST', '/v1/chat/completions', false],
     ['POST', '/v1/embeddings', false],
+    ['GET', '/v1/chatkit/threads', true],
+    ['DELETE', '/v1/models/ft:gpt-4.1-nano:acme::abc', true],
     ['GET', '/v1/models', false],
+    ['GET', '/v1/models/gpt-4.1-nano', false],
     ['GET', '/v1/filesystem', false],
+    ['GET', '/v1/files-archive', false],
   ] as const)('%s %s → %p', (method, path, expected) => {
     expect(reaches('openai', method, path)).toBe(expected);
   });
 
-  test('read leniently: doubled slashes, capitals and a trailing slash still reach the files API', () => {
-    for (const path of ['/v1//files', '/V1/Files', '/v1/files/', '//v1/files', '/v1/FILES/file-1/content']) {
+  test('read leniently: doubled slashes, capitals, a trailing slash and suffixes still reach the files API', () => {
+    for (const path of ['/v1//files', '/V1/Files', '/v1/files/', '//v1/files', '/v1/FILES/file-1/content', '/v1/files;x', '/v1/files.json']) {
       expect(reaches('openai', 'GET', path)).toBe(true);
     }
   });
+});
+
+test('a POST asking to be run as another method is matched as that method too', () => {
+  expect(reaches('openai', 'POST', '/v1/responses/resp_1', { 'x-http-method-override': 'GET' })).toBe(true);
+  expect(reaches('openai', 'POST', '/v1/responses/resp_1', { 'x-http-method': 'delete' })).toBe(true);
+  expect(reaches('openai', 'POST', '/v1/responses/resp_1', { 'x-method-override': 'HEAD' })).toBe(true);
+  expect(reaches('openai', 'POST', '/v1/responses/resp_1')).toBe(false);
 });
 
 describe('google', () => {
@@ -73,6 +86,13 @@ describe('google', () => {
     ['POST', '/v1beta/models/gemini-2.5-flash:countTokens', false],
     ['GET', '/v1beta/models', false],
     ['POST', '/v1beta/openai/chat/completions', false],
+    ['POST', '/v1beta/models/veo-3.0-generate-001:predictLongRunning', true],
+    ['GET', '/v1beta/interactions/int_1', true],
+    ['DELETE', '/v1beta/interactions/int_1', true],
+    ['POST', '/v1beta/interactions/int_1/cancel', true],
+    ['POST', '/v1beta/interactions', false],
+    ['POST', '/$rpc/google.ai.generativelanguage.v1beta.FileService/ListFiles', true],
+    ['POST', '/batch', true],
   ] as const)('%s %s → %p', (method, path, expected) => {
     expect(reaches('google', method, path)).toBe(expected);
   });
@@ -103,7 +123,22 @@ describe('the others', () => {
     ['cohere', 'GET', '/v1/datasets', true],
     ['cohere', 'GET', '/v1/embed-jobs/j1', true],
     ['cohere', 'POST', '/v2/chat', false],
+    ['anthropic', 'GET', '/v1/vaults', true],
+    ['anthropic', 'POST', '/v1/sessions', true],
+    ['xai', 'POST', '/v1/documents/search', true],
+    ['xai', 'GET', '/v1/videos/req_1', true],
+    ['minimax', 'POST', '/v1/video_generation', true],
+    ['minimax', 'POST', '/v1/get_voice', true],
+    ['kimi', 'GET', '/v1/caching', true],
+    ['mistral', 'DELETE', '/v1/models/ft:open-mistral-7b:abc', true],
+    ['mistral', 'GET', '/v1/models', false],
+    ['dashscope', 'GET', '/api/v1/fine-tunes', true],
   ] as const)('%s %s %s → %p', (slug, method, path, expected) => {
     expect(reaches(slug, method, path)).toBe(expected);
+  });
+  test("dashscope: an asynchronous task's start is refused, a synchronous call is not", () => {
+    const video = '/api/v1/services/aigc/video-generation/video-synthesis';
+    expect(reaches('dashscope', 'POST', video, { 'x-dashscope-async': 'enable' })).toBe(true);
+    expect(reaches('dashscope', 'POST', video)).toBe(false);
   });
 });
