@@ -121,12 +121,17 @@ start_clickhouse() {
   done
 }
 
-# ours <pidfile> <command>: the pid file names a live process running <command> (a pid left by a server that died
-# may since belong to anything else).
+# ours <pidfile> <text>: the pid file names a live process whose command line contains <text>, taken literally (a pid
+# left by a server that died may since belong to anything else).
 ours() {
   local pid
   pid="$(cat "$1" 2>/dev/null || true)"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ps -o args= -p "$pid" 2>/dev/null | grep -qF -- "$2"
+}
+
+# The pid of a process whose command line contains <text>, taken literally.
+find_pid() {
+  ps -eo pid=,args= 2>/dev/null | grep -F -- "$1" | grep -v -e ' grep ' | awk 'NR == 1 { print $1 }'
 }
 
 # stop_pid <pidfile> <name> <command>: SIGTERM the process if it is still ours, wait up to 30 s for it to exit, then
@@ -151,10 +156,12 @@ stop_pid() {
 }
 
 stop_redis() {
-  # Only a Redis this script started: another one that answered on the port at start was used, not owned.
-  ours "$STATE_DIR/redis.pid" "redis-server.*:$REDIS_PORT" || { rm -f "$STATE_DIR/redis.pid"; return 0; }
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-  stop_pid "$STATE_DIR/redis.pid" redis "redis-server.*:$REDIS_PORT"
+  # Only a Redis this script started, known by the pid file it was told to write: another one that answered on the
+  # port at start was used, not owned.
+  if [ "$(redis-cli -p "$REDIS_PORT" config get pidfile 2>/dev/null | sed -n 2p)" = "$STATE_DIR/redis.pid" ]; then
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  fi
+  stop_pid "$STATE_DIR/redis.pid" redis redis-server
 }
 
 stop_clickhouse() {
@@ -163,7 +170,7 @@ stop_clickhouse() {
   local mine="--config-file=$STATE_DIR/clickhouse/config.xml"
   if ! ours "$STATE_DIR/clickhouse.pid" "$mine"; then
     local pid
-    pid="$(pgrep -f -- "$mine" | head -n1 || true)"
+    pid="$(find_pid "$mine" || true)"
     if [ -n "$pid" ]; then echo "$pid" >"$STATE_DIR/clickhouse.pid"; else rm -f "$STATE_DIR/clickhouse.pid"; fi
   fi
   stop_pid "$STATE_DIR/clickhouse.pid" clickhouse "$mine"

@@ -9,18 +9,25 @@ const USAGE = `usage:
   bun run src/cli.ts keys revoke <key id>
 Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
 
-/** Options that take a value, and switches; anything else is an error, so a misspelt switch cannot make an open key. */
-const VALUED = new Set(['--account', '--name', '--rpm']);
-const SWITCHES = new Set(['--no-stored-objects']);
-
-function checkOptions(args: string[]): void {
+/**
+ * Each command's options that take a value, and its switches; anything else is an error, so a misspelt switch cannot
+ * make a key with more access than asked for.
+ */
+function checkOptions(args: string[], valued: readonly string[], switches: readonly string[] = []): void {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (SWITCHES.has(a)) continue;
-    if (!VALUED.has(a)) throw new Error(`unknown option ${a.slice(0, 64)}`);
+    if (switches.includes(a)) continue;
+    if (!valued.includes(a)) throw new Error(`unknown option ${a.slice(0, 64)}`);
     const v = args[++i];
     if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value`);
   }
+}
+
+/** --rpm as the admin API takes it: a whole number, 0 or more (0 = the pod default). */
+function rpmOf(args: string[]): number {
+  const v = flag(args, 'rpm') ?? '0';
+  if (!/^\d{1,9}$/.test(v)) throw new Error('--rpm must be a whole number, 0 or more');
+  return Number(v);
 }
 
 function flag(args: string[], name: string): string | undefined {
@@ -46,15 +53,15 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   const store = new KeyStore(redis, settings.env.AROUTER_KEY_PREFIX);
   try {
     if (cmd === 'create') {
-      checkOptions(rest);
+      checkOptions(rest, ['--account', '--name', '--rpm'], ['--no-stored-objects']);
       const account = flag(rest, 'account');
       if (!account) throw new Error('--account is required');
-      const created = await store.create(account, { name: flag(rest, 'name') ?? '', rpm: Number(flag(rest, 'rpm') ?? 0) || 0, storedObjects: !rest.includes('--no-stored-objects') });
+      const created = await store.create(account, { name: flag(rest, 'name') ?? '', rpm: rpmOf(rest), storedObjects: !rest.includes('--no-stored-objects') });
       out(JSON.stringify(created));
       return 0;
     }
     if (cmd === 'list') {
-      checkOptions(rest);
+      checkOptions(rest, ['--account']);
       const account = flag(rest, 'account');
       if (!account) throw new Error('--account is required');
       const keys = (await store.list(account)).map(({ hash: _h, ...k }) => k);
@@ -63,7 +70,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     }
     if (cmd === 'revoke') {
       const id = rest[0];
-      if (!id) throw new Error('a key id is required');
+      if (!id || id.startsWith('--') || rest.length > 1) throw new Error('revoke takes one key id and nothing else');
       const ok = await store.revoke(id);
       out(JSON.stringify({ id, revoked: ok }));
       return ok ? 0 : 1;

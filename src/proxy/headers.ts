@@ -10,7 +10,15 @@ const HOP_BY_HOP = new Set([
   'connection', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'proxy-authorization', 'proxy-authenticate', 'host', 'content-length',
 ]);
-const STRIP_OUTBOUND = new Set<string>([...HOP_BY_HOP, ...KEY_HEADERS, 'accept-encoding', 'forwarded', 'x-forwarded-for', 'x-real-ip']);
+const STRIP_OUTBOUND = new Set<string>([...HOP_BY_HOP, ...KEY_HEADERS, 'accept-encoding', 'forwarded']);
+/**
+ * What load balancers and CDNs in front of arouter say about the client and about themselves: end users' addresses
+ * and the gateway's own host names are not the provider's business. Every `x-forwarded-*` goes too.
+ */
+const CLIENT_ADDRESS = new Set([
+  'x-real-ip', 'x-client-ip', 'x-cluster-client-ip', 'cf-connecting-ip', 'cf-connecting-ipv6', 'true-client-ip',
+  'fastly-client-ip', 'x-envoy-external-address',
+]);
 
 const VIA = '1.1 arouter';
 
@@ -33,7 +41,9 @@ export function outboundHeaders(incoming: Headers, provider: ProviderSpec, crede
   const listed = connectionListed(incoming);
   if (listed) for (const name of listed) out.delete(name);
   let own: string[] | null = null;
-  for (const name of out.keys()) if (name.startsWith('x-arouter-')) (own ??= []).push(name);
+  for (const name of out.keys()) {
+    if (name.startsWith('x-arouter-') || name.startsWith('x-forwarded-') || CLIENT_ADDRESS.has(name)) (own ??= []).push(name);
+  }
   if (own) for (const name of own) out.delete(name);
   if (provider.defaultHeaders) {
     for (const [name, value] of Object.entries(provider.defaultHeaders)) if (!out.has(name)) out.set(name, value);
@@ -42,10 +52,11 @@ export function outboundHeaders(incoming: Headers, provider: ProviderSpec, crede
   // We decode upstream bodies to read usage, so ask only for encodings the runtime decodes natively.
   out.set('accept-encoding', 'gzip, deflate, br');
   if (contentLength !== null) out.set('content-length', String(contentLength));
-  // RFC 9110 7.6.3: a gateway MUST send Via in each inbound request message, after any the client sent. The
-  // received-by is a pseudonym (the section allows one), so no host name or port reaches the provider. Bun serves
-  // HTTP/1.1 (1.0 clients are answered in 1.1 too), hence the protocol.
-  out.append('via', VIA);
+  // RFC 9110 7.6.3: a gateway MUST send Via in each inbound request message. Its received-by is a pseudonym, and the
+  // entries of hops before arouter are not passed on: the section has an intermediary at a network's edge replace
+  // inner host names by pseudonyms, and arouter keeps its clients' network to itself as it does their addresses. The
+  // protocol is the one the request came in: Bun's server speaks HTTP/1.1 (a rare HTTP/1.0 request is labelled 1.1).
+  out.set('via', VIA);
   return out;
 }
 

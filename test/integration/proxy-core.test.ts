@@ -203,10 +203,25 @@ describe('keys', () => {
     // Another key is not affected.
     expect((await handle('/openai/v1/models', { headers: auth() })).status).toBe(200);
   });
-  test("a client's Via is kept and arouter's own follows it (RFC 9110 7.6.3)", async () => {
-    const res = await handle('/openai/v1/models', { headers: { ...auth(), via: '1.0 corp-proxy' } });
+  test("arouter's own Via reaches the provider (RFC 9110 7.6.3), the client network's hops and addresses do not", async () => {
+    const fromTheEdge = {
+      via: '1.0 corp-proxy.internal:3128',
+      'x-forwarded-for': '203.0.113.7',
+      'x-forwarded-host': 'gateway.internal',
+      'x-forwarded-proto': 'https',
+      'x-real-ip': '203.0.113.7',
+      'cf-connecting-ip': '203.0.113.7',
+      'true-client-ip': '203.0.113.7',
+      forwarded: 'for=203.0.113.7',
+    };
+    const res = await handle('/openai/v1/models', { headers: { ...auth(), ...fromTheEdge, 'x-trace': 'kept' } });
     expect(res.status).toBe(200);
-    expect(mock.received.at(-1)!.headers.via).toBe('1.0 corp-proxy, 1.1 arouter');
+    const seen = mock.received.at(-1)!.headers;
+    expect(seen.via).toBe('1.1 arouter');
+    expect(seen['x-trace']).toBe('kept');
+    expect(JSON.stringify(seen)).not.toContain('203.0.113.7');
+    expect(JSON.stringify(seen)).not.toContain('internal');
+    for (const name of Object.keys(fromTheEdge)) if (name !== 'via') expect(seen[name]).toBeUndefined();
   });
   test('admin API validates input', async () => {
     const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"account":""}' });

@@ -74,10 +74,20 @@ describe('admin API', () => {
   test('the CLI refuses an unknown or misspelt option, and a name that is an option, making no key', async () => {
     const other = uniqueName('acct-cli');
     const out: string[] = [];
-    for (const args of [['--no-stored-object'], ['--stored-objects=false'], ['--name', '--no-stored-objects']]) {
+    for (const args of [['--no-stored-object'], ['--stored-objects=false'], ['--name', '--no-stored-objects'], ['--rpm', '-5'], ['--rpm', 'abc']]) {
       expect(await runCli(['keys', 'create', '--account', other, ...args], (s) => void out.push(s))).toBe(1);
     }
-    expect(out).toEqual(['error: unknown option --no-stored-object', 'error: unknown option --stored-objects=false', 'error: --name needs a value']);
+    expect(await runCli(['keys', 'list', '--account', other, '--rpm', '5'], (s) => void out.push(s))).toBe(1);
+    expect(await runCli(['keys', 'revoke', 'key_1', '--bogus'], (s) => void out.push(s))).toBe(1);
+    expect(out).toEqual([
+      'error: unknown option --no-stored-object',
+      'error: unknown option --stored-objects=false',
+      'error: --name needs a value',
+      'error: --rpm must be a whole number, 0 or more',
+      'error: --rpm must be a whole number, 0 or more',
+      'error: unknown option --rpm',
+      'error: revoke takes one key id and nothing else',
+    ]);
     expect(await proxy.keys.list(other)).toEqual([]);
   });
   test('a key stored before the option existed keeps its access', async () => {
