@@ -2,11 +2,12 @@
 import { Elysia, t } from 'elysia';
 import { adminGuard } from './api/admin-auth.ts';
 import { ArouterError, errorResponse, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
-import type { Authenticator } from './keys/auth.ts';
+import type { Authenticator, Principal } from './keys/auth.ts';
 import { extractClientKey } from './keys/extract.ts';
 import type { KeyStore } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
+import type { ProviderSpec } from './providers/types.ts';
 import type { Forwarder } from './proxy/forward.ts';
 import { refusal } from './proxy/framing.ts';
 import { reachesStoredObjects } from './proxy/stored-objects.ts';
@@ -25,6 +26,8 @@ export interface AppDeps {
   plugins?: ReadonlyArray<(app: Elysia) => unknown>;
   /** The proxy entry, when the caller also serves it ahead of the app (the runtime does); built here otherwise. */
   proxyRoute?: ProxyRoute;
+  /** Told of every proxied request refused before any provider call (metrics); the provider slug or '' when unknown. */
+  onRefused?(provider: string, err: ArouterError): void;
 }
 
 export type ProxyRoute = (req: Request) => Response | Promise<Response> | undefined;
@@ -47,22 +50,46 @@ const json = (body: unknown, status: number, requestId: string) =>
  * before routing, undefined for arouter's own routes. The server calls it ahead of the framework, so the hot path
  * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
  */
-export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log'>): ProxyRoute {
+export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'onRefused'>): ProxyRoute {
+  /**
+   * A request refused before any provider call gets the access line a forwarded one gets from its snippet, so bad
+   * keys, limits and stored-object refusals show in the log and metrics. Only what passed the checks is named: the
+   * provider when known, the path once it proved valid, the key once it proved genuine; never the query.
+   */
+  const refused = (req: Request, requestId: string, err: ArouterError, provider: ProviderSpec | undefined, path: string | undefined, principal: Principal | undefined) => {
+    d.log('info', 'request refused', {
+      request_id: requestId,
+      account_id: principal?.accountId,
+      key_id: principal?.keyId,
+      provider: provider?.slug,
+      method: req.method.slice(0, 16),
+      path,
+      status: err.status,
+      error: err.code,
+    });
+    d.onRefused?.(provider?.slug ?? '', err);
+  };
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
     const startedAt = Date.now();
+    let provider: ProviderSpec | undefined;
+    let path: string | undefined;
+    let principal: Principal | undefined;
     try {
-      const provider = providerBySlug(slug);
+      provider = providerBySlug(slug);
       if (!provider) throw unknownProvider(slug, SLUGS);
-      const path = checkProviderPath(rest);
+      path = checkProviderPath(rest);
       const hasQuery = search.length > 1;
-      const principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
+      principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
       if (!principal.storedObjects && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
         throw storedObjectsRefused(provider.displayName);
       }
       return await d.forwarder.forward(req, { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt });
     } catch (err) {
-      if (err instanceof ArouterError) return errorResponse(err, requestId);
+      if (err instanceof ArouterError) {
+        refused(req, requestId, err, provider, path, principal);
+        return errorResponse(err, requestId);
+      }
       d.log('error', 'proxy failed', { request_id: requestId, error: err instanceof Error ? err.name : 'unknown' });
       return errorResponse(new ArouterError(500, 'internal_error', 'arouter failed to handle this request.'), requestId);
     }

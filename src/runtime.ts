@@ -122,7 +122,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const prices = loadPriceTable();
   let draining = false;
   // One proxy entry serves both ways in: the server's fetch ahead of the app, and the app's own onRequest.
-  const route = createProxyRoute({ forwarder, auth, log });
+  const route = createProxyRoute({ forwarder, auth, log, onRefused: (provider, err) => metrics.refused(provider, err.code) });
   const app = createApp({
     proxyRoute: route,
     forwarder,

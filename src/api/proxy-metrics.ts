@@ -19,6 +19,9 @@ export class ProxyMetrics implements ProxyObserver {
   private readonly upstreamErrors = this.registry.register(new Counter('arouter_upstream_errors_total', 'Upstream failures by provider and kind (connect, reset, timeouts).'));
   private readonly bytes = this.registry.register(new Counter('arouter_bytes_total', 'Body bytes by provider and direction.'));
   private readonly openStreams = this.registry.register(new Gauge('arouter_open_streams', 'Streaming responses in flight.'));
+  private readonly refusals = this.registry.register(
+    new Counter('arouter_refused_total', 'Requests arouter answered itself before reaching a provider (key refused, over a limit, stored objects, bad path), by provider and error type.'),
+  );
 
   constructor(queueStats?: () => QueueStats, queueDepth?: () => number, workerLagS?: () => number, revocationFeedUp?: () => boolean) {
     if (revocationFeedUp) {
@@ -59,6 +62,10 @@ export class ProxyMetrics implements ProxyObserver {
     if (s.outcome !== 'complete' && s.outcome !== 'client_abort' && s.outcome !== 'rejected') this.upstreamErrors.incRendered(k.error);
     this.bytes.incRendered(k.bytesIn, s.bytesIn);
     this.bytes.incRendered(k.bytesOut, s.bytesOut);
+  }
+  /** `provider` is a known slug or '' (an unknown one is the client's text: not a label). */
+  refused(provider: string, code: string): void {
+    this.refusals.inc({ provider: provider || 'unknown', type: code });
   }
   streamOpened(provider: string): void {
     this.openStreams.addRendered(this.providerLabel(provider), 1);

@@ -138,6 +138,8 @@ describe('health', () => {
 
 describe('metrics and logs after real traffic', () => {
   const BODY_SENTINEL = 'BODY-SENTINEL-never-logged-7f3a';
+  /** Shaped like a key, known to no store: refused, and never to be logged. */
+  const UNKNOWN_KEY = `lr_live_${'u'.repeat(43)}`;
   const ids: Record<string, string> = {};
   let stream: RawConn;
 
@@ -153,6 +155,12 @@ describe('metrics and logs after real traffic', () => {
     const q = await fetch(`${proxy.url}/google/v1beta/models/gemini-x:generateContent?key=${proxy.key}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     await q.text();
     ids.query = q.headers.get('x-arouter-request-id') ?? '';
+    const bad = await fetch(`${proxy.url}/openai/v1/models`, { headers: { authorization: `Bearer ${UNKNOWN_KEY}` } });
+    await bad.text();
+    ids.unknownKey = bad.headers.get('x-arouter-request-id') ?? '';
+    const lost = await fetch(`${proxy.url}/no-such-provider/v1/models`, { headers: { authorization: `Bearer ${proxy.key}` } });
+    await lost.text();
+    ids.unknownProvider = lost.headers.get('x-arouter-request-id') ?? '';
     stream = await RawConn.open(proxy.port);
     stream.write(head('POST /anthropic/drip?gapMs=200 HTTP/1.1', 'Host: arouter', `x-api-key: ${proxy.key}`, 'Content-Type: application/json', 'Content-Length: 2') + '{}');
     await waitFor(() => stream.response()?.body.includes('"i":0'), 10_000, 'the stream to start');
@@ -170,6 +178,7 @@ describe('metrics and logs after real traffic', () => {
     expect(m.get('arouter_bytes_total{provider="openai",direction="in"}')).toBeGreaterThan(0);
     expect(m.get('arouter_bytes_total{provider="openai",direction="out"}')).toBeGreaterThan(0);
     expect(m.get('arouter_open_streams{provider="anthropic"}')).toBe(1);
+    expect(m.get('arouter_refused_total{provider="openai",type="authentication_error"}')).toBe(1);
     expect(m.get('arouter_outbox_files')).toBe(0);
     expect(m.has('arouter_outbox_bytes')).toBe(true);
     // Nothing consumes this test's queue, so jobs wait and age; the sampler runs every 5 s off the request path.
@@ -188,6 +197,8 @@ describe('metrics and logs after real traffic', () => {
   });
 
   test('every log line is a JSON object; each request has one access line with its id, route, status and timings', async () => {
+    // The child's stdout reaches the test through a pipe, a little after each response.
+    await waitFor(() => [ids.ok, ids.timeout, ids.query].every((id) => proxy.logs().some((l) => l.msg === 'request' && l.request_id === id)), 10_000, 'the access lines');
     const raw = proxy.lines.filter((l) => l.trim() !== '');
     for (const l of raw) {
       const rec = JSON.parse(l) as Record<string, unknown>;
@@ -208,6 +219,16 @@ describe('metrics and logs after real traffic', () => {
     expect(access(ids.query ?? '')).toMatchObject({ provider: 'google', path: '/v1beta/models/gemini-x:generateContent' });
   });
 
+  test('a request refused before any provider call has a line of its own, naming only what passed the checks', async () => {
+    await waitFor(() => proxy.logs().some((l) => l.msg === 'request refused' && l.request_id === ids.unknownKey), 10_000, 'the refusal line');
+    const refusal = (id: string) => proxy.logs().filter((l) => l.msg === 'request refused' && l.request_id === id);
+    const [badKey] = refusal(ids.unknownKey ?? '');
+    expect(badKey).toMatchObject({ level: 'info', provider: 'openai', method: 'GET', path: '/v1/models', status: 401, error: 'authentication_error' });
+    expect(badKey?.key_id).toBeUndefined();
+    expect(proxy.lines.join('\n')).not.toContain('no-such-provider');
+    expect(proxy.lines.join('\n')).not.toContain(UNKNOWN_KEY);
+  });
+
   test('started without BUN_CONFIG_MAX_HTTP_REQUESTS, the proxy says at startup that upstream concurrency is capped', () => {
     expect(proxy.logs().find((l) => l.level === 'warn' && String(l.msg).includes('BUN_CONFIG_MAX_HTTP_REQUESTS'))).toBeTruthy();
   });
@@ -215,6 +236,7 @@ describe('metrics and logs after real traffic', () => {
   test('no log line carries a key, a token, a query string or a body', () => {
     const all = proxy.lines.join('\n');
     expect(all).not.toContain(proxy.key);
+    expect(all).not.toContain(UNKNOWN_KEY);
     expect(all).not.toContain(ADMIN_TOKEN);
     for (const p of PROVIDERS) expect(all).not.toContain(PROVIDER_SECRET(p.slug));
     expect(all).not.toContain(BODY_SENTINEL);

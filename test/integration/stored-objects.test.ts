@@ -105,8 +105,13 @@ describe.each(PROVIDERS.filter((p) => p.storedObjects))('$slug', (p) => {
   const objects = `/${p.slug}${p.storedObjects!.prefixes[0]}`;
   test(`a kept-off key gets 403 at ${objects}, and the provider is not called`, async () => {
     const before = mock.received.length;
-    await expectRefused(await handle(objects, { headers: as(keptOff) }));
+    const res = await handle(objects, { headers: as(keptOff) });
+    const id = res.headers.get('x-arouter-request-id');
+    await expectRefused(res);
     expect(mock.received.length).toBe(before);
+    const line = proxy.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id);
+    expect(line).toMatchObject({ msg: 'request refused', account_id: account, provider: p.slug, status: 403, error: 'stored_objects_not_allowed' });
+    expect(typeof line?.key_id).toBe('string');
   });
   test('the same key makes chat completions', async () => {
     const before = mock.received.length;
