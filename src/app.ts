@@ -1,7 +1,7 @@
 // Composes the HTTP surface (proxy, admin, usage, health, metrics) as one Elysia app, testable with app.handle().
 import { Elysia, t } from 'elysia';
 import { adminGuard } from './api/admin-auth.ts';
-import { ArouterError, errorResponse, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
+import { ArouterError, errorResponse, KeyRefusedError, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
 import type { Authenticator, Principal } from './keys/auth.ts';
 import { extractClientKey } from './keys/extract.ts';
 import type { KeyStore } from './keys/store.ts';
@@ -57,10 +57,11 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
    * provider when known, the path once it proved valid, the key once it proved genuine; never the query.
    */
   const refused = (req: Request, requestId: string, err: ArouterError, provider: ProviderSpec | undefined, path: string | undefined, principal: Principal | undefined) => {
+    const refusedKey = err instanceof KeyRefusedError ? err : undefined;
     d.log('info', 'request refused', {
       request_id: requestId,
-      account_id: principal?.accountId,
-      key_id: principal?.keyId,
+      account_id: principal?.accountId ?? refusedKey?.accountId,
+      key_id: principal?.keyId ?? refusedKey?.keyId,
       provider: provider?.slug,
       method: req.method.slice(0, 16),
       path,

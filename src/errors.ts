@@ -11,6 +11,22 @@ export class ArouterError extends Error {
   }
 }
 
+/** A genuine key refused (revoked, over its limit): who it belongs to is known, for the log, never the response. */
+export class KeyRefusedError extends ArouterError {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    readonly keyId: string,
+    readonly accountId: string,
+    /** Seconds until the key may try again (a 429's Retry-After, RFC 9110 10.2.3; the SDKs wait that long). */
+    readonly retryAfterS?: number,
+  ) {
+    super(status, code, message);
+    this.name = 'KeyRefusedError';
+  }
+}
+
 export const unauthorized = (message = 'Missing arouter key. Send it as "Authorization: Bearer lr_live_..." or the header your SDK uses.') =>
   new ArouterError(401, 'authentication_error', message);
 export const unknownProvider = (slug: string, known: readonly string[]) =>
@@ -26,7 +42,6 @@ export const storedObjectsRefused = (displayName: string) =>
     `This arouter key may not use ${displayName}'s stored-object APIs (files, batches, stored responses and the like): ` +
       "their objects belong to the operator's provider account, which every arouter account shares. The key was created with storedObjects: false.",
   );
-export const rateLimited = (message: string) => new ArouterError(429, 'rate_limit_exceeded', message);
 export const providerNotConfigured = (slug: string, envVar: string) =>
   new ArouterError(503, 'provider_not_configured', `Provider "${slug}" has no credential configured on this arouter (set ${envVar}).`);
 export const providerUnreachable = (slug: string, detail: string) =>
@@ -49,6 +64,12 @@ const CHALLENGE = { 'www-authenticate': 'Bearer realm="arouter"' };
 export function errorResponse(err: ArouterError, requestId: string, extraHeaders?: Record<string, string>): Response {
   return new Response(errorBody(err, requestId), {
     status: err.status,
-    headers: { 'content-type': 'application/json', 'x-arouter-request-id': requestId, ...(err.status === 401 ? CHALLENGE : undefined), ...extraHeaders },
+    headers: {
+      'content-type': 'application/json',
+      'x-arouter-request-id': requestId,
+      ...(err.status === 401 ? CHALLENGE : undefined),
+      ...(err instanceof KeyRefusedError && err.retryAfterS ? { 'retry-after': String(err.retryAfterS) } : undefined),
+      ...extraHeaders,
+    },
   });
 }

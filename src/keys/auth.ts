@@ -1,5 +1,5 @@
 // Turns a request's key into an account, or an ArouterError; per-pod rate limiting of keys lives here too.
-import { ArouterError, keyStoreUnavailable, rateLimited, unauthorized } from '../errors.ts';
+import { ArouterError, KeyRefusedError, keyStoreUnavailable, unauthorized } from '../errors.ts';
 import { type KeyCache, KeyStoreUnavailable } from './cache.ts';
 import { hashKey, looksLikeKey, sameHash } from './format.ts';
 import type { KeyRecord } from './store.ts';
@@ -53,7 +53,7 @@ export class Authenticator {
 
   private admit(key: string, hash: string, record: KeyRecord | null): Principal {
     if (!record || !sameHash(hash, record.hash)) throw unauthorized('Unknown arouter key.');
-    if (record.revoked) throw unauthorized('This arouter key has been revoked.');
+    if (record.revoked) throw new KeyRefusedError(401, 'authentication_error', 'This arouter key has been revoked.', record.id, record.account);
     this.checkRate(record);
     return { accountId: record.account, keyId: record.id, storedObjects: record.storedObjects, secret: key };
   }
@@ -87,7 +87,8 @@ export class Authenticator {
         room < 0
           ? w.start + MINUTE_MS - now + Math.max(0, 1 - (limit - 1) / w.count) * MINUTE_MS
           : (1 - room / w.previous) * MINUTE_MS - (now - w.start);
-      throw rateLimited(`Key ${record.id} is over its limit of ${limit} requests per minute on this pod; retry after ${Math.max(1, Math.ceil(waitMs / 1000))} s.`);
+      const retry = Math.max(1, Math.ceil(waitMs / 1000));
+      throw new KeyRefusedError(429, 'rate_limit_exceeded', `Key ${record.id} is over its limit of ${limit} requests per minute on this pod; retry after ${retry} s.`, record.id, record.account, retry);
     }
     w.count++;
   }

@@ -198,8 +198,16 @@ describe('keys', () => {
     expect((await call()).status).toBe(200);
     expect((await call()).status).toBe(200);
     const before = mock.received.length;
-    await expectError(await call(), 429, 'rate_limit_exceeded');
+    const over = await call();
+    // RFC 9110 10.2.3: whole seconds, which the OpenAI and Anthropic SDKs wait before retrying.
+    expect(over.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    expect(Number(over.headers.get('retry-after'))).toBeLessThanOrEqual(120);
+    const id = over.headers.get('x-arouter-request-id');
+    await expectError(over, 429, 'rate_limit_exceeded');
     expect(mock.received.length).toBe(before);
+    // The refusal is logged under the key that was over its limit.
+    const line = proxy.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id);
+    expect(line).toMatchObject({ msg: 'request refused', status: 429, error: 'rate_limit_exceeded', key_id: expect.stringMatching(/^key_/) });
     // Another key is not affected.
     expect((await handle('/openai/v1/models', { headers: auth() })).status).toBe(200);
   });
