@@ -1,7 +1,7 @@
 // Composes the HTTP surface (proxy, admin, usage, health, metrics) as one Elysia app, testable with app.handle().
 import { Elysia, t } from 'elysia';
 import { adminGuard } from './api/admin-auth.ts';
-import { ArouterError, errorResponse, KeyRefusedError, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
+import { ArouterError, errorResponse, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
 import type { Authenticator, Principal } from './keys/auth.ts';
 import { extractClientKey } from './keys/extract.ts';
 import type { KeyStore } from './keys/store.ts';
@@ -10,6 +10,7 @@ import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import type { ProviderSpec } from './providers/types.ts';
 import type { Forwarder } from './proxy/forward.ts';
 import { refusal } from './proxy/framing.ts';
+import { refusalRecorder } from './proxy/refusals.ts';
 import { reachesStoredObjects } from './proxy/stored-objects.ts';
 import { checkProviderPath, splitTarget, stripKeyFromQuery } from './proxy/target.ts';
 
@@ -51,25 +52,7 @@ const json = (body: unknown, status: number, requestId: string) =>
  * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
  */
 export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'onRefused'>): ProxyRoute {
-  /**
-   * A request refused before any provider call gets the access line a forwarded one gets from its snippet, so bad
-   * keys, limits and stored-object refusals show in the log and metrics. Only what passed the checks is named: the
-   * provider when known, the path once it proved valid, the key once it proved genuine; never the query.
-   */
-  const refused = (req: Request, requestId: string, err: ArouterError, provider: ProviderSpec | undefined, path: string | undefined, principal: Principal | undefined) => {
-    const refusedKey = err instanceof KeyRefusedError ? err : undefined;
-    d.log('info', 'request refused', {
-      request_id: requestId,
-      account_id: principal?.accountId ?? refusedKey?.accountId,
-      key_id: principal?.keyId ?? refusedKey?.keyId,
-      provider: provider?.slug,
-      method: req.method.slice(0, 16),
-      path,
-      status: err.status,
-      error: err.code,
-    });
-    d.onRefused?.(provider?.slug ?? '', err);
-  };
+  const refused = refusalRecorder(d.log, d.onRefused);
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
     const startedAt = Date.now();
@@ -88,7 +71,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
       return await d.forwarder.forward(req, { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt });
     } catch (err) {
       if (err instanceof ArouterError) {
-        refused(req, requestId, err, provider, path, principal);
+        refused(req, requestId, err, { provider, path, principal });
         return errorResponse(err, requestId);
       }
       d.log('error', 'proxy failed', { request_id: requestId, error: err instanceof Error ? err.name : 'unknown' });

@@ -14,6 +14,8 @@ import type { LogFields, Logger } from './log.ts';
 import { Gauge } from './api/metrics.ts';
 import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
 import { logAccess } from './proxy/access-log.ts';
+import { refusalRecorder } from './proxy/refusals.ts';
+import type { ArouterError } from './errors.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
 import { type Cuttable, Forwarder, type ProxyObserver, type UsageSink } from './proxy/forward.ts';
 import { createUsageProducer } from './usage/producer.ts';
@@ -122,7 +124,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const prices = loadPriceTable();
   let draining = false;
   // One proxy entry serves both ways in: the server's fetch ahead of the app, and the app's own onRequest.
-  const route = createProxyRoute({ forwarder, auth, log, onRefused: (provider, err) => metrics.refused(provider, err.code) });
+  const onRefused = (provider: string, err: ArouterError) => metrics.refused(provider, err.code);
+  const route = createProxyRoute({ forwarder, auth, log, onRefused });
   const app = createApp({
     proxyRoute: route,
     forwarder,
@@ -133,7 +136,15 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     metrics: () => metrics.render(),
     plugins: [
       usageRoutes({ ch, db: env.CLICKHOUSE_DB, auth, adminToken: env.AROUTER_ADMIN_TOKEN, log, newRequestId }),
-      unifiedRoutes({ forwarder, auth, providerKeys: settings.providerKeys, maxBodyBytes: env.AROUTER_MAX_BODY_BYTES, newRequestId, knownModels: () => prices.list() }),
+      unifiedRoutes({
+        forwarder,
+        auth,
+        providerKeys: settings.providerKeys,
+        maxBodyBytes: env.AROUTER_MAX_BODY_BYTES,
+        newRequestId,
+        knownModels: () => prices.list(),
+        refused: refusalRecorder(log, onRefused),
+      }),
     ],
     ready: async () => {
       const redisOk = redis.status === 'ready';

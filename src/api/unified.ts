@@ -1,10 +1,12 @@
 // One OpenAI-compatible endpoint for every provider: `model: "provider/model"` picks the provider, nothing else changes.
 import type { Elysia } from 'elysia';
 import { ArouterError, badRequest, errorResponse, providerNotConfigured } from '../errors.ts';
-import type { Authenticator } from '../keys/auth.ts';
+import type { Authenticator, Principal } from '../keys/auth.ts';
 import { extractClientKey } from '../keys/extract.ts';
 import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
 import type { Forwarder } from '../proxy/forward.ts';
+import type { RefusalRecorder } from '../proxy/refusals.ts';
+import type { ProviderSpec } from '../providers/types.ts';
 import { prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
 import { topLevelString } from './json-field.ts';
 
@@ -16,16 +18,22 @@ export interface UnifiedDeps {
   newRequestId(): string;
   /** Models per provider slug known to the price table. */
   knownModels(): ReadonlyArray<{ provider: string; model: string }>;
+  /** Logs (and counts) a request refused before any provider call; nothing when absent. */
+  refused?: RefusalRecorder;
 }
 
 const PREFIXES = PROVIDERS.map((p) => `${p.slug}/`).join(', ');
+/** The unified route's own path, logged for its refusals (the provider's path is only chosen from the body). */
+const UNIFIED_PATH = '/v1/chat/completions';
 
 export function unifiedRoutes(d: UnifiedDeps) {
   const chat = async (req: Request): Promise<Response> => {
     const requestId = d.newRequestId();
     const startedAt = Date.now();
+    let principal: Principal | undefined;
+    let provider: ProviderSpec | undefined;
     try {
-      const principal = await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
+      principal = await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
       const body = await readWholeBody(req, d.maxBodyBytes);
       const member = topLevelString(body, 'model');
       if (member === null) throw badRequest('The body must be a JSON chat completions request.');
@@ -34,7 +42,7 @@ export function unifiedRoutes(d: UnifiedDeps) {
       }
       const model = member.value;
       const slash = model.indexOf('/');
-      const provider = providerBySlug(model.slice(0, slash));
+      provider = providerBySlug(model.slice(0, slash));
       const bare = model.slice(slash + 1);
       if (!provider || !bare) throw badRequest(`Unknown provider prefix in model "${model.slice(0, 100)}". Accepted prefixes: ${PREFIXES}.`);
       if (!d.providerKeys.has(provider.slug)) throw providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`);
@@ -45,8 +53,9 @@ export function unifiedRoutes(d: UnifiedDeps) {
       });
       return await d.forwarder.forward(req, { requestId, provider, path, search: '', principal, startedAt, preparedBody });
     } catch (err) {
-      if (err instanceof ArouterError) return errorResponse(err, requestId);
-      throw err;
+      if (!(err instanceof ArouterError)) throw err;
+      d.refused?.(req, requestId, err, { provider, principal, path: UNIFIED_PATH });
+      return errorResponse(err, requestId);
     }
   };
 
@@ -55,8 +64,9 @@ export function unifiedRoutes(d: UnifiedDeps) {
     try {
       await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
     } catch (err) {
-      if (err instanceof ArouterError) return errorResponse(err, requestId);
-      throw err;
+      if (!(err instanceof ArouterError)) throw err;
+      d.refused?.(req, requestId, err, { path: '/v1/models' });
+      return errorResponse(err, requestId);
     }
     const data = d
       .knownModels()

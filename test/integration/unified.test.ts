@@ -145,3 +145,29 @@ test('GET /v1/models lists priced models of configured providers as provider/mod
   expect(ids.every((id) => /^[a-z]+\/.+/.test(id))).toBe(true);
   expect(ids.some((id) => id.startsWith('minimax/'))).toBe(false);
 });
+
+test('refusals on the unified route are counted like the provider routes', async () => {
+  const before = await refusals();
+  const res = await fetch(`http://127.0.0.1:${server.port}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer lr_live_unknown-key-for-the-unified-route-0000', 'content-type': 'application/json' },
+    body: '{"model":"openai/gpt-4.1-nano","messages":[]}',
+  });
+  expect(res.status).toBe(401);
+  let status = 0;
+  await client.chat.completions.create({ model: 'minimax/MiniMax-M1', messages: [{ role: 'user', content: 'hi' }] }).catch((e: { status: number }) => {
+    status = e.status;
+  });
+  expect(status).toBe(503);
+  const after = await refusals();
+  expect(after.get('unknown authentication_error') ?? 0).toBe((before.get('unknown authentication_error') ?? 0) + 1);
+  expect(after.get('minimax provider_not_configured') ?? 0).toBe((before.get('minimax provider_not_configured') ?? 0) + 1);
+});
+
+/** arouter_refused_total by "provider type", read from the runtime's /metrics. */
+async function refusals(): Promise<Map<string, number>> {
+  const text = await (await pipe.runtime.app.handle(new Request('http://arouter.test/metrics'))).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^arouter_refused_total\{provider="([^"]*)",type="([^"]*)"\} (\d+)$/gm)) out.set(`${m[1]} ${m[2]}`, Number(m[3]));
+  return out;
+}
