@@ -52,7 +52,7 @@ const json = (body: unknown, status: number, requestId: string) =>
  * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
  */
 export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'onRefused'>): ProxyRoute {
-  const refused = refusalRecorder(d.log, d.onRefused);
+  const recordRefusal = refusalRecorder(d.log, d.onRefused);
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
     const startedAt = Date.now();
@@ -71,7 +71,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
       return await d.forwarder.forward(req, { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt });
     } catch (err) {
       if (err instanceof ArouterError) {
-        refused(req, requestId, err, { provider, path, principal });
+        recordRefusal(req, requestId, err, { provider, path, principal });
         return errorResponse(err, requestId);
       }
       d.log('error', 'proxy failed', { request_id: requestId, error: err instanceof Error ? err.name : 'unknown' });
