@@ -9,7 +9,7 @@ import type { Logger } from './log.ts';
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import type { ProviderSpec } from './providers/types.ts';
 import type { Forwarder } from './proxy/forward.ts';
-import { refusal } from './proxy/framing.ts';
+import { framingError } from './proxy/framing.ts';
 import { refusalRecorder } from './proxy/refusals.ts';
 import { reachesStoredObjects } from './proxy/stored-objects.ts';
 import { checkProviderPath, splitTarget, stripKeyFromQuery } from './proxy/target.ts';
@@ -80,10 +80,11 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
   };
   return (req) => {
     // Before routing too: the router cannot parse a CONNECT's authority-form target (RFC 9112 3.2.3).
-    const refused = refusal(req, newRequestId);
-    if (refused) {
-      d.log('info', 'request refused', { request_id: refused.headers.get('x-arouter-request-id'), method: req.method.slice(0, 16), status: refused.status });
-      return refused;
+    const framing = framingError(req);
+    if (framing) {
+      const requestId = newRequestId();
+      recordRefusal(req, requestId, framing.error, {});
+      return errorResponse(framing.error, requestId, framing.headers);
     }
     const { slug, rest, search } = splitTarget(req.url);
     return providerBySlug(slug) ? proxy(req, slug, rest, search) : undefined;
@@ -92,6 +93,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
 
 export function createApp(d: AppDeps) {
   const requireAdmin = adminGuard(d.adminToken);
+  const recordRefusal = refusalRecorder(d.log, d.onRefused);
   const route = d.proxyRoute ?? createProxyRoute(d);
 
   const extra = new Elysia();
@@ -109,7 +111,11 @@ export function createApp(d: AppDeps) {
         const id = newRequestId();
         if (code === 'NOT_FOUND') {
           const seg = firstSegment(request.url);
-          return errorResponse(seg && !RESERVED.has(seg) ? unknownProvider(seg, SLUGS) : notFound(new URL(request.url).pathname), id);
+          if (!seg || RESERVED.has(seg)) return errorResponse(notFound(new URL(request.url).pathname), id);
+          // Meant for a provider: refused like the provider routes' other refusals (the slug is the client's text).
+          const unknown = unknownProvider(seg, SLUGS);
+          recordRefusal(request, id, unknown, {});
+          return errorResponse(unknown, id);
         }
         if (code === 'VALIDATION') return errorResponse(new ArouterError(400, 'invalid_request', `Request body failed validation: ${validationSummary(error)}`), id);
         if (code === 'PARSE') return errorResponse(new ArouterError(400, 'invalid_request', 'Request body is not valid JSON.'), id);

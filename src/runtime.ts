@@ -132,6 +132,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     auth,
     keys,
     log,
+    onRefused,
     adminToken: env.AROUTER_ADMIN_TOKEN,
     metrics: () => metrics.render(),
     plugins: [

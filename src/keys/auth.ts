@@ -87,8 +87,10 @@ export class Authenticator {
         room < 0
           ? w.start + MINUTE_MS - now + Math.max(0, 1 - (limit - 1) / w.count) * MINUTE_MS
           : (1 - room / w.previous) * MINUTE_MS - (now - w.start);
-      const retry = Math.max(1, Math.ceil(waitMs / 1000));
-      throw new KeyRefusedError(429, 'rate_limit_exceeded', `Key ${record.id} is over its limit of ${limit} requests per minute on this pod; retry after ${retry} s.`, record.id, record.account, retry);
+      // Whole milliseconds first (floating point leaves 20000.000000000004), and at most the window: the OpenAI SDK
+      // ignores a Retry-After over 60 s, and the Anthropic SDK would sleep through a longer one on every retry.
+      const waitS = Math.max(1, Math.ceil(Math.round(waitMs) / 1000));
+      throw new KeyRefusedError(429, 'rate_limit_exceeded', `Key ${record.id} is over its limit of ${limit} requests per minute on this pod; retry after ${waitS} s.`, record.id, record.account, Math.min(60, waitS));
     }
     w.count++;
   }

@@ -1,5 +1,5 @@
 // Requests refused before routing: arouter opens no tunnels and reflects nothing, whatever the path.
-import { ArouterError, errorResponse, methodNotAllowed } from '../errors.ts';
+import { ArouterError, methodNotAllowed } from '../errors.ts';
 
 /** The contract's methods, plus HEAD and OPTIONS, which carry no risk for a forwarder. */
 const ALLOWED = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -7,25 +7,24 @@ const ALLOWED_SET = new Set<string>(ALLOWED);
 const ALLOW_HEADER = ALLOWED.join(', ');
 
 /**
- * The refusal for a request arouter must not forward, or null.
+ * Why arouter must not forward a request (with the headers its answer needs), or null.
  * - CONNECT asks for a tunnel (RFC 9110 9.3.6) and TRACE for a reflection of the request (RFC 9110 9.3.8), which
  *   would echo the provider credential arouter adds; both get 405 with Allow (RFC 9110 15.5.6), as any other method.
  * - An Upgrade header asks to switch protocols (WebSocket, h2c; RFC 9110 7.8). A server may ignore it, but a
  *   WebSocket client would then see a plain HTTP answer from the provider; a clear 400 that names the reason is
  *   better, and the provider never sees the request.
  */
-export function refusal(req: Request, newRequestId: () => string): Response | null {
+export function framingError(req: Request): { error: ArouterError; headers?: Record<string, string> } | null {
   if (!ALLOWED_SET.has(req.method)) {
     // After a CONNECT head Bun reads the rest of the connection as that request's body, so nothing more can be
     // served on it: close it rather than leave it open and deaf.
     const close: Record<string, string> = req.method === 'CONNECT' ? { connection: 'close' } : {};
-    return errorResponse(methodNotAllowed(req.method), newRequestId(), { allow: ALLOW_HEADER, ...close });
+    return { error: methodNotAllowed(req.method), headers: { allow: ALLOW_HEADER, ...close } };
   }
   if (req.headers.has('upgrade')) {
-    return errorResponse(
-      new ArouterError(400, 'upgrade_not_supported', 'arouter does not switch protocols (WebSocket, h2c): send a plain HTTP/1.1 request without an Upgrade header.'),
-      newRequestId(),
-    );
+    return {
+      error: new ArouterError(400, 'upgrade_not_supported', 'arouter does not switch protocols (WebSocket, h2c): send a plain HTTP/1.1 request without an Upgrade header.'),
+    };
   }
   return null;
 }

@@ -16,19 +16,21 @@ export type RefusalRecorder = (req: Request, requestId: string, err: ArouterErro
 
 /**
  * A refused request gets the access line a forwarded one gets from its snippet, so bad keys, limits and stored-object
- * refusals show in the log and metrics. Only what passed the checks is named (the provider when known, the path once
- * valid, the key once genuine), never the query, and never a slug or path the checks refused.
+ * refusals show in the log and metrics. Only what passed the checks is named (the provider when known, the key once
+ * genuine, and then the path), never the query, and never a slug or path the checks refused.
  */
 export function refusalRecorder(log: Logger, onRefused?: (provider: string, err: ArouterError) => void): RefusalRecorder {
   return (req, requestId, err, facts) => {
     const key = err instanceof KeyRefusedError ? err : undefined;
+    // Client text (the path) is logged only for a genuine key's request: an anonymous client cannot write to the log.
+    const genuine = facts.principal !== undefined || key !== undefined;
     log('info', 'request refused', {
       request_id: requestId,
       account_id: facts.principal?.accountId ?? key?.accountId,
       key_id: facts.principal?.keyId ?? key?.keyId,
       provider: facts.provider?.slug,
       method: req.method.slice(0, 16),
-      path: facts.path,
+      path: genuine ? facts.path : undefined,
       status: err.status,
       error: err.code,
     });

@@ -150,6 +150,12 @@ describe('request targets and methods', () => {
     expect(r.status).toBe(405);
     expect(r.headers.allow).toBeTruthy();
     expect(await providerHeads()).toBe(before);
+    // Logged and counted with the other refusals, under its error type.
+    const id = r.headers['x-arouter-request-id'];
+    const line = await waitFor(() => proxy.logs().find((l) => l.msg === 'request refused' && l.request_id === id), 10_000, 'the refusal line');
+    expect(line).toMatchObject({ method: 'TRACE', status: 405, error: 'method_not_allowed' });
+    const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+    expect(metrics).toMatch(/^arouter_refused_total\{provider="unknown",type="method_not_allowed"\} [1-9]/m);
   });
 
   test("a Host of three characters or fewer (a short service name on port 80) still reaches arouter's own routes", async () => {

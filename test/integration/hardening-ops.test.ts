@@ -179,6 +179,7 @@ describe('metrics and logs after real traffic', () => {
     expect(m.get('arouter_bytes_total{provider="openai",direction="out"}')).toBeGreaterThan(0);
     expect(m.get('arouter_open_streams{provider="anthropic"}')).toBe(1);
     expect(m.get('arouter_refused_total{provider="openai",type="authentication_error"}')).toBe(1);
+    expect(m.get('arouter_refused_total{provider="unknown",type="unknown_provider"}')).toBe(1);
     expect(m.get('arouter_outbox_files')).toBe(0);
     expect(m.has('arouter_outbox_bytes')).toBe(true);
     // Nothing consumes this test's queue, so jobs wait and age; the sampler runs every 5 s off the request path.
@@ -223,8 +224,13 @@ describe('metrics and logs after real traffic', () => {
     await waitFor(() => proxy.logs().some((l) => l.msg === 'request refused' && l.request_id === ids.unknownKey), 10_000, 'the refusal line');
     const refusal = (id: string) => proxy.logs().filter((l) => l.msg === 'request refused' && l.request_id === id);
     const [badKey] = refusal(ids.unknownKey ?? '');
-    expect(badKey).toMatchObject({ level: 'info', provider: 'openai', method: 'GET', path: '/v1/models', status: 401, error: 'authentication_error' });
+    expect(badKey).toMatchObject({ level: 'info', provider: 'openai', method: 'GET', status: 401, error: 'authentication_error' });
+    // No genuine key, so nothing the client wrote (its path) reaches the log.
     expect(badKey?.key_id).toBeUndefined();
+    expect(badKey?.path).toBeUndefined();
+    const [badProvider] = refusal(ids.unknownProvider ?? '');
+    expect(badProvider).toMatchObject({ status: 404, error: 'unknown_provider' });
+    expect(badProvider?.provider).toBeUndefined();
     expect(proxy.lines.join('\n')).not.toContain('no-such-provider');
     expect(proxy.lines.join('\n')).not.toContain(UNKNOWN_KEY);
   });
