@@ -99,8 +99,21 @@ RUN_LOG="$(mktemp "${TMPDIR:-/tmp}/arouter-test-run.XXXXXX")"
 fg=(); [ -t 0 ] && fg=(--foreground)
 set +e
 tests_started=1
-timeout "${fg[@]}" --signal=TERM --kill-after=30 "$MAX_SECONDS" bun test --timeout "$TIMEOUT_MS" "${targets[@]}" 2>&1 9>&- | tee "$RUN_LOG"
-rcs=("${PIPESTATUS[@]}"); bun_rc=${rcs[0]}; tee_rc=${rcs[1]}
+# The tests run in the background, written to the run's log and shown from it as they go, and this script waits for
+# them: bash runs a trap only between foreground commands, so a TERM or INT sent to this script would otherwise wait
+# for the whole run. The trap stops the tests with TERM (timeout hands it to bun; a background command of a script
+# ignores INT, so a Ctrl-C is passed on as TERM too) and waits for them.
+timeout "${fg[@]}" --signal=TERM --kill-after=30 "$MAX_SECONDS" bun test --timeout "$TIMEOUT_MS" "${targets[@]}" >"$RUN_LOG" 2>&1 9>&- &
+tests_pid=$!
+tail -n +1 -f --pid="$tests_pid" "$RUN_LOG" 9>&- &
+tail_pid=$!
+stop_tests() { kill -TERM "$tests_pid" 2>/dev/null; wait "$tests_pid" 2>/dev/null; wait "$tail_pid" 2>/dev/null; exit "$1"; }
+trap 'stop_tests 130' INT
+trap 'stop_tests 143' TERM
+wait "$tests_pid"; bun_rc=$?
+wait "$tail_pid"; tee_rc=$?
+trap 'exit 130' INT
+trap 'exit 143' TERM
 cp "$RUN_LOG" "$LOG" || note "could not copy the output to $LOG"
 set -e
 [ "$bun_rc" = 124 ] && note "bun test was stopped after ${MAX_SECONDS}s"
@@ -116,7 +129,7 @@ cleanup; started_services=(); SERVICES_DIR=""
 note "log: $LOG; total time $((SECONDS - total_start))s"
 status=0
 if [ "$tee_rc" != 0 ]; then
-  note "FAILED: the test output could not be recorded (tee exit code $tee_rc)"
+  note "FAILED: the test output could not be shown (tail exit code $tee_rc)"
   pass=0; fail=0; status=1
 elif [ -z "$pass" ] || [ -z "$fail" ] || [ -z "$ran" ]; then
   note "FAILED: could not find bun's test summary (exit code $bun_rc)"
