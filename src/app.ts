@@ -10,6 +10,7 @@ import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import type { ProviderSpec } from './providers/types.ts';
 import type { Forwarder } from './proxy/forward.ts';
 import { framingError } from './proxy/framing.ts';
+import { forwardOwned, ownedTarget, type OwnedDeps } from './proxy/owned-objects.ts';
 import { refusalRecorder } from './proxy/refusals.ts';
 import { reachesStoredObjects } from './proxy/stored-objects.ts';
 import { checkProviderPath, splitTarget, stripKeyFromQuery } from './proxy/target.ts';
@@ -29,6 +30,8 @@ export interface AppDeps {
   proxyRoute?: ProxyRoute;
   /** Told of every proxied request refused before any provider call (metrics); the provider slug or '' when unknown. */
   onRefused?(provider: string, err: ArouterError): void;
+  /** Where keys with storedObjects "own" have their objects recorded; without it such keys are kept off entirely. */
+  owned?: Omit<OwnedDeps, 'forwarder'>;
 }
 
 export type ProxyRoute = (req: Request) => Response | Promise<Response> | undefined;
@@ -51,7 +54,7 @@ const json = (body: unknown, status: number, requestId: string) =>
  * before routing, undefined for arouter's own routes. The server calls it ahead of the framework, so the hot path
  * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
  */
-export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'onRefused'>): ProxyRoute {
+export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'onRefused' | 'owned'>): ProxyRoute {
   const recordRefusal = refusalRecorder(d.log, d.onRefused);
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
@@ -65,10 +68,13 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
       path = checkProviderPath(rest);
       const hasQuery = search.length > 1;
       principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
-      if (!principal.storedObjects && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
-        throw storedObjectsRefused(provider.displayName);
+      const call = { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt };
+      if (principal.storedObjects !== true && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
+        const target = principal.storedObjects === 'own' && d.owned ? ownedTarget(provider.storedObjects, path) : null;
+        if (!target || !d.owned) throw storedObjectsRefused(provider.displayName);
+        return await forwardOwned({ ...d.owned, forwarder: d.forwarder }, req, call, target);
       }
-      return await d.forwarder.forward(req, { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt });
+      return await d.forwarder.forward(req, call);
     } catch (err) {
       if (err instanceof ArouterError) {
         recordRefusal(req, requestId, err, { provider, path, principal });
@@ -142,7 +148,7 @@ export function createApp(d: AppDeps) {
             account: t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' }),
             name: t.Optional(t.String({ maxLength: 256 })),
             rpm: t.Optional(t.Integer({ minimum: 0 })),
-            storedObjects: t.Optional(t.Boolean()),
+            storedObjects: t.Optional(t.Union([t.Boolean(), t.Literal('own')])),
           },
           // A misspelt option (stored_objects) must not quietly make a key with the default access.
           { additionalProperties: false }),

@@ -1,10 +1,10 @@
 // Command-line key management against the same Redis the proxy uses: create, list, revoke.
 import Redis from 'ioredis';
 import { ConfigError, loadSettings } from './config.ts';
-import { KeyStore } from './keys/store.ts';
+import { KeyStore, type StoredObjectAccess } from './keys/store.ts';
 
 const USAGE = `usage:
-  bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>] [--no-stored-objects]
+  bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>] [--no-stored-objects | --own-stored-objects]
   bun run src/cli.ts keys list --account <account>
   bun run src/cli.ts keys revoke <key id>
 Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
@@ -21,6 +21,13 @@ function checkOptions(args: string[], valued: readonly string[], switches: reado
     const v = args[++i];
     if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value`);
   }
+}
+
+function storedObjectsOf(args: string[]): StoredObjectAccess {
+  const none = args.includes('--no-stored-objects');
+  const own = args.includes('--own-stored-objects');
+  if (none && own) throw new Error('--no-stored-objects and --own-stored-objects exclude each other');
+  return none ? false : own ? 'own' : true;
 }
 
 /** --rpm as the admin API takes it: a whole number, 0 or more (0 = the pod default). */
@@ -53,10 +60,10 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   const store = new KeyStore(redis, settings.env.AROUTER_KEY_PREFIX);
   try {
     if (cmd === 'create') {
-      checkOptions(rest, ['--account', '--name', '--rpm'], ['--no-stored-objects']);
+      checkOptions(rest, ['--account', '--name', '--rpm'], ['--no-stored-objects', '--own-stored-objects']);
       const account = flag(rest, 'account');
       if (!account) throw new Error('--account is required');
-      const created = await store.create(account, { name: flag(rest, 'name') ?? '', rpm: rpmOf(rest), storedObjects: !rest.includes('--no-stored-objects') });
+      const created = await store.create(account, { name: flag(rest, 'name') ?? '', rpm: rpmOf(rest), storedObjects: storedObjectsOf(rest) });
       out(JSON.stringify(created));
       return 0;
     }

@@ -14,6 +14,7 @@ import type { LogFields, Logger } from './log.ts';
 import { Gauge } from './api/metrics.ts';
 import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
 import { logAccess } from './proxy/access-log.ts';
+import { redisOwnership } from './proxy/owned-objects.ts';
 import { refusalRecorder } from './proxy/refusals.ts';
 import type { ArouterError } from './errors.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
@@ -125,7 +126,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   let draining = false;
   // One proxy entry serves both ways in: the server's fetch ahead of the app, and the app's own onRequest.
   const onRefused = (provider: string, err: ArouterError) => metrics.refused(provider, err.code);
-  const route = createProxyRoute({ forwarder, auth, log, onRefused });
+  const owned = { ownership: redisOwnership(redis, env.AROUTER_KEY_PREFIX), maxBodyBytes: env.AROUTER_MAX_BODY_BYTES };
+  const route = createProxyRoute({ forwarder, auth, log, onRefused, owned });
   const app = createApp({
     proxyRoute: route,
     forwarder,

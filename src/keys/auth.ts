@@ -2,13 +2,13 @@
 import { ArouterError, KeyRefusedError, keyStoreUnavailable, unauthorized } from '../errors.ts';
 import { type KeyCache, KeyStoreUnavailable } from './cache.ts';
 import { hashKey, looksLikeKey, sameHash } from './format.ts';
-import type { KeyRecord } from './store.ts';
+import type { KeyRecord, StoredObjectAccess } from './store.ts';
 
 export interface Principal {
   accountId: string;
   keyId: string;
-  /** Whether the key may use the providers' stored-object APIs (see KeyRecord). */
-  storedObjects: boolean;
+  /** How far the key reaches into the providers' stored-object APIs (see StoredObjectAccess). */
+  storedObjects: StoredObjectAccess;
   /** The raw key, kept only to strip/redact it; never logged. */
   secret: string;
 }

@@ -2,6 +2,13 @@
 import type Redis from 'ioredis';
 import { generateKey, generateKeyId, hashKey } from './format.ts';
 
+/**
+ * A key's reach into the providers' stored-object APIs, whose objects every account shares (README, Keys): all of
+ * them (true), none (false), or only the objects its own account's requests made ('own', where a provider declares
+ * which collections arouter can track).
+ */
+export type StoredObjectAccess = boolean | 'own';
+
 export interface KeyRecord {
   id: string;
   account: string;
@@ -10,8 +17,7 @@ export interface KeyRecord {
   revoked: boolean;
   /** Requests per minute allowed on this key per pod; 0 = the pod default. */
   rpm: number;
-  /** Whether the key may use the providers' stored-object APIs, whose objects every account shares (README, Keys). */
-  storedObjects: boolean;
+  storedObjects: StoredObjectAccess;
   /** SHA-256 of the secret, compared in constant time on every check. */
   hash: string;
 }
@@ -21,7 +27,7 @@ export interface CreatedKey {
   key: string;
   account: string;
   name: string;
-  storedObjects: boolean;
+  storedObjects: StoredObjectAccess;
 }
 
 /** What a key may do besides reaching the providers; absent options keep the defaults. */
@@ -29,8 +35,8 @@ export interface KeyOptions {
   name?: string;
   /** Requests per minute per pod; 0 = the pod default. */
   rpm?: number;
-  /** false keeps the key off every provider's stored-object APIs; default true. */
-  storedObjects?: boolean;
+  /** false keeps the key off every provider's stored-object APIs, 'own' limits it to its account's objects; default true. */
+  storedObjects?: StoredObjectAccess;
 }
 
 export class KeyStore {
@@ -59,7 +65,7 @@ export class KeyStore {
     const hash = hashKey(key);
     const name = o.name ?? '';
     const storedObjects = o.storedObjects ?? true;
-    const fields = { id, account, name, createdAt: new Date().toISOString(), revoked: '0', rpm: String(o.rpm ?? 0), storedObjects: storedObjects ? '1' : '0', hash };
+    const fields = { id, account, name, createdAt: new Date().toISOString(), revoked: '0', rpm: String(o.rpm ?? 0), storedObjects: storedObjects === 'own' ? 'own' : storedObjects ? '1' : '0', hash };
     await this.redis
       .multi()
       .hset(this.byHash(hash), fields)
@@ -107,7 +113,7 @@ function toRecord(h: Record<string, string>): KeyRecord {
     revoked: h.revoked === '1',
     rpm: Number(h.rpm ?? 0) || 0,
     // Keys created before the option existed had no such field: they keep the access they had.
-    storedObjects: h.storedObjects !== '0',
+    storedObjects: h.storedObjects === 'own' ? 'own' : h.storedObjects !== '0',
     hash: h.hash ?? '',
   };
 }

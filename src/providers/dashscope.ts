@@ -1,5 +1,5 @@
 // Dashscope (Alibaba): native text-generation (cumulative usage per event, SSE via header) and compatible-mode.
-import { batchOutputChoice } from './openai-style.ts';
+import { batchOutputChoice, OPENAI_STYLE_OWNED } from './openai-style.ts';
 import type { ProviderSpec } from './types.ts';
 
 // Compatible-mode batches write OpenAI-shaped output files; only successful requests are billed, at 50%
@@ -26,6 +26,7 @@ export const dashscope: ProviderSpec = {
   storedObjects: {
     prefixes: ['/compatible-mode/v1/files', '/compatible-mode/v1/batches', '/api/v1/files', '/api/v1/tasks', '/api/v1/fine-tunes', '/api/v1/deployments'],
     routes: [{ methods: ['POST'], path: /^\/api\/v1\/services\//, header: ['x-dashscope-async', /^\s*enable\s*$/i] }],
+    owned: OPENAI_STYLE_OWNED('/compatible-mode/v1'),
     source: 'https://www.alibabacloud.com/help/en/model-studio/batch-interfaces-compatible-with-openai; https://www.alibabacloud.com/help/en/model-studio/manage-asynchronous-tasks',
   },
 };

@@ -1,5 +1,5 @@
 // Groq: OpenAI-style under /openai/v1; streams carry usage (and x_groq.usage) without being asked.
-import { openAiStyle } from './openai-style.ts';
+import { OPENAI_STYLE_OWNED, openAiStyle } from './openai-style.ts';
 
 export const groq = openAiStyle({
   slug: 'groq',
@@ -9,5 +9,5 @@ export const groq = openAiStyle({
   chatCompletionsSource: 'https://console.groq.com/docs/openai',
   // Batch output files as OpenAI's, billed at 50% (https://console.groq.com/docs/batch).
   batchOutput: { path: /^\/openai\/v1\/files\/[^/]+\/content$/, priceFactor: 0.5 },
-  storedObjects: { prefixes: ['/openai/v1/files', '/openai/v1/batches'], source: 'https://console.groq.com/docs/batch' },
+  storedObjects: { prefixes: ['/openai/v1/files', '/openai/v1/batches'], owned: OPENAI_STYLE_OWNED('/openai/v1'), source: 'https://console.groq.com/docs/batch' },
 });

@@ -1,5 +1,5 @@
 // Kimi (Moonshot): OpenAI-style; stream usage sits in choices[0].usage of the final chunk (unverified: no fixture).
-import { FILE_CONTENT, openAiStyle } from './openai-style.ts';
+import { FILE_CONTENT, OPENAI_STYLE_OWNED, openAiStyle } from './openai-style.ts';
 
 export const kimi = openAiStyle({
   slug: 'kimi',
@@ -9,5 +9,5 @@ export const kimi = openAiStyle({
   chatCompletionsSource: 'https://platform.kimi.com/docs/api/overview',
   // Batch output files as OpenAI's; the batch API saves 40% (https://platform.kimi.ai/docs/guide/use-batch-api).
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.6 },
-  storedObjects: { prefixes: ['/v1/files', '/v1/batches', '/v1/caching'], source: 'https://platform.kimi.com/docs/api/overview (files, batch, context caching)' },
+  storedObjects: { prefixes: ['/v1/files', '/v1/batches', '/v1/caching'], owned: OPENAI_STYLE_OWNED('/v1'), source: 'https://platform.kimi.com/docs/api/overview (files, batch, context caching)' },
 });

@@ -14,6 +14,8 @@ export const mistral = openAiStyle({
     prefixes: ['/v1/files', '/v1/batch', '/v1/fine_tuning', '/v1/libraries', '/v1/agents', '/v1/conversations'],
     // A fine-tuned model is deleted by its id.
     routes: [{ methods: ['DELETE'], path: /^\/v1\/models\/./ }],
+    // A batch job names its input files in a list and gets one output and one error file.
+    owned: [{ path: '/v1/files' }, { path: '/v1/batch/jobs', references: ['input_files'], derived: ['output_file', 'error_file'] }],
     source: 'https://docs.mistral.ai/api/ (Files, Batch, Fine Tuning, Libraries, Agents, Conversations)',
   },
 });

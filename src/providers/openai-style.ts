@@ -32,6 +32,12 @@ export const RESPONSE_RETRIEVAL = [/^\/v1\/responses\/[^/]+$/, { format: 'openai
 /** GET /v1/files/{id}/content: a file's bytes, where OpenAI-style batch APIs hand out their output files. */
 export const FILE_CONTENT = /^\/v1\/files\/[^/]+\/content$/;
 
+/** OpenAI's files and batches as owned collections: a batch names its input file and gets output and error files. */
+export const OPENAI_STYLE_OWNED = (base: string) => [
+  { path: `${base}/files` },
+  { path: `${base}/batches`, references: ['input_file_id'], derived: ['output_file_id', 'error_file_id'] },
+];
+
 /** GET and DELETE of a stored response (`/v1/responses/{id}`, its input items): the POST that makes one is not. */
 export const STORED_RESPONSE = { methods: ['GET', 'DELETE'], path: /^\/v1\/responses\/[^/]+/ } as const;
 

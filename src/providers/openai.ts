@@ -1,5 +1,5 @@
 // OpenAI: Bearer auth; chat completions report stream usage only when asked; Responses API has its own usage shape.
-import { FILE_CONTENT, openAiStyle, RESPONSE_RETRIEVAL, STORED_RESPONSE } from './openai-style.ts';
+import { FILE_CONTENT, OPENAI_STYLE_OWNED, openAiStyle, RESPONSE_RETRIEVAL, STORED_RESPONSE } from './openai-style.ts';
 
 export const openai = openAiStyle({
   slug: 'openai',
@@ -28,6 +28,7 @@ export const openai = openAiStyle({
       // A fine-tuned model is deleted by its id (listing models stays open: SDKs call it to check a model exists).
       { methods: ['DELETE'], path: /^\/v1\/models\/./ },
     ],
+    owned: OPENAI_STYLE_OWNED('/v1'),
     source: 'https://platform.openai.com/docs/api-reference (Files, Uploads, Batch, Vector stores, Assistants, Containers, Conversations, Fine-tuning, Evals, Videos, ChatKit, Responses, Chat Completions, Models)',
   },
 });

@@ -38,11 +38,29 @@ export interface MethodRoute {
  * operator's provider account, so every arouter key that reaches them shares them; a key created with
  * `storedObjects: false` is refused them (src/proxy/stored-objects.ts).
  */
+/**
+ * A collection whose objects arouter can keep per account for keys with `storedObjects: "own"`: a POST to `path`
+ * creates one, named by the answer's `id`; a GET of `path` lists them (in `data`); `path/{id}...` reaches one.
+ */
+export interface OwnedCollection {
+  /** Lower case, like the prefixes. */
+  path: string;
+  /** Fields of a create request's JSON body that name other objects, which must be the account's own (a batch's
+   *  input file). A field may hold one id or a list. */
+  references?: readonly string[];
+  /** Fields of the object's answers naming objects the provider made for it (a batch's output and error files):
+   *  they become the account's too when the owner reads the object. */
+  derived?: readonly string[];
+}
+
 export interface StoredObjectRoutes {
   /** Lower-case path prefixes matched on whole segments (`/v1/files` covers `/v1/files/f/content`, not
    *  `/v1/filesystem`), for every method. */
   prefixes: readonly string[];
   routes?: readonly MethodRoute[];
+  /** The collections keys with `storedObjects: "own"` may use, each for its account's objects only; every other
+   *  stored-object path is refused to such keys. */
+  owned?: readonly OwnedCollection[];
   /** Where the list comes from (docs pages), recorded for maintainers. */
   source: string;
 }

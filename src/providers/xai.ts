@@ -16,6 +16,8 @@ export const xai = openAiStyle({
     prefixes: ['/v1/files', '/v1/batches', '/v1/documents', '/v1/videos'],
     // A deferred completion is fetched later by the request id its creation returned.
     routes: [STORED_RESPONSE, { methods: ['GET'], path: /^\/v1\/chat\/deferred-completion\// }],
+    // Its batches are its own shape (requests added to a batch, results read by page): files only.
+    owned: [{ path: '/v1/files' }],
     source: 'https://docs.x.ai/docs/api-reference; https://docs.x.ai/docs/guides/deferred-chat-completions',
   },
 });

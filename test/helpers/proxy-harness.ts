@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../../src/log.ts';
 import { envName, PROVIDERS } from '../../src/providers/index.ts';
 import { createConnectProbe } from '../../src/proxy/connect-probe.ts';
 import { Forwarder } from '../../src/proxy/forward.ts';
+import { redisOwnership } from '../../src/proxy/owned-objects.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 import { TEST_REDIS_URL, uniqueName } from './env.ts';
 
@@ -74,6 +75,7 @@ export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
     adminToken: ADMIN_TOKEN,
     metrics: () => '',
     ready: async () => ({ ok: true, detail: {} }),
+    owned: { ownership: redisOwnership(redis, keys.prefix), maxBodyBytes: settings.env.AROUTER_MAX_BODY_BYTES },
   });
   return {
     app,

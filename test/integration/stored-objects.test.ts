@@ -70,6 +70,10 @@ describe('admin API', () => {
     expect((JSON.parse(out[0]!) as { storedObjects: boolean }).storedObjects).toBe(false);
     expect(await runCli(['keys', 'list', '--account', other], (s) => void out.push(s))).toBe(0);
     expect((JSON.parse(out[1]!) as { keys: Array<{ storedObjects: boolean }> }).keys.map((k) => k.storedObjects)).toEqual([false]);
+    expect(await runCli(['keys', 'create', '--account', other, '--own-stored-objects'], (s) => void out.push(s))).toBe(0);
+    expect((JSON.parse(out[2]!) as { storedObjects: unknown }).storedObjects).toBe('own');
+    expect(await runCli(['keys', 'create', '--account', other, '--own-stored-objects', '--no-stored-objects'], (s) => void out.push(s))).toBe(1);
+    expect(out[3]).toBe('error: --no-stored-objects and --own-stored-objects exclude each other');
   });
   test('the CLI refuses an unknown or misspelt option, and a name that is an option, making no key', async () => {
     const other = uniqueName('acct-cli');

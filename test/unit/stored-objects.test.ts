@@ -1,6 +1,7 @@
 // Which paths reach each provider's stored objects: the declarations, and how leniently a path is read against them.
 import { describe, expect, test } from 'bun:test';
 import { PROVIDERS, providerBySlug } from '../../src/providers/index.ts';
+import { ownedTarget } from '../../src/proxy/owned-objects.ts';
 import { reachesStoredObjects } from '../../src/proxy/stored-objects.ts';
 
 const reaches = (slug: string, method: string, path: string, headers: Record<string, string> = {}) => {
@@ -140,5 +141,26 @@ describe('the others', () => {
     const video = '/api/v1/services/aigc/video-generation/video-synthesis';
     expect(reaches('dashscope', 'POST', video, { 'x-dashscope-async': 'enable' })).toBe(true);
     expect(reaches('dashscope', 'POST', video)).toBe(false);
+  });
+});
+
+describe('owned collections', () => {
+  test.each(PROVIDERS.filter((p) => p.storedObjects?.owned))('$slug: each is lower case and is itself a stored-object path', (p) => {
+    for (const c of p.storedObjects!.owned!) {
+      expect(c.path).toBe(c.path.toLowerCase());
+      expect(reachesStoredObjects(p.storedObjects!, c.path, 'GET', new Headers())).toBe(true);
+    }
+  });
+  test('a path names the collection or one object, its id kept as the client wrote it', () => {
+    const routes = providerBySlug('openai')!.storedObjects!;
+    expect(ownedTarget(routes, '/v1/files')?.id).toBeNull();
+    expect(ownedTarget(routes, '/v1/files/')?.id).toBeNull();
+    expect(ownedTarget(routes, '/v1/files/file-AbC')?.id).toBe('file-AbC');
+    expect(ownedTarget(routes, '/V1//Files/file-AbC/content')?.id).toBe('file-AbC');
+    expect(ownedTarget(routes, '/v1/batches/batch_1/cancel')?.collection.path).toBe('/v1/batches');
+    expect(ownedTarget(routes, '/v1/batches/batch_1:cancel')?.id).toBe('batch_1');
+    expect(ownedTarget(routes, '/v1/files;x')).toBeNull();
+    expect(ownedTarget(routes, '/v1/vector_stores/vs_1')).toBeNull();
+    expect(ownedTarget(providerBySlug('mistral')!.storedObjects!, '/v1/batch/jobs/job-1')?.id).toBe('job-1');
   });
 });
