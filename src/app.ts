@@ -71,7 +71,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
       const call = { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt };
       if (principal.storedObjects !== true && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
         const target = principal.storedObjects === 'own' && d.owned ? ownedTarget(provider.storedObjects, path) : null;
-        if (!target || !d.owned) throw storedObjectsRefused(provider.displayName);
+        if (!target || !d.owned) throw storedObjectsRefused(provider.displayName, principal.storedObjects);
         return await forwardOwned({ ...d.owned, forwarder: d.forwarder }, req, call, target);
       }
       return await d.forwarder.forward(req, call);

@@ -35,12 +35,15 @@ export const badPath = (why: string) => new ArouterError(400, 'invalid_path', `P
 export const badRequest = (message: string) => new ArouterError(400, 'invalid_request', message);
 export const bodyTooLarge = (limit: number) =>
   new ArouterError(413, 'request_too_large', `Request body exceeds the limit of ${limit} bytes (AROUTER_MAX_BODY_BYTES).`);
-export const storedObjectsRefused = (displayName: string) =>
+export const storedObjectsRefused = (displayName: string, access: false | 'own' = false) =>
   new ArouterError(
     403,
     'stored_objects_not_allowed',
-    `This arouter key may not use ${displayName}'s stored-object APIs (files, batches, stored responses and the like): ` +
-      "their objects belong to the operator's provider account, which every arouter account shares. The key was created with storedObjects: false.",
+    access === 'own'
+      ? `This arouter key may use only the ${displayName} files and batches its own account made, by id, list, create and cancel ` +
+          "(storedObjects: \"own\"); this request reaches another stored-object API or asks for another method."
+      : `This arouter key may not use ${displayName}'s stored-object APIs (files, batches, stored responses and the like): ` +
+          "their objects belong to the operator's provider account, which every arouter account shares. The key was created with storedObjects: false.",
   );
 export const providerNotConfigured = (slug: string, envVar: string) =>
   new ArouterError(503, 'provider_not_configured', `Provider "${slug}" has no credential configured on this arouter (set ${envVar}).`);

@@ -126,7 +126,12 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   let draining = false;
   // One proxy entry serves both ways in: the server's fetch ahead of the app, and the app's own onRequest.
   const onRefused = (provider: string, err: ArouterError) => metrics.refused(provider, err.code);
-  const owned = { ownership: redisOwnership(redis, env.AROUTER_KEY_PREFIX), maxBodyBytes: env.AROUTER_MAX_BODY_BYTES };
+  const owned = {
+    ownership: redisOwnership(redis, env.AROUTER_KEY_PREFIX),
+    maxBodyBytes: env.AROUTER_MAX_BODY_BYTES,
+    onUnrecorded: (requestId: string, provider: string, ids: readonly string[]) =>
+      log('error', 'stored objects made but not recorded as their account\'s (Redis unreachable)', { request_id: requestId, provider, ids: ids.join(',').slice(0, 500) }),
+  };
   const route = createProxyRoute({ forwarder, auth, log, onRefused, owned });
   const app = createApp({
     proxyRoute: route,

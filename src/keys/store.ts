@@ -65,7 +65,7 @@ export class KeyStore {
     const hash = hashKey(key);
     const name = o.name ?? '';
     const storedObjects = o.storedObjects ?? true;
-    const fields = { id, account, name, createdAt: new Date().toISOString(), revoked: '0', rpm: String(o.rpm ?? 0), storedObjects: storedObjects === 'own' ? 'own' : storedObjects ? '1' : '0', hash };
+    const fields = { id, account, name, createdAt: new Date().toISOString(), revoked: '0', rpm: String(o.rpm ?? 0), ...storedFields(storedObjects), hash };
     await this.redis
       .multi()
       .hset(this.byHash(hash), fields)
@@ -104,6 +104,15 @@ export class KeyStore {
   }
 }
 
+/**
+ * "own" is stored as "none" plus a field of its own, so a pod from before the option reads such a key as kept off
+ * the stored objects entirely (safe during a rolling upgrade or a rollback) rather than as reaching all of them.
+ */
+function storedFields(access: StoredObjectAccess): Record<string, string> {
+  if (access === 'own') return { storedObjects: '0', ownStoredObjects: '1' };
+  return { storedObjects: access ? '1' : '0' };
+}
+
 function toRecord(h: Record<string, string>): KeyRecord {
   return {
     id: h.id ?? '',
@@ -113,7 +122,7 @@ function toRecord(h: Record<string, string>): KeyRecord {
     revoked: h.revoked === '1',
     rpm: Number(h.rpm ?? 0) || 0,
     // Keys created before the option existed had no such field: they keep the access they had.
-    storedObjects: h.storedObjects === 'own' ? 'own' : h.storedObjects !== '0',
+    storedObjects: h.storedObjects === '0' ? (h.ownStoredObjects === '1' ? 'own' : false) : true,
     hash: h.hash ?? '',
   };
 }

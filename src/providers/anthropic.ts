@@ -25,7 +25,10 @@ export const anthropic: ProviderSpec = {
   storedObjects: {
     // Managed Agents' vaults hold the credentials a session uses, and a session can name any vault by id.
     prefixes: ['/v1/messages/batches', '/v1/files', '/v1/skills', '/v1/agents', '/v1/sessions', '/v1/environments', '/v1/vaults'],
-    owned: [{ path: '/v1/messages/batches' }, { path: '/v1/files' }],
+    owned: [
+      { path: '/v1/messages/batches', after: 'after_id' },
+      { path: '/v1/files', after: 'after_id' },
+    ],
     source: 'https://docs.claude.com/en/api (Message Batches, Files, Skills, Managed Agents: agents, sessions, environments, vaults)',
   },
 };

@@ -34,8 +34,8 @@ export const FILE_CONTENT = /^\/v1\/files\/[^/]+\/content$/;
 
 /** OpenAI's files and batches as owned collections: a batch names its input file and gets output and error files. */
 export const OPENAI_STYLE_OWNED = (base: string) => [
-  { path: `${base}/files` },
-  { path: `${base}/batches`, references: ['input_file_id'], derived: ['output_file_id', 'error_file_id'] },
+  { path: `${base}/files`, after: 'after' },
+  { path: `${base}/batches`, references: ['input_file_id'], derived: ['output_file_id', 'error_file_id'], after: 'after' },
 ];
 
 /** GET and DELETE of a stored response (`/v1/responses/{id}`, its input items): the POST that makes one is not. */

@@ -49,8 +49,11 @@ export interface OwnedCollection {
    *  input file). A field may hold one id or a list. */
   references?: readonly string[];
   /** Fields of the object's answers naming objects the provider made for it (a batch's output and error files):
-   *  they become the account's too when the owner reads the object. */
+   *  they become the account's too when the owner reads or lists the object. */
   derived?: readonly string[];
+  /** The list's cursor parameter (the id after which a page starts), so a list can read on past pages that hold
+   *  none of the account's objects. */
+  after?: string;
 }
 
 export interface StoredObjectRoutes {

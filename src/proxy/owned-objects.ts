@@ -1,6 +1,7 @@
 // Stored objects kept per account for keys with storedObjects "own": who made what, checked on every later use.
 import type Redis from 'ioredis';
 import { ArouterError, storedObjectsRefused } from '../errors.ts';
+import { METHOD_OVERRIDES } from './stored-objects.ts';
 import type { OwnedCollection, StoredObjectRoutes } from '../providers/types.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
 import { prepareJsonBody, readWholeBody } from './request-body.ts';
@@ -71,7 +72,45 @@ export interface OwnedDeps {
   forwarder: Forwarder;
   ownership: Ownership;
   maxBodyBytes: number;
+  /** Told of objects the provider made that could not be recorded (logged by the runtime). */
+  onUnrecorded?(requestId: string, provider: string, ids: readonly string[]): void;
 }
+
+/**
+ * Records objects after the provider made them. The provider has acted, so a failure here does not turn its answer
+ * into an error (a retrying client would create and pay for it again): the answer goes out, the objects stay
+ * unreachable for the account's keys, and the failure is reported with their ids for an operator to record by hand.
+ */
+async function claimAfter(d: OwnedDeps, provider: string, ids: readonly string[], account: string, requestId: string): Promise<void> {
+  try {
+    await d.ownership.claim(provider, ids, account);
+  } catch {
+    d.onUnrecorded?.(requestId, provider, ids);
+  }
+}
+
+/**
+ * The ids a create request's body names, read only from a body the provider can read no other way: uncompressed
+ * JSON in UTF-8 whose named fields appear once. A body arouter cannot read the same way as the provider (another
+ * encoding, a form, a duplicated member whose first value a provider might take) is refused rather than trusted.
+ */
+function referencedIds(req: Request, body: Uint8Array, fields: readonly string[]): string[] {
+  const type = (req.headers.get('content-type') ?? '').toLowerCase();
+  if (!type.startsWith('application/json') || req.headers.has('content-encoding')) throw unreadableCreate();
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw unreadableCreate();
+  }
+  const o = parsed(text);
+  if (!o) throw unreadableCreate();
+  for (const f of fields) if (text.split(`"${f}"`).length > 2) throw unreadableCreate();
+  return idsIn(o, fields);
+}
+
+const unreadableCreate = () =>
+  new ArouterError(400, 'invalid_request', "This key may name only its account's objects, so the request must be uncompressed UTF-8 JSON naming each once.");
 
 /**
  * Forwards a request on an owned collection for a key limited to its account's objects. An object is reached only
@@ -83,18 +122,20 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
   const slug = call.provider.slug;
   const account = call.principal.accountId;
   const { collection } = target;
+  // A POST run as a GET by the provider's front end would be a list arouter never filtered.
+  if (METHOD_OVERRIDES.some((h) => req.headers.has(h))) throw storedObjectsRefused(call.provider.displayName, 'own');
   if (target.id !== null) {
     const [owner] = await d.ownership.owners(slug, [target.id]);
     if (owner !== account) throw objectNotFound();
     const res = await d.forwarder.forward(req, call);
-    if (collection.derived && req.method === 'GET' && res.ok) await d.ownership.claim(slug, idsIn(await answerOf(res), collection.derived), account);
+    if (collection.derived && req.method === 'GET' && res.ok) await claimAfter(d, slug, idsIn(await answerOf(res), collection.derived), account, call.requestId);
     return res;
   }
   if (req.method === 'POST') {
     let forwarded = call;
     if (collection.references) {
       const body = await readWholeBody(req, d.maxBodyBytes);
-      const named = idsIn(parsed(new TextDecoder().decode(body)), collection.references);
+      const named = referencedIds(req, body, collection.references);
       const owners = await d.ownership.owners(slug, named);
       if (owners.some((o) => o !== account)) throw objectNotFound();
       forwarded = { ...call, preparedBody: prepareJsonBody(body, { maxBytes: d.maxBodyBytes, injectUsage: false }) };
@@ -102,26 +143,71 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
     const res = await d.forwarder.forward(req, forwarded);
     if (res.ok) {
       const created = await answerOf(res);
-      await d.ownership.claim(slug, [...idsIn(created, ['id']), ...idsIn(created, collection.derived ?? [])], account);
+      await claimAfter(d, slug, [...idsIn(created, ['id']), ...idsIn(created, collection.derived ?? [])], account, call.requestId);
     }
     return res;
   }
-  if (req.method === 'GET' || req.method === 'HEAD') return listOwned(d, req, call, account);
-  throw storedObjectsRefused(call.provider.displayName);
+  if (req.method === 'GET' || req.method === 'HEAD') return listOwned(d, req, call, collection, account);
+  throw storedObjectsRefused(call.provider.displayName, 'own');
 }
 
-async function listOwned(d: OwnedDeps, req: Request, call: ForwardCall, account: string): Promise<Response> {
+/** Upstream pages a list walks for the first of the account's objects before it answers with none. */
+const MAX_LIST_PAGES = 20;
+
+/**
+ * The provider's list with only the account's objects, its cursors (`first_id`, `last_id`) remade from them: a
+ * cursor naming another account's object would hand its id out. A page holding none of the account's objects would
+ * end an SDK's paging, so later pages are read (up to MAX_LIST_PAGES, where the collection declares its cursor
+ * parameter) until one holds some; the client's next page then starts after the last object it got.
+ */
+async function listOwned(d: OwnedDeps, req: Request, call: ForwardCall, collection: OwnedCollection, account: string): Promise<Response> {
   const res = await d.forwarder.forward(req, call);
   if (!res.ok || req.method === 'HEAD') return res;
-  const answer = parsed(await res.text());
-  const items = answer && Array.isArray(answer.data) ? (answer.data as unknown[]) : null;
-  // A list arouter cannot read is not passed on: it would show every account's objects.
-  if (!answer || !items) throw new ArouterError(502, 'provider_unreadable_list', `Could not read ${call.provider.displayName}'s list to keep it to this account's objects.`);
-  const owners = await d.ownership.owners(call.provider.slug, items.map((item) => idOf(item) ?? ''));
-  const kept = items.filter((item, i) => idOf(item) !== undefined && owners[i] === account);
   const headers = new Headers(res.headers);
   headers.delete('content-length');
-  return new Response(JSON.stringify({ ...answer, data: kept }), { status: res.status, headers });
+  let page = listOf(await res.text(), call);
+  let kept = await ownedItems(d, call.provider.slug, page.items, account);
+  for (let n = 1; kept.length === 0 && page.more && collection.after && page.lastId && n < MAX_LIST_PAGES; n++) {
+    const search = withParam(call.search, collection.after, page.lastId);
+    const next = await d.forwarder.forward(req, { ...call, requestId: Bun.randomUUIDv7(), search });
+    if (!next.ok) return next;
+    page = listOf(await next.text(), call);
+    kept = await ownedItems(d, call.provider.slug, page.items, account);
+  }
+  if (collection.derived) await claimAfter(d, call.provider.slug, kept.flatMap((item) => idsIn(item, collection.derived ?? [])), account, call.requestId);
+  const answer: Record<string, unknown> = { ...page.answer, data: kept };
+  if ('first_id' in answer) answer.first_id = kept[0]?.id ?? null;
+  if ('last_id' in answer) answer.last_id = kept.at(-1)?.id ?? null;
+  return new Response(JSON.stringify(answer), { status: res.status, headers });
+}
+
+interface ListPage {
+  answer: Record<string, unknown>;
+  items: Array<Record<string, unknown>>;
+  more: boolean;
+  /** The provider's cursor past this page: used only to ask for the next one, never shown. */
+  lastId: string | undefined;
+}
+
+function listOf(text: string, call: ForwardCall): ListPage {
+  const answer = parsed(text);
+  const data = answer?.data;
+  // A list arouter cannot read is not passed on: it would show every account's objects.
+  if (!answer || !Array.isArray(data)) throw new ArouterError(502, 'provider_unreadable_list', `Could not read ${call.provider.displayName}'s list to keep it to this account's objects.`);
+  const items = data.filter((x): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x));
+  const last = typeof answer.last_id === 'string' ? answer.last_id : idOf(items.at(-1));
+  return { answer, items, more: answer.has_more === true, lastId: last };
+}
+
+async function ownedItems(d: OwnedDeps, provider: string, items: Array<Record<string, unknown>>, account: string): Promise<Array<Record<string, unknown>>> {
+  const owners = await d.ownership.owners(provider, items.map((item) => idOf(item) ?? ''));
+  return items.filter((item, i) => idOf(item) !== undefined && owners[i] === account);
+}
+
+function withParam(search: string, name: string, value: string): string {
+  const q = new URLSearchParams(search);
+  q.set(name, value);
+  return `?${q.toString()}`;
 }
 
 /** The JSON object of a small answer, read from a copy so the client still gets every byte. */
@@ -139,6 +225,7 @@ function parsed(text: string): Record<string, unknown> | null {
 }
 
 function idOf(item: unknown): string | undefined {
+  if (item === undefined) return undefined;
   const id = item !== null && typeof item === 'object' ? (item as { id?: unknown }).id : undefined;
   return typeof id === 'string' && id !== '' ? id : undefined;
 }

@@ -8,7 +8,7 @@ import type { StoredObjectRoutes } from '../providers/types.ts';
 const SEGMENT_CHAR = /[a-z0-9_-]/;
 
 /** Headers Google's front ends (and other frameworks) honour to run a POST as another method. */
-const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 /**
  * The path as the most lenient provider router could read it: empty segments collapsed and letters folded, so a

@@ -37,13 +37,18 @@ function messageBatch(id: string): Record<string, unknown> {
 }
 
 const json = (body: unknown, status = 200) => ({ status, body: JSON.stringify(body) });
-const list = (items: Iterable<Record<string, unknown>>) => {
-  const data = [...items];
-  return json({ object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
-};
+/** A page of a list as both providers page them: `limit`, and `after` (OpenAI) or `after_id` (Anthropic). */
+function list(items: Iterable<Record<string, unknown>>, search: URLSearchParams) {
+  const all = [...items];
+  const after = search.get('after') ?? search.get('after_id');
+  const from = after ? all.findIndex((x) => x.id === after) + 1 : 0;
+  const limit = Number(search.get('limit') ?? 20);
+  const data = all.slice(from, from + limit);
+  return json({ object: 'list', data, has_more: from + limit < all.length, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+}
 
 function provider(req: Request) {
-  const { pathname } = new URL(req.url);
+  const { pathname, searchParams } = new URL(req.url);
   const sent = mock.received.at(-1)!;
   const m = /^\/v1\/(files|batches|messages\/batches)(?:\/([^/]+))?(\/content)?$/.exec(pathname);
   if (!m) return json({ error: { message: 'no such route' } }, 404);
@@ -54,7 +59,7 @@ function provider(req: Request) {
       files.set(file.id, file);
       return json(file);
     }
-    if (!id) return list(files.values());
+    if (!id) return list(files.values(), searchParams);
     if (content) return { body: '{"custom_id":"r1"}\n', headers: { 'content-type': 'application/octet-stream' } };
     return files.has(id) ? json(files.get(id)) : json({ error: { message: 'No such File object' } }, 404);
   }
@@ -65,7 +70,7 @@ function provider(req: Request) {
       batches.set(batch.id, batch);
       return json(batch);
     }
-    if (!id) return list(batches.values());
+    if (!id) return list(batches.values(), searchParams);
     const batch = batches.get(id);
     if (!batch) return json({ error: { message: 'No such batch' } }, 404);
     // Done by the time it is read: the provider has written the output file.
@@ -78,7 +83,7 @@ function provider(req: Request) {
     messageBatches.set(batch.id as string, batch);
     return json(batch);
   }
-  if (!id) return list(messageBatches.values());
+  if (!id) return list(messageBatches.values(), searchParams);
   return messageBatches.has(id) ? json(messageBatches.get(id)) : json({ type: 'error', error: { type: 'not_found_error', message: 'not found' } }, 404);
 }
 
@@ -171,6 +176,50 @@ describe('openai files and batches', () => {
     const res = await fetch(`${base}/openai/v1/vector_stores`, { headers: { authorization: `Bearer ${keys.a}` } });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('stored_objects_not_allowed');
+  });
+});
+
+describe('what a list and a create may reveal or take', () => {
+  test("a list's cursors never name another account's object, and paging reads past pages holding none of the account's", async () => {
+    // Twenty-five objects made outside arouter, then one of B's: on the provider's first pages B has nothing.
+    for (let i = 0; i < 25; i++) files.set(`file-foreign-${i}`, { id: `file-foreign-${i}`, object: 'file', bytes: 1, created_at: 1, filename: 'x', purpose: 'batch' });
+    const b = openai(keys.b);
+    const mine = (await b.files.create({ file: await toFile(Buffer.from('x'), 'b.jsonl'), purpose: 'batch' })).id;
+    const raw = await fetch(`${base}/openai/v1/files?limit=2`, { headers: { authorization: `Bearer ${keys.b}` } });
+    const page = (await raw.json()) as { data: Array<{ id: string }>; first_id: string | null; last_id: string | null };
+    expect(page.data.map((f) => f.id)).toEqual([mine]);
+    expect([page.first_id, page.last_id]).toEqual([mine, mine]);
+    const seen = [];
+    for await (const f of b.files.list({ limit: 2 })) seen.push(f.id);
+    expect(seen).toEqual([mine]);
+  });
+
+  test('a POST asking to run as another method, and a create body arouter cannot read as the provider would, are refused', async () => {
+    const before = mock.received.length;
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(`${base}/openai/v1/batches`, { method: 'POST', headers: { authorization: `Bearer ${keys.b}`, ...headers }, body });
+    const override = await post({ 'content-type': 'application/json', 'x-http-method-override': 'GET' }, '{}');
+    expect(override.status).toBe(403);
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', 'input_file_id=file-outside&endpoint=%2Fv1%2Fchat%2Fcompletions'],
+      ['application/json', '{"input_file_id":"file-outside","input_file_id":"file-1"}'],
+      ['application/json', 'not json'],
+    ] as const) {
+      const res = await post({ 'content-type': type }, body);
+      expect(res.status).toBe(400);
+    }
+    expect(mock.received.length).toBe(before);
+  });
+
+  test('a key limited to its own objects is stored so that an older pod reads it as kept off entirely', async () => {
+    const created = await proxy.createKey();
+    const own = await proxy.keys.create(uniqueName('acct-own'), { storedObjects: 'own' });
+    const hash = (k: string) => new Bun.CryptoHasher('sha256').update(k).digest('hex');
+    const fields = await proxy.redis.hgetall(`${proxy.keys.prefix}:key:${hash(own.key)}`);
+    expect(fields.storedObjects).toBe('0');
+    expect(fields.ownStoredObjects).toBe('1');
+    expect((await proxy.keys.findByHash(hash(own.key)))?.storedObjects).toBe('own');
+    expect((await proxy.keys.findByHash(hash(created.key)))?.storedObjects).toBe(true);
   });
 });
 
