@@ -90,27 +90,26 @@ async function claimAfter(d: OwnedDeps, provider: string, ids: readonly string[]
 }
 
 /**
- * The ids a create request's body names, read only from a body the provider can read no other way: uncompressed
- * JSON in UTF-8 whose named fields appear once. A body arouter cannot read the same way as the provider (another
- * encoding, a form, a duplicated member whose first value a provider might take) is refused rather than trusted.
+ * A create request's body as arouter checked it: decoded as strict UTF-8 JSON (uncompressed, a JSON content type) and
+ * encoded again, so the provider reads exactly the object whose references were checked. Re-encoding is what makes
+ * that hold: a duplicated member (`"input_file_id"` twice, or once spelled with an escape) means one value to
+ * JSON.parse and possibly another to the provider's parser, and the copy carries only the one arouter saw.
  */
-function referencedIds(req: Request, body: Uint8Array, fields: readonly string[]): string[] {
+function checkedCreate(req: Request, body: Uint8Array, fields: readonly string[]): { ids: string[]; body: Uint8Array } {
   const type = (req.headers.get('content-type') ?? '').toLowerCase();
-  if (!type.startsWith('application/json') || req.headers.has('content-encoding')) throw unreadableCreate();
-  let text: string;
+  if (!type.includes('json') || req.headers.has('content-encoding')) throw unreadableCreate();
+  let o: Record<string, unknown> | null;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    o = parsed(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch {
-    throw unreadableCreate();
+    o = null;
   }
-  const o = parsed(text);
   if (!o) throw unreadableCreate();
-  for (const f of fields) if (text.split(`"${f}"`).length > 2) throw unreadableCreate();
-  return idsIn(o, fields);
+  return { ids: idsIn(o, fields), body: new TextEncoder().encode(JSON.stringify(o)) };
 }
 
 const unreadableCreate = () =>
-  new ArouterError(400, 'invalid_request', "This key may name only its account's objects, so the request must be uncompressed UTF-8 JSON naming each once.");
+  new ArouterError(400, 'invalid_request', "This key may name only its account's objects, so the request must be uncompressed UTF-8 JSON.");
 
 /**
  * Forwards a request on an owned collection for a key limited to its account's objects. An object is reached only
@@ -135,10 +134,10 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
     let forwarded = call;
     if (collection.references) {
       const body = await readWholeBody(req, d.maxBodyBytes);
-      const named = referencedIds(req, body, collection.references);
-      const owners = await d.ownership.owners(slug, named);
+      const checked = checkedCreate(req, body, collection.references);
+      const owners = await d.ownership.owners(slug, checked.ids);
       if (owners.some((o) => o !== account)) throw objectNotFound();
-      forwarded = { ...call, preparedBody: prepareJsonBody(body, { maxBytes: d.maxBodyBytes, injectUsage: false }) };
+      forwarded = { ...call, preparedBody: prepareJsonBody(checked.body, { maxBytes: d.maxBodyBytes, injectUsage: false }) };
     }
     const res = await d.forwarder.forward(req, forwarded);
     if (res.ok) {

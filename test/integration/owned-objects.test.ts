@@ -202,13 +202,21 @@ describe('what a list and a create may reveal or take', () => {
     expect(override.status).toBe(403);
     for (const [type, body] of [
       ['application/x-www-form-urlencoded', 'input_file_id=file-outside&endpoint=%2Fv1%2Fchat%2Fcompletions'],
-      ['application/json', '{"input_file_id":"file-outside","input_file_id":"file-1"}'],
       ['application/json', 'not json'],
     ] as const) {
       const res = await post({ 'content-type': type }, body);
       expect(res.status).toBe(400);
     }
     expect(mock.received.length).toBe(before);
+    // A member named twice (once through an escape) means one thing to JSON.parse and maybe another to the provider:
+    // what reaches the provider is the object arouter checked, encoded again, naming only B's own file.
+    const own = (await openai(keys.b).files.create({ file: await toFile(Buffer.from('x'), 'b2.jsonl'), purpose: 'batch' })).id;
+    const twice = `{"input\\u005ffile_id":"file-outside","input_file_id":"${own}","endpoint":"/v1/chat/completions","completion_window":"24h"}`;
+    const res = await post({ 'content-type': 'application/json' }, twice);
+    expect(res.status).toBe(200);
+    const sent = new TextDecoder().decode(mock.received.at(-1)!.body);
+    expect(sent).not.toContain('file-outside');
+    expect(JSON.parse(sent)).toMatchObject({ input_file_id: own });
   });
 
   test('a key limited to its own objects is stored so that an older pod reads it as kept off entirely', async () => {
