@@ -122,7 +122,8 @@ function toRecord(h: Record<string, string>): KeyRecord {
     revoked: h.revoked === '1',
     rpm: Number(h.rpm ?? 0) || 0,
     // Keys created before the option existed had no such field: they keep the access they had.
-    storedObjects: h.storedObjects === '0' ? (h.ownStoredObjects === '1' ? 'own' : false) : true,
+    // 'own' in the field itself was how a development build stored it: still read as what it meant.
+    storedObjects: h.storedObjects === '0' ? (h.ownStoredObjects === '1' ? 'own' : false) : h.storedObjects === 'own' ? 'own' : true,
     hash: h.hash ?? '',
   };
 }

@@ -97,7 +97,12 @@ async function claimAfter(d: OwnedDeps, provider: string, ids: readonly string[]
  */
 function checkedCreate(req: Request, body: Uint8Array, fields: readonly string[]): { ids: string[]; body: Uint8Array } {
   const type = (req.headers.get('content-type') ?? '').toLowerCase();
-  if (!type.includes('json') || req.headers.has('content-encoding')) throw unreadableCreate();
+  // The client's content type goes upstream as sent, so a charset other than UTF-8 could have the provider read
+  // other bytes than arouter checked (UTF-7 spells quotes in letters).
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(type)?.[1];
+  if (!type.includes('json') || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') || req.headers.has('content-encoding')) {
+    throw unreadableCreate();
+  }
   let o: Record<string, unknown> | null;
   try {
     o = parsed(new TextDecoder('utf-8', { fatal: true }).decode(body));
@@ -150,8 +155,9 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
   throw storedObjectsRefused(call.provider.displayName, 'own');
 }
 
-/** Upstream pages a list walks for the first of the account's objects before it answers with none. */
-const MAX_LIST_PAGES = 20;
+/** Upstream pages a list reads for the first of the account's objects before it answers with none: each is a
+ *  provider call of its own (a usage row with no tokens), so the walk is short. */
+const MAX_LIST_PAGES = 5;
 
 /**
  * The provider's list with only the account's objects, its cursors (`first_id`, `last_id`) remade from them: a
@@ -166,17 +172,27 @@ async function listOwned(d: OwnedDeps, req: Request, call: ForwardCall, collecti
   headers.delete('content-length');
   let page = listOf(await res.text(), call);
   let kept = await ownedItems(d, call.provider.slug, page.items, account);
-  for (let n = 1; kept.length === 0 && page.more && collection.after && page.lastId && n < MAX_LIST_PAGES; n++) {
-    const search = withParam(call.search, collection.after, page.lastId);
+  // Forward only: a client paging backwards (`before_id`) gets the page it asked for.
+  const walk = collection.after !== undefined && !/[?&]before/.test(call.search);
+  for (let n = 1; walk && kept.length === 0 && page.more && page.lastId && n < MAX_LIST_PAGES; n++) {
+    const search = withParam(call.search, collection.after!, page.lastId);
     const next = await d.forwarder.forward(req, { ...call, requestId: Bun.randomUUIDv7(), search });
-    if (!next.ok) return next;
-    page = listOf(await next.text(), call);
+    // A page that fails, or a provider that ignores the cursor, ends the walk with what was read.
+    if (!next.ok) {
+      await next.body?.cancel();
+      break;
+    }
+    const following = listOf(await next.text(), call);
+    if (following.lastId === page.lastId) break;
+    page = following;
     kept = await ownedItems(d, call.provider.slug, page.items, account);
   }
   if (collection.derived) await claimAfter(d, call.provider.slug, kept.flatMap((item) => idsIn(item, collection.derived ?? [])), account, call.requestId);
   const answer: Record<string, unknown> = { ...page.answer, data: kept };
   if ('first_id' in answer) answer.first_id = kept[0]?.id ?? null;
   if ('last_id' in answer) answer.last_id = kept.at(-1)?.id ?? null;
+  // Mistral's lists count the whole shared account.
+  if (typeof answer.total === 'number') answer.total = kept.length;
   return new Response(JSON.stringify(answer), { status: res.status, headers });
 }
 

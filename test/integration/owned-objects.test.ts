@@ -181,8 +181,8 @@ describe('openai files and batches', () => {
 
 describe('what a list and a create may reveal or take', () => {
   test("a list's cursors never name another account's object, and paging reads past pages holding none of the account's", async () => {
-    // Twenty-five objects made outside arouter, then one of B's: on the provider's first pages B has nothing.
-    for (let i = 0; i < 25; i++) files.set(`file-foreign-${i}`, { id: `file-foreign-${i}`, object: 'file', bytes: 1, created_at: 1, filename: 'x', purpose: 'batch' });
+    // Five objects made outside arouter, then one of B's: on the provider's first four pages of two B has nothing.
+    for (let i = 0; i < 5; i++) files.set(`file-foreign-${i}`, { id: `file-foreign-${i}`, object: 'file', bytes: 1, created_at: 1, filename: 'x', purpose: 'batch' });
     const b = openai(keys.b);
     const mine = (await b.files.create({ file: await toFile(Buffer.from('x'), 'b.jsonl'), purpose: 'batch' })).id;
     const raw = await fetch(`${base}/openai/v1/files?limit=2`, { headers: { authorization: `Bearer ${keys.b}` } });
@@ -192,6 +192,10 @@ describe('what a list and a create may reveal or take', () => {
     const seen = [];
     for await (const f of b.files.list({ limit: 2 })) seen.push(f.id);
     expect(seen).toEqual([mine]);
+    // The walk is bounded: five provider pages per request at most.
+    const calls = mock.received.length;
+    await fetch(`${base}/openai/v1/files?limit=1`, { headers: { authorization: `Bearer ${keys.b}` } });
+    expect(mock.received.length - calls).toBe(5);
   });
 
   test('a POST asking to run as another method, and a create body arouter cannot read as the provider would, are refused', async () => {
@@ -203,6 +207,8 @@ describe('what a list and a create may reveal or take', () => {
     for (const [type, body] of [
       ['application/x-www-form-urlencoded', 'input_file_id=file-outside&endpoint=%2Fv1%2Fchat%2Fcompletions'],
       ['application/json', 'not json'],
+      // UTF-7 spells quotes in letters: the provider could read another object than arouter did.
+      ['application/json; charset=utf-7', '{"input_file_id":"file-outside"}'],
     ] as const) {
       const res = await post({ 'content-type': type }, body);
       expect(res.status).toBe(400);
