@@ -119,8 +119,8 @@ const unreadableCreate = () =>
 /**
  * Forwards a request on an owned collection for a key limited to its account's objects. An object is reached only
  * when the account made it (others get 404, as if it did not exist); a create names only the account's objects and
- * records the new one as the account's; a list answers with the account's objects only. The lists keep their
- * cursors (`has_more`, `last_id`), so a page may hold fewer objects, or none, while more follow.
+ * records the new one as the account's; a list answers with the account's objects only (see listOwned). Anything
+ * else on an owned collection (a DELETE of the whole collection, a method override) is refused.
  */
 export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall, target: OwnedTarget): Promise<Response> {
   const slug = call.provider.slug;
