@@ -56,6 +56,7 @@ const json = (body: unknown, status: number, requestId: string) =>
  */
 export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'onRefused' | 'owned'>): ProxyRoute {
   const recordRefusal = refusalRecorder(d.log, d.onRefused);
+  const owned: OwnedDeps | undefined = d.owned && { ...d.owned, forwarder: d.forwarder };
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
     const startedAt = Date.now();
@@ -70,9 +71,9 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
       principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
       const call = { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt };
       if (principal.storedObjects !== true && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
-        const target = principal.storedObjects === 'own' && d.owned ? ownedTarget(provider.storedObjects, path) : null;
-        if (!target || !d.owned) throw storedObjectsRefused(provider.displayName, principal.storedObjects);
-        return await forwardOwned({ ...d.owned, forwarder: d.forwarder }, req, call, target);
+        const target = principal.storedObjects === 'own' ? ownedTarget(provider.storedObjects, path) : null;
+        if (!target || !owned) throw storedObjectsRefused(provider.displayName, principal.storedObjects);
+        return await forwardOwned(owned, req, call, target);
       }
       return await d.forwarder.forward(req, call);
     } catch (err) {

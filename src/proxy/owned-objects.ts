@@ -1,7 +1,8 @@
 // Stored objects kept per account for keys with storedObjects "own": who made what, checked on every later use.
 import type Redis from 'ioredis';
 import { ArouterError, storedObjectsRefused } from '../errors.ts';
-import { METHOD_OVERRIDES } from './stored-objects.ts';
+import { collapseSlashes, METHOD_OVERRIDES } from './stored-objects.ts';
+import { asObject, type JsonObject, parseObject } from '../usage/formats/common.ts';
 import type { OwnedCollection, StoredObjectRoutes } from '../providers/types.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
 import { prepareJsonBody, readWholeBody } from './request-body.ts';
@@ -50,7 +51,7 @@ export interface OwnedTarget {
 
 /** The owned collection a path reaches, read as leniently as the stored-object check reads it; ids keep their case. */
 export function ownedTarget(routes: StoredObjectRoutes, path: string): OwnedTarget | null {
-  const collapsed = path.replace(/\/{2,}/g, '/');
+  const collapsed = collapseSlashes(path);
   const folded = collapsed.toLowerCase();
   for (const collection of routes.owned ?? []) {
     const p = collection.path;
@@ -103,11 +104,11 @@ function checkedCreate(req: Request, body: Uint8Array, fields: readonly string[]
   if (!type.includes('json') || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') || req.headers.has('content-encoding')) {
     throw unreadableCreate();
   }
-  let o: Record<string, unknown> | null;
+  let o: JsonObject | undefined;
   try {
-    o = parsed(new TextDecoder('utf-8', { fatal: true }).decode(body));
+    o = parseObject(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch {
-    o = null;
+    o = undefined;
   }
   if (!o) throw unreadableCreate();
   return { ids: idsIn(o, fields), body: new TextEncoder().encode(JSON.stringify(o)) };
@@ -188,7 +189,7 @@ async function listOwned(d: OwnedDeps, req: Request, call: ForwardCall, collecti
     kept = await ownedItems(d, call.provider.slug, page.items, account);
   }
   if (collection.derived) await claimAfter(d, call.provider.slug, kept.flatMap((item) => idsIn(item, collection.derived ?? [])), account, call.requestId);
-  const answer: Record<string, unknown> = { ...page.answer, data: kept };
+  const answer: JsonObject = { ...page.answer, data: kept };
   if ('first_id' in answer) answer.first_id = kept[0]?.id ?? null;
   if ('last_id' in answer) answer.last_id = kept.at(-1)?.id ?? null;
   // Mistral's lists count the whole shared account.
@@ -197,24 +198,24 @@ async function listOwned(d: OwnedDeps, req: Request, call: ForwardCall, collecti
 }
 
 interface ListPage {
-  answer: Record<string, unknown>;
-  items: Array<Record<string, unknown>>;
+  answer: JsonObject;
+  items: Array<JsonObject>;
   more: boolean;
   /** The provider's cursor past this page: used only to ask for the next one, never shown. */
   lastId: string | undefined;
 }
 
 function listOf(text: string, call: ForwardCall): ListPage {
-  const answer = parsed(text);
+  const answer = parseObject(text);
   const data = answer?.data;
   // A list arouter cannot read is not passed on: it would show every account's objects.
   if (!answer || !Array.isArray(data)) throw new ArouterError(502, 'provider_unreadable_list', `Could not read ${call.provider.displayName}'s list to keep it to this account's objects.`);
-  const items = data.filter((x): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x));
+  const items = data.map(asObject).filter((o): o is JsonObject => o !== undefined);
   const last = typeof answer.last_id === 'string' ? answer.last_id : idOf(items.at(-1));
   return { answer, items, more: answer.has_more === true, lastId: last };
 }
 
-async function ownedItems(d: OwnedDeps, provider: string, items: Array<Record<string, unknown>>, account: string): Promise<Array<Record<string, unknown>>> {
+async function ownedItems(d: OwnedDeps, provider: string, items: Array<JsonObject>, account: string): Promise<Array<JsonObject>> {
   const owners = await d.ownership.owners(provider, items.map((item) => idOf(item) ?? ''));
   return items.filter((item, i) => idOf(item) !== undefined && owners[i] === account);
 }
@@ -226,27 +227,17 @@ function withParam(search: string, name: string, value: string): string {
 }
 
 /** The JSON object of a small answer, read from a copy so the client still gets every byte. */
-async function answerOf(res: Response): Promise<Record<string, unknown> | null> {
-  return parsed(await res.clone().text());
-}
-
-function parsed(text: string): Record<string, unknown> | null {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+async function answerOf(res: Response): Promise<JsonObject | undefined> {
+  return parseObject(await res.clone().text());
 }
 
 function idOf(item: unknown): string | undefined {
-  if (item === undefined) return undefined;
-  const id = item !== null && typeof item === 'object' ? (item as { id?: unknown }).id : undefined;
+  const id = asObject(item)?.id;
   return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
 /** The ids named by `fields` of an object: each field one id or a list of them. */
-function idsIn(o: Record<string, unknown> | null, fields: readonly string[]): string[] {
+function idsIn(o: JsonObject | undefined, fields: readonly string[]): string[] {
   if (!o) return [];
   const out: string[] = [];
   for (const f of fields) {

@@ -16,7 +16,12 @@ export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-m
  * differs from a stored-object one by case costs nothing; letting one through would leak another account's data.
  */
 function lenient(path: string): string {
-  return path.replace(/\/{2,}/g, '/').toLowerCase();
+  return collapseSlashes(path).toLowerCase();
+}
+
+/** Empty segments collapsed (`/v1//files` is `/v1/files`), letters as they are: ids keep their case. */
+export function collapseSlashes(path: string): string {
+  return path.replace(/\/{2,}/g, '/');
 }
 
 /** The request's method and any it asks to be run as; HEAD is a GET without the content (RFC 9110 9.3.2). */
