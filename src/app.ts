@@ -11,7 +11,7 @@ import type { ProviderSpec } from './providers/types.ts';
 import type { Forwarder } from './proxy/forward.ts';
 import { framingError } from './proxy/framing.ts';
 import { forwardOwned, ownedTarget, type OwnedDeps } from './proxy/owned-objects.ts';
-import { refusalRecorder } from './proxy/refusals.ts';
+import { refusalRecorder, type RefusalRecorder } from './proxy/refusals.ts';
 import { reachesStoredObjects } from './proxy/stored-objects.ts';
 import { checkProviderPath, splitTarget, stripKeyFromQuery } from './proxy/target.ts';
 
@@ -28,8 +28,8 @@ export interface AppDeps {
   plugins?: ReadonlyArray<(app: Elysia) => unknown>;
   /** The proxy entry, when the caller also serves it ahead of the app (the runtime does); built here otherwise. */
   proxyRoute?: ProxyRoute;
-  /** Told of every proxied request refused before any provider call (metrics); the provider slug or '' when unknown. */
-  onRefused?(provider: string, err: ArouterError): void;
+  /** Records every proxied request refused before any provider call (log line and metric); by default the log only. */
+  refused?: RefusalRecorder;
   /** Where keys with storedObjects "own" have their objects recorded; without it such keys are kept off entirely. */
   owned?: Omit<OwnedDeps, 'forwarder'>;
 }
@@ -54,8 +54,8 @@ const json = (body: unknown, status: number, requestId: string) =>
  * before routing, undefined for arouter's own routes. The server calls it ahead of the framework, so the hot path
  * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
  */
-export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'onRefused' | 'owned'>): ProxyRoute {
-  const recordRefusal = refusalRecorder(d.log, d.onRefused);
+export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'refused' | 'owned'>): ProxyRoute {
+  const recordRefusal = d.refused ?? refusalRecorder(d.log);
   const owned: OwnedDeps | undefined = d.owned && { ...d.owned, forwarder: d.forwarder };
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
@@ -100,7 +100,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
 
 export function createApp(d: AppDeps) {
   const requireAdmin = adminGuard(d.adminToken);
-  const recordRefusal = refusalRecorder(d.log, d.onRefused);
+  const recordRefusal = d.refused ?? refusalRecorder(d.log);
   const route = d.proxyRoute ?? createProxyRoute(d);
 
   const extra = new Elysia();

@@ -11,7 +11,7 @@ export class ArouterError extends Error {
   }
 }
 
-/** A genuine key refused (revoked, over its limit): who it belongs to is known, for the log, never the response. */
+/** A genuine key refused (revoked, over its limit): whose it is is known, for the log line (the account never reaches the response). */
 export class KeyRefusedError extends ArouterError {
   constructor(
     status: number,

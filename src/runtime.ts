@@ -16,7 +16,6 @@ import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
 import { logAccess } from './proxy/access-log.ts';
 import { redisOwnership } from './proxy/owned-objects.ts';
 import { refusalRecorder } from './proxy/refusals.ts';
-import type { ArouterError } from './errors.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
 import { type Cuttable, Forwarder, type ProxyObserver, type UsageSink } from './proxy/forward.ts';
 import { createUsageProducer } from './usage/producer.ts';
@@ -125,21 +124,22 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const prices = loadPriceTable();
   let draining = false;
   // One proxy entry serves both ways in: the server's fetch ahead of the app, and the app's own onRequest.
-  const onRefused = (provider: string, err: ArouterError) => metrics.refused(provider, err.code);
+  // One recorder for every route that refuses before a provider call: the log line and the metric.
+  const refused = refusalRecorder(log, (provider, err) => metrics.refused(provider, err.code));
   const owned = {
     ownership: redisOwnership(redis, env.AROUTER_KEY_PREFIX),
     maxBodyBytes: env.AROUTER_MAX_BODY_BYTES,
     onUnrecorded: (requestId: string, provider: string, ids: readonly string[]) =>
       log('error', 'stored objects made but not recorded as their account\'s (Redis unreachable)', { request_id: requestId, provider, ids: ids.join(',').slice(0, 500) }),
   };
-  const route = createProxyRoute({ forwarder, auth, log, onRefused, owned });
+  const route = createProxyRoute({ forwarder, auth, log, refused, owned });
   const app = createApp({
     proxyRoute: route,
     forwarder,
     auth,
     keys,
     log,
-    onRefused,
+    refused,
     adminToken: env.AROUTER_ADMIN_TOKEN,
     metrics: () => metrics.render(),
     plugins: [
@@ -151,7 +151,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
         maxBodyBytes: env.AROUTER_MAX_BODY_BYTES,
         newRequestId,
         knownModels: () => prices.list(),
-        refused: refusalRecorder(log, onRefused),
+        refused,
       }),
     ],
     ready: async () => {
