@@ -10,6 +10,7 @@ import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import type { ProviderSpec } from './providers/types.ts';
 import type { Forwarder } from './proxy/forward.ts';
 import { framingError } from './proxy/framing.ts';
+import { forwardChecked, namedObjectCheck, type NamedObjectCheck } from './proxy/body-references.ts';
 import { forwardOwned, ownedTarget, type OwnedDeps } from './proxy/owned-objects.ts';
 import { refusalRecorder, type RefusalRecorder } from './proxy/refusals.ts';
 import { reachesStoredObjects } from './proxy/stored-objects.ts';
@@ -32,6 +33,8 @@ export interface AppDeps {
   refused?: RefusalRecorder;
   /** Where keys with storedObjects "own" have their objects recorded; without it such keys are kept off entirely. */
   owned?: Omit<OwnedDeps, 'forwarder'>;
+  /** Reads restricted keys' request bodies for stored objects they name; built from `owned` when absent. */
+  named?: NamedObjectCheck;
 }
 
 export type ProxyRoute = (req: Request) => Response | Promise<Response> | undefined;
@@ -54,9 +57,10 @@ const json = (body: unknown, status: number, requestId: string) =>
  * before routing, undefined for arouter's own routes. The server calls it ahead of the framework, so the hot path
  * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
  */
-export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'refused' | 'owned'>): ProxyRoute {
+export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'refused' | 'owned' | 'named'>): ProxyRoute {
   const recordRefusal = d.refused ?? refusalRecorder(d.log);
   const owned: OwnedDeps | undefined = d.owned && { ...d.owned, forwarder: d.forwarder };
+  const named = d.named ?? namedObjectCheck(d.owned?.ownership);
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
     const startedAt = Date.now();
@@ -70,10 +74,13 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
       const hasQuery = search.length > 1;
       principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
       const call = { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt };
-      if (principal.storedObjects !== true && provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
-        const target = principal.storedObjects === 'own' ? ownedTarget(provider.storedObjects, path) : null;
-        if (!target || !owned) throw storedObjectsRefused(provider.displayName, principal.storedObjects);
-        return await forwardOwned(owned, req, call, target);
+      if (principal.storedObjects !== true && provider.storedObjects) {
+        if (reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
+          const target = principal.storedObjects === 'own' ? ownedTarget(provider.storedObjects, path) : null;
+          if (!target || !owned) throw storedObjectsRefused(provider.displayName, principal.storedObjects);
+          return await forwardOwned(owned, req, call, target);
+        }
+        if (named.applies(provider, path, req.method)) return await forwardChecked(d.forwarder, named, req, call);
       }
       return await d.forwarder.forward(req, call);
     } catch (err) {

@@ -14,6 +14,7 @@ import type { LogFields, Logger } from './log.ts';
 import { Gauge } from './api/metrics.ts';
 import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
 import { logAccess } from './proxy/access-log.ts';
+import { namedObjectCheck } from './proxy/body-references.ts';
 import { redisOwnership } from './proxy/owned-objects.ts';
 import { refusalRecorder } from './proxy/refusals.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
@@ -132,7 +133,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     onUnrecorded: (requestId: string, provider: string, ids: readonly string[]) =>
       log('error', 'stored objects made but not recorded as their account\'s (Redis unreachable)', { request_id: requestId, provider, ids: ids.join(',').slice(0, 500) }),
   };
-  const route = createProxyRoute({ forwarder, auth, log, refused, owned });
+  const named = namedObjectCheck(owned.ownership);
+  const route = createProxyRoute({ forwarder, auth, log, refused, owned, named });
   const app = createApp({
     proxyRoute: route,
     forwarder,
@@ -152,6 +154,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
         newRequestId,
         knownModels: () => prices.list(),
         refused,
+        named,
       }),
     ],
     ready: async () => {

@@ -4,6 +4,7 @@ import { ArouterError, badRequest, errorResponse, providerNotConfigured } from '
 import type { Authenticator, Principal } from '../keys/auth.ts';
 import { extractClientKey } from '../keys/extract.ts';
 import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
+import { namedObjectCheck, type NamedObjectCheck } from '../proxy/body-references.ts';
 import type { Forwarder } from '../proxy/forward.ts';
 import type { RefusalRecorder } from '../proxy/refusals.ts';
 import type { ProviderSpec } from '../providers/types.ts';
@@ -20,6 +21,9 @@ export interface UnifiedDeps {
   knownModels(): ReadonlyArray<{ provider: string; model: string }>;
   /** Logs (and counts) a request refused before any provider call; nothing when absent. */
   refused?: RefusalRecorder;
+  /** Reads restricted keys' bodies for stored objects they name, as on the provider routes; such keys are refused
+   *  any body naming one when absent. */
+  named?: NamedObjectCheck;
 }
 
 const PREFIXES = PROVIDERS.map((p) => `${p.slug}/`).join(', ');
@@ -27,6 +31,7 @@ const PREFIXES = PROVIDERS.map((p) => `${p.slug}/`).join(', ');
 const UNIFIED_PATH = '/v1/chat/completions';
 
 export function unifiedRoutes(d: UnifiedDeps) {
+  const named = d.named ?? namedObjectCheck(undefined);
   const chat = async (req: Request): Promise<Response> => {
     const requestId = d.newRequestId();
     const startedAt = Date.now();
@@ -47,11 +52,14 @@ export function unifiedRoutes(d: UnifiedDeps) {
       if (!provider || !bare) throw badRequest(`Unknown provider prefix in model "${model.slice(0, 100)}". Accepted prefixes: ${PREFIXES}.`);
       if (!d.providerKeys.has(provider.slug)) throw providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`);
       const path = provider.chatCompletionsPath;
-      const preparedBody = prepareJsonBody(member.replaced(bare), {
+      const forwarded = member.replaced(bare);
+      const call = { requestId, provider, path, search: '', principal, startedAt };
+      if (principal.storedObjects !== true && named.applies(provider, path, 'POST')) await named.check(call, req.headers, forwarded);
+      const preparedBody = prepareJsonBody(forwarded, {
         maxBytes: d.maxBodyBytes,
         injectUsage: !!provider.injectStreamUsage?.paths.test(path),
       });
-      return await d.forwarder.forward(req, { requestId, provider, path, search: '', principal, startedAt, preparedBody });
+      return await d.forwarder.forward(req, { ...call, preparedBody });
     } catch (err) {
       if (!(err instanceof ArouterError)) throw err;
       d.refused?.(req, requestId, err, { provider, principal, path: UNIFIED_PATH });

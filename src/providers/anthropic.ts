@@ -29,6 +29,17 @@ export const anthropic: ProviderSpec = {
       { path: '/v1/messages/batches', after: 'after_id' },
       { path: '/v1/files', after: 'after_id' },
     ],
+    bodyReferences: {
+      // The OpenAI-compatible chat endpoint too (the unified endpoint's way in).
+      paths: /^\/v1\/(?:messages|chat\/completions)(?![a-z0-9_-])/,
+      refs: [
+        // A document or image whose source is a file, or a file uploaded into the code-execution container.
+        { members: ['file_id'], owned: true },
+        // A container kept from an earlier request, and custom skills (Anthropic's own, like "pptx", are not stored).
+        { members: ['container'] },
+        { members: ['skill_id'], pattern: /^skill_/ },
+      ],
+    },
     source: 'https://docs.claude.com/en/api (Message Batches, Files, Skills, Managed Agents: agents, sessions, environments, vaults)',
   },
 };

@@ -27,6 +27,16 @@ export const dashscope: ProviderSpec = {
     prefixes: ['/compatible-mode/v1/files', '/compatible-mode/v1/batches', '/api/v1/files', '/api/v1/tasks', '/api/v1/fine-tunes', '/api/v1/deployments'],
     routes: [{ methods: ['POST'], path: /^\/api\/v1\/services\//, header: ['x-dashscope-async', /^\s*enable\s*$/i] }],
     owned: OPENAI_STYLE_OWNED('/compatible-mode/v1'),
+    bodyReferences: {
+      paths: /^\/(?:compatible-mode\/v1\/chat\/completions|api\/v1\/services\/|api\/v2\/apps\/protocols\/compatible-mode\/v1\/responses)/,
+      refs: [
+        // Qwen-Long reads uploaded files named in a system message, several joined by commas: `fileid://file-fe-...`.
+        { members: ['*'], pattern: /fileid:\/\/([^\s,"'\]]+)/, owned: true },
+        // A temporary upload (`oss://...`, resolved with X-DashScope-OssResourceResolve) and a stored response.
+        { members: ['*'], pattern: /^oss:\/\// },
+        { members: ['previous_response_id'] },
+      ],
+    },
     source: 'https://www.alibabacloud.com/help/en/model-studio/batch-interfaces-compatible-with-openai; https://www.alibabacloud.com/help/en/model-studio/manage-asynchronous-tasks',
   },
 };

@@ -58,6 +58,19 @@ export const google: ProviderSpec = {
       { methods: ['GET', 'DELETE'], path: /^\/v1[a-z]*\/interactions\/./ },
       { methods: ['POST'], path: /^\/v1[a-z]*\/interactions\/[^/]+[/:]cancel$/ },
     ],
+    // Every method on a model (generateContent, countTokens, embedContent...), an interaction's creation and the
+    // OpenAI-compatible chat endpoint. proto3's JSON mapping accepts both spellings of each name.
+    bodyReferences: {
+      paths: /^\/v1[a-z0-9]*\/(?:models|tunedmodels|interactions|openai\/chat\/completions)(?![a-z0-9_-])/,
+      refs: [
+        // A file from the Files API (`files/{id}` or its full URI); other URIs (YouTube, public URLs) are not stored.
+        { members: ['fileUri', 'file_uri'], pattern: /^(?:https?:\/\/generativelanguage\.googleapis\.com\/(?:[^/?#]+\/)?)?files\//i },
+        { members: ['cachedContent', 'cached_content', 'fileSearchStoreNames', 'file_search_store_names'] },
+        { members: ['previous_interaction_id', 'previousInteractionId'] },
+        // An OpenAI-style file part on the compatible endpoint: Gemini has no files an account can own.
+        { members: ['file_id'] },
+      ],
+    },
     source: 'https://ai.google.dev/api (Files, Batch mode, Caching, Tuning, Semantic retrieval, File search stores, Operations, Interactions)',
   },
 };

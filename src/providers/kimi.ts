@@ -9,5 +9,18 @@ export const kimi = openAiStyle({
   chatCompletionsSource: 'https://platform.kimi.com/docs/api/overview',
   // Batch output files as OpenAI's; the batch API saves 40% (https://platform.kimi.ai/docs/guide/use-batch-api).
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.6 },
-  storedObjects: { prefixes: ['/v1/files', '/v1/batches', '/v1/caching'], owned: OPENAI_STYLE_OWNED('/v1'), source: 'https://platform.kimi.com/docs/api/overview (files, batch, context caching)' },
+  storedObjects: {
+    prefixes: ['/v1/files', '/v1/batches', '/v1/caching'],
+    owned: OPENAI_STYLE_OWNED('/v1'),
+    bodyReferences: {
+      paths: /^\/v1\/chat\/completions(?![a-z0-9_-])/,
+      refs: [
+        // An uploaded image or video named as `ms://{file id}`.
+        { members: ['url'], pattern: /^ms:\/\/([^\s/?#]+)/, owned: true },
+        // A context cache, named in a `cache` role message's content (`cache_id=...;reset_ttl=...`).
+        { members: ['content'], pattern: /(?:^|;)\s*cache_id\s*=/ },
+      ],
+    },
+    source: 'https://platform.kimi.com/docs/api/overview (files, batch, context caching)',
+  },
 });

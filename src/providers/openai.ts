@@ -29,6 +29,17 @@ export const openai = openAiStyle({
       { methods: ['DELETE'], path: /^\/v1\/models\/./ },
     ],
     owned: OPENAI_STYLE_OWNED('/v1'),
+    bodyReferences: {
+      paths: /^\/v1\/(?:chat\/completions|responses)(?![a-z0-9_-])/,
+      refs: [
+        // A file in a message (a chat file part, a Responses input_file or input_image, an image tool's mask) or
+        // handed to a code interpreter's new container.
+        { members: ['file_id', 'file_ids'], owned: true },
+        // Earlier turns kept by OpenAI, and stores and containers holding other files (a container may be "auto").
+        { members: ['previous_response_id', 'conversation', 'vector_store_ids', 'container_id'] },
+        { members: ['container'], pattern: /^(?!auto$)./ },
+      ],
+    },
     source: 'https://platform.openai.com/docs/api-reference (Files, Uploads, Batch, Vector stores, Assistants, Containers, Conversations, Fine-tuning, Evals, Videos, ChatKit, Responses, Chat Completions, Models)',
   },
 });

@@ -56,6 +56,24 @@ export interface OwnedCollection {
   after?: string;
 }
 
+/** Members of a request body that name a stored object (a file in a chat message, a stored response to continue). */
+export interface BodyReference {
+  /** Member names, exactly as the provider reads them (both spellings where it takes two); `*` reads every string
+   *  of the body against the pattern. A member's value names objects as a string, a list of strings or an `{id}`. */
+  members: readonly string[];
+  /** Only values matching it name an object; its first group (else the whole match) is the id. */
+  pattern?: RegExp;
+  /** The objects are of an owned collection: a key limited to its own may name its account's. Others name objects
+   *  no arouter account owns, refused to every restricted key. */
+  owned?: boolean;
+}
+
+export interface BodyReferences {
+  /** Lower-case paths (read as leniently as the stored-object prefixes) whose request bodies are read. */
+  paths: RegExp;
+  refs: readonly BodyReference[];
+}
+
 export interface StoredObjectRoutes {
   /** Lower-case path prefixes matched on whole segments (`/v1/files` covers `/v1/files/f/content`, not
    *  `/v1/filesystem`), for every method. */
@@ -64,6 +82,8 @@ export interface StoredObjectRoutes {
   /** The collections keys with `storedObjects: "own"` may use, each for its account's objects only; every other
    *  stored-object path is refused to such keys. */
   owned?: readonly OwnedCollection[];
+  /** Where request bodies name stored objects: read for keys kept off them or limited to their own. */
+  bodyReferences?: BodyReferences;
   /** Where the list comes from (docs pages), recorded for maintainers. */
   source: string;
 }

@@ -18,6 +18,13 @@ export const xai = openAiStyle({
     routes: [STORED_RESPONSE, { methods: ['GET'], path: /^\/v1\/chat\/deferred-completion\// }],
     // Its batches are its own shape (requests added to a batch, results read by page): files only.
     owned: [{ path: '/v1/files' }],
+    bodyReferences: {
+      paths: /^\/v1\/(?:chat\/completions|responses|messages)(?![a-z0-9_-])/,
+      refs: [
+        { members: ['file_id'], owned: true },
+        { members: ['previous_response_id', 'vector_store_ids'] },
+      ],
+    },
     source: 'https://docs.x.ai/docs/api-reference; https://docs.x.ai/docs/guides/deferred-chat-completions',
   },
 });

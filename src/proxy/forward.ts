@@ -202,6 +202,11 @@ export class Forwarder {
     return this.d.inflight;
   }
 
+  /** The request body limit (AROUTER_MAX_BODY_BYTES), for callers that read a body before forwarding it. */
+  get maxBodyBytes(): number {
+    return this.d.maxBodyBytes;
+  }
+
   private readonly d: ForwarderDeps & { inflight: Set<Cuttable> };
 
   constructor(deps: ForwarderDeps) {

@@ -1,5 +1,5 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
-import { bodyTooLarge } from '../errors.ts';
+import { badRequest, bodyTooLarge } from '../errors.ts';
 import { equalsAt, splice } from '../usage/bytes.ts';
 import { CLOSE_OBJECT, isJsonSpace, OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
 import { createMemberLocator, createMemberReader } from '../usage/json-top-level.ts';
@@ -69,7 +69,13 @@ export async function readWholeBody(req: Request, maxBytes: number): Promise<Uin
   if (declared !== null && declared > maxBytes) throw bodyTooLarge(maxBytes);
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-  const read = await readUpTo(reader, maxBytes);
+  let read: { bytes: Uint8Array; done: boolean };
+  try {
+    read = await readUpTo(reader, maxBytes);
+  } catch {
+    // The client went away or its connection failed mid-body: nothing was forwarded.
+    throw badRequest('Could not read the request body.');
+  }
   if (read.bytes.byteLength > maxBytes) {
     await reader.cancel().catch(() => {});
     throw bodyTooLarge(maxBytes);

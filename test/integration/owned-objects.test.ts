@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI, { toFile } from 'openai';
 import { uniqueName } from '../helpers/env.ts';
+import { fixtureText } from '../helpers/fixtures.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
 import { ADMIN_TOKEN, createTestProxy, type TestProxy } from '../helpers/proxy-harness.ts';
 
@@ -10,7 +11,7 @@ let mock: MockUpstream;
 let proxy: TestProxy;
 let server: ReturnType<typeof Bun.serve>;
 let base: string;
-const keys: Record<'a' | 'b' | 'open', string> = { a: '', b: '', open: '' };
+const keys: Record<'a' | 'b' | 'open' | 'off', string> = { a: '', b: '', open: '', off: '' };
 
 /**
  * A provider's file and batch store, in the shapes OpenAI and Anthropic document (no batch or file object was
@@ -47,9 +48,18 @@ function list(items: Iterable<Record<string, unknown>>, search: URLSearchParams)
   return json({ object: 'list', data, has_more: from + limit < all.length, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
 }
 
+/** Generation endpoints answer with the recorded responses. */
+const ANSWERS: Record<string, string> = {
+  '/v1/chat/completions': 'openai/chat-nonstream.json',
+  '/v1/responses': 'openai/responses-nonstream.json',
+  '/v1/messages': 'anthropic/messages-nonstream.json',
+};
+
 function provider(req: Request) {
   const { pathname, searchParams } = new URL(req.url);
   const sent = mock.received.at(-1)!;
+  const answer = ANSWERS[pathname];
+  if (answer) return { body: fixtureText(answer), headers: { 'content-type': 'application/json' } };
   const m = /^\/v1\/(files|batches|messages\/batches)(?:\/([^/]+))?(\/content)?$/.exec(pathname);
   if (!m) return json({ error: { message: 'no such route' } }, 404);
   const [, kind, id, content] = m;
@@ -106,6 +116,7 @@ beforeAll(async () => {
   keys.a = await createKey(uniqueName('acct-a'), 'own');
   keys.b = await createKey(uniqueName('acct-b'), 'own');
   keys.open = await createKey(uniqueName('acct-operator'), true);
+  keys.off = await createKey(uniqueName('acct-off'), false);
 });
 afterAll(async () => {
   server.stop(true);
@@ -251,5 +262,76 @@ describe('anthropic message batches', () => {
     expect(theirs).toEqual([]);
     expect(await failure(b.messages.batches.retrieve(created.id))).toBeInstanceOf(Anthropic.NotFoundError);
     expect(await failure(b.messages.batches.cancel(created.id))).toBeInstanceOf(Anthropic.NotFoundError);
+  });
+});
+
+describe('stored objects named inside a request', () => {
+  const fileMessage = (fileId: string) => [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'Summarize it.' }, { type: 'file' as const, file: { file_id: fileId } }] }];
+
+  test("a chat completion may name its account's file; another account's is a 404 and a kept-off key's any file a 403, before any provider call", async () => {
+    const a = openai(keys.a);
+    const fileA = (await a.files.create({ file: await toFile(Buffer.from('notes'), 'notes.txt'), purpose: 'user_data' })).id;
+    const answer = await a.chat.completions.create({ model: 'gpt-4.1-nano', messages: fileMessage(fileA) });
+    expect(answer.id).toBe((JSON.parse(fixtureText('openai/chat-nonstream.json')) as { id: string }).id);
+    // The provider got the body as the SDK sent it: read, not re-encoded.
+    const sent = mock.received.at(-1)!;
+    expect(sent.path).toBe('/v1/chat/completions');
+    expect(JSON.parse(new TextDecoder().decode(sent.body))).toEqual({ model: 'gpt-4.1-nano', messages: fileMessage(fileA) });
+
+    const before = mock.received.length;
+    expect(await failure(openai(keys.b).chat.completions.create({ model: 'gpt-4.1-nano', messages: fileMessage(fileA) }))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await failure(openai(keys.b).chat.completions.create({ model: 'gpt-4.1-nano', messages: fileMessage('file-outside') }))).toBeInstanceOf(OpenAI.NotFoundError);
+    const off = await failure(openai(keys.off).chat.completions.create({ model: 'gpt-4.1-nano', messages: fileMessage(fileA) }));
+    expect(off).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((off as InstanceType<typeof OpenAI.PermissionDeniedError>).message).toContain('"file_id"');
+    expect(mock.received.length).toBe(before);
+    // A key with the default is not read at all, and a restricted key's plain chat goes through.
+    await openai(keys.open).chat.completions.create({ model: 'gpt-4.1-nano', messages: fileMessage('file-outside') });
+    await openai(keys.off).chat.completions.create({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'hi' }] });
+    expect(mock.received.length).toBe(before + 2);
+  });
+
+  test('the Responses API: a stored response to continue is refused to restricted keys; a file goes by its owner', async () => {
+    const b = openai(keys.b);
+    const fileB = (await b.files.create({ file: await toFile(Buffer.from('b'), 'b.txt'), purpose: 'user_data' })).id;
+    const before = mock.received.length;
+    for (const key of [keys.b, keys.off]) {
+      const err = await failure(openai(key).responses.create({ model: 'gpt-4.1-nano', input: 'and then?', previous_response_id: 'resp_from_someone' }));
+      expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    }
+    expect(await failure(openai(keys.a).responses.create({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileB }] }] }))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(mock.received.length).toBe(before);
+    const ok = await b.responses.create({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileB }] }] });
+    expect(ok.id).toBe((JSON.parse(fixtureText('openai/responses-nonstream.json')) as { id: string }).id);
+  });
+
+  test('anthropic: a document whose source is a file, through the SDK', async () => {
+    const a = anthropic(keys.a);
+    const b = anthropic(keys.b);
+    const fileA = (await a.beta.files.upload({ file: await toFile(Buffer.from('%PDF-1.4'), 'doc.pdf', { type: 'application/pdf' }) })).id;
+    const ask = (client: Anthropic) =>
+      client.beta.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 64,
+        betas: ['files-api-2025-04-14'],
+        messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'file', file_id: fileA } }, { type: 'text', text: 'Summarize.' }] }],
+      });
+    const before = mock.received.length;
+    expect(await failure(ask(b))).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(await failure(ask(anthropic(keys.off)))).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(mock.received.length).toBe(before);
+    expect((await ask(a)).id).toBe((JSON.parse(fixtureText('anthropic/messages-nonstream.json')) as { id: string }).id);
+  });
+
+  test('a body naming a file twice, or compressed, is refused rather than read one way by arouter and another by the provider', async () => {
+    const before = mock.received.length;
+    const post = (headers: Record<string, string>, body: string | Uint8Array) =>
+      fetch(`${base}/openai/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${keys.a}`, 'content-type': 'application/json', ...headers }, body });
+    const twice = await post({}, '{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file\\u005fid":"file-outside","file_id":"file-1"}}]}]}');
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as { error: { message: string } }).error.message).toContain('twice');
+    const zipped = await post({ 'content-encoding': 'gzip' }, Bun.gzipSync(new TextEncoder().encode('{"model":"m","messages":[]}')));
+    expect(zipped.status).toBe(400);
+    expect(mock.received.length).toBe(before);
   });
 });

@@ -5,7 +5,7 @@ import { waitFor } from '../helpers/env.ts';
 import { fixtureText, sseEvents, sseFromChunks } from '../helpers/fixtures.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.ts';
-import { PROVIDER_SECRET } from '../helpers/proxy-harness.ts';
+import { ADMIN_TOKEN, PROVIDER_SECRET } from '../helpers/proxy-harness.ts';
 
 const BODY_LIMIT = 64 * 1024;
 let mock: MockUpstream;
@@ -162,6 +162,30 @@ test('refusals on the unified route are counted like the provider routes', async
   const after = await refusals();
   expect(after.get('unknown authentication_error') ?? 0).toBe((before.get('unknown authentication_error') ?? 0) + 1);
   expect(after.get('minimax provider_not_configured') ?? 0).toBe((before.get('minimax provider_not_configured') ?? 0) + 1);
+});
+
+test('a restricted key names no stored object it does not own here either: the same check as on the provider routes', async () => {
+  const restricted = async (storedObjects: false | 'own') => {
+    const res = await pipe.runtime.app.handle(
+      new Request('http://arouter.test/admin/keys', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ account: `acct-unified-${String(storedObjects)}`, storedObjects }),
+      }),
+    );
+    expect(res.status).toBe(201);
+    return new OpenAI({ apiKey: ((await res.json()) as { key: string }).key, baseURL: `http://127.0.0.1:${server.port}/v1`, maxRetries: 0 });
+  };
+  mock.on('/v1/chat/completions', { body: fixtureText('openai/chat-nonstream.json') });
+  const messages = [{ role: 'user' as const, content: [{ type: 'file' as const, file: { file_id: 'file-of-another-account' } }] }];
+  const before = mock.received.length;
+  const off = await restricted(false);
+  const own = await restricted('own');
+  expect(await off.chat.completions.create({ model: 'openai/gpt-4.1-nano', messages }).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.PermissionDeniedError);
+  expect(await own.chat.completions.create({ model: 'openai/gpt-4.1-nano', messages }).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+  expect(mock.received.length).toBe(before);
+  await own.chat.completions.create({ model: 'openai/gpt-4.1-nano', messages: [{ role: 'user', content: 'hi' }] });
+  expect(mock.received.length).toBe(before + 1);
 });
 
 /** arouter_refused_total by "provider type", read from the runtime's /metrics. */

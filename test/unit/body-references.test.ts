@@ -1,0 +1,175 @@
+// Stored objects named inside request bodies: what each provider's declaration finds, and bodies read two ways.
+import { describe, expect, test } from 'bun:test';
+import { ArouterError } from '../../src/errors.ts';
+import type { Principal } from '../../src/keys/auth.ts';
+import { PROVIDERS, providerBySlug } from '../../src/providers/index.ts';
+import type { ProviderSpec } from '../../src/providers/types.ts';
+import { bodyReferenceReader, namedObjectCheck, type NamedObjects } from '../../src/proxy/body-references.ts';
+import type { Ownership } from '../../src/proxy/owned-objects.ts';
+
+const spec = (slug: string): ProviderSpec => {
+  const p = providerBySlug(slug);
+  if (!p?.storedObjects?.bodyReferences) throw new Error(`${slug} declares no body references`);
+  return p;
+};
+const read = (slug: string, body: unknown): NamedObjects => bodyReferenceReader(spec(slug).storedObjects!.bodyReferences!)(typeof body === 'string' ? body : JSON.stringify(body));
+const ids = (n: NamedObjects) => ({ owned: n.owned.map((o) => o.id), unowned: n.unowned.map((o) => o.member) });
+const thrown = (f: () => unknown): ArouterError | undefined => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ArouterError) return e;
+    throw e;
+  }
+  return undefined;
+};
+
+describe('what each provider finds', () => {
+  test('openai: files in chat and Responses content are owned; stored responses, conversations, stores and containers are not', () => {
+    const chat = { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'file', file: { file_id: 'file-a' } }] }] };
+    expect(ids(read('openai', chat))).toEqual({ owned: ['file-a'], unowned: [] });
+    const responses = {
+      model: 'm',
+      previous_response_id: 'resp_1',
+      conversation: { id: 'conv_1' },
+      input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-b' }, { type: 'input_image', file_id: 'file-c' }] }],
+      tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'code_interpreter', container: { type: 'auto', file_ids: ['file-d'] } }],
+    };
+    const found = ids(read('openai', responses));
+    expect(found.owned.sort()).toEqual(['file-b', 'file-c', 'file-d']);
+    expect(found.unowned.sort()).toEqual(['conversation', 'previous_response_id', 'vector_store_ids']);
+    expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'cntr_1' }] })).unowned).toEqual(['container']);
+    expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'auto' }] })).unowned).toEqual([]);
+  });
+
+  test('a plain request, a null member and a JSON schema property of the same name name nothing', () => {
+    const schema = { type: 'object', properties: { file_id: { type: 'string' }, conversation: { type: 'string' } } };
+    const body = { model: 'm', previous_response_id: null, messages: [{ role: 'user', content: 'what is a file_id?' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema } } };
+    expect(ids(read('openai', body))).toEqual({ owned: [], unowned: [] });
+  });
+
+  test('anthropic: a file source and a container upload are owned; a kept container and custom skills are not, built-in skills pass', () => {
+    const body = {
+      model: 'm',
+      container: { skills: [{ type: 'anthropic', skill_id: 'pptx' }, { type: 'custom', skill_id: 'skill_01abc' }] },
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'file', file_id: 'file_011' } }, { type: 'container_upload', file_id: 'file_012' }] }],
+    };
+    const found = ids(read('anthropic', body));
+    expect(found.owned.sort()).toEqual(['file_011', 'file_012']);
+    expect(found.unowned).toEqual(['skill_id']);
+    expect(ids(read('anthropic', { container: 'container_1', messages: [] })).unowned).toEqual(['container']);
+  });
+
+  test('google: Files API URIs, caches, file search stores and earlier interactions in either spelling; other URIs are not stored', () => {
+    const part = (uri: string) => ({ contents: [{ parts: [{ fileData: { mimeType: 'video/mp4', fileUri: uri } }] }] });
+    expect(ids(read('google', part('https://generativelanguage.googleapis.com/v1beta/files/abc'))).unowned).toEqual(['fileUri']);
+    expect(ids(read('google', { contents: [{ parts: [{ file_data: { file_uri: 'files/abc' } }] }] })).unowned).toEqual(['file_uri']);
+    expect(ids(read('google', part('https://www.youtube.com/watch?v=9hE5-98ZeCg'))).unowned).toEqual([]);
+    expect(ids(read('google', part('https://example.com/files/report.pdf'))).unowned).toEqual([]);
+    expect(ids(read('google', { cached_content: 'cachedContents/x', contents: [] })).unowned).toEqual(['cached_content']);
+    expect(ids(read('google', { generateContentRequest: { cachedContent: 'cachedContents/x' } })).unowned).toEqual(['cachedContent']);
+    expect(ids(read('google', { tools: [{ fileSearch: { fileSearchStoreNames: ['fileSearchStores/s'] } }] })).unowned).toEqual(['fileSearchStoreNames']);
+  });
+
+  test('dashscope: every fileid:// in any string, several joined by commas, escaped or not', () => {
+    const body = { model: 'qwen-long', messages: [{ role: 'system', content: 'fileid://file-fe-1,fileid://file-fe-2' }, { role: 'system', content: 'fileid:\\/\\/file-fe-3' }] };
+    const text = JSON.stringify(body).replace('fileid:\\\\/\\\\/', 'fileid:\\/\\/');
+    expect(ids(read('dashscope', text)).owned).toEqual(['file-fe-1', 'file-fe-2', 'file-fe-3']);
+  });
+
+  test('kimi, minimax, mistral, xai', () => {
+    expect(ids(read('kimi', { messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'ms://file-k1' } }] }] })).owned).toEqual(['file-k1']);
+    expect(ids(read('kimi', { messages: [{ role: 'cache', content: 'cache_id=cache-1;reset_ttl=3600' }] })).unowned).toEqual(['content']);
+    expect(ids(read('kimi', { messages: [{ role: 'user', content: 'hello' }, { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }))).toEqual({ owned: [], unowned: [] });
+    expect(ids(read('minimax', { model: 'speech', file_id: 123456 })).unowned).toEqual(['file_id']);
+    expect(ids(read('minimax', { first_frame_image: 'mm_file://9' })).unowned).toEqual(['*']);
+    expect(ids(read('mistral', { model: 'mistral-ocr-latest', document: { type: 'file', file_id: 'f-1' } })).owned).toEqual(['f-1']);
+    expect(ids(read('xai', { previous_response_id: 'r', input: [{ type: 'input_file', file_id: 'file-x' }] }))).toEqual({ owned: ['file-x'], unowned: ['previous_response_id'] });
+  });
+});
+
+describe('a body read one way by arouter and another by a provider', () => {
+  test('a checked member given twice in one object is refused, in any spelling', () => {
+    for (const body of ['{"file_id":"mine","file_id":"theirs"}', '{"file\\u005fid":"theirs","file_id":"mine"}', '{"a":{"previous_response_id":null,"previous_response_id":"r"}}']) {
+      expect(thrown(() => read('openai', body))?.status).toBe(400);
+    }
+  });
+
+  test('a name spelled with escapes is read as the provider reads it, and strings holding quotes and backslashes do not confuse the count', () => {
+    expect(ids(read('openai', '{"m":"a\\"b\\\\","file\\u005fid":"file-\\u0061"}')).owned).toEqual(['file-a']);
+    expect(ids(read('openai', '{"note":"\\"file_id\\": \\"x\\"","k":"file_id"}'))).toEqual({ owned: [], unowned: [] });
+  });
+
+  test('a pattern read anywhere sees the value JSON.parse drops for a repeated member', () => {
+    const body = '{"messages":[{"role":"system","content":"fileid://file-theirs","content":"hi"}]}';
+    expect(ids(read('dashscope', body)).owned).toEqual(['file-theirs']);
+  });
+
+  test('not JSON (NaN is JSON to some parsers) is refused; deep nesting does not overflow', () => {
+    expect(thrown(() => read('openai', '{"file_id": NaN}'))?.status).toBe(400);
+    expect(thrown(() => read('openai', 'file_id=x'))?.status).toBe(400);
+    const deep = `${'['.repeat(5000)}{"file_id":"f"}${']'.repeat(5000)}`;
+    expect(ids(read('openai', deep)).owned).toEqual(['f']);
+  });
+});
+
+describe('the check', () => {
+  const principal = (storedObjects: Principal['storedObjects'], accountId = 'acct-a'): Principal => ({ accountId, keyId: 'k', storedObjects, secret: 's' });
+  const ownership: Ownership = {
+    owners: async (_p, list) => list.map((id) => (id.startsWith('mine') ? 'acct-a' : id === 'unknown' ? null : 'acct-b')),
+    claim: async () => {},
+  };
+  const named = namedObjectCheck(ownership);
+  const openai = spec('openai');
+  const call = (storedObjects: Principal['storedObjects']) => ({ requestId: 'r', provider: openai, path: '/v1/chat/completions', search: '', principal: principal(storedObjects), startedAt: 0 });
+  const body = (id: string) => new TextEncoder().encode(JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: id } }] }] }));
+  const outcome = (p: Promise<void>) => p.then(() => 'ok', (e: unknown) => (e instanceof ArouterError ? `${e.status} ${e.code}` : String(e)));
+  const json = new Headers({ 'content-type': 'application/json' });
+
+  test('applies to bodies on declared paths, read leniently', () => {
+    expect(named.applies(openai, '/v1/chat/completions', 'POST')).toBe(true);
+    expect(named.applies(openai, '/V1//Chat/Completions;x', 'POST')).toBe(true);
+    expect(named.applies(openai, '/v1/responses/input_tokens', 'POST')).toBe(true);
+    expect(named.applies(openai, '/v1/chat/completions', 'GET')).toBe(false);
+    expect(named.applies(openai, '/v1/embeddings', 'POST')).toBe(false);
+    expect(named.applies(spec('google'), '/v1beta/models/gemini-2.5-flash:streamGenerateContent', 'POST')).toBe(true);
+  });
+
+  test("an own key names its account's files; another account's or an unrecorded one is a 404; a kept-off key names none", async () => {
+    expect(await outcome(named.check(call('own'), json, body('mine-1')))).toBe('ok');
+    expect(await outcome(named.check(call('own'), json, body('theirs')))).toBe('404 object_not_found');
+    expect(await outcome(named.check(call('own'), json, body('unknown')))).toBe('404 object_not_found');
+    expect(await outcome(named.check(call(false), json, body('mine-1')))).toBe('403 stored_objects_not_allowed');
+    expect(await outcome(named.check(call(true), json, body('theirs')))).toBe('ok');
+    // Without an ownership store an own key is kept off.
+    expect(await outcome(namedObjectCheck(undefined).check(call('own'), json, body('mine-1')))).toBe('403 stored_objects_not_allowed');
+  });
+
+  test('a stored response is refused to both restricted kinds, named in the message; no body names nothing', async () => {
+    const b = new TextEncoder().encode('{"previous_response_id":"resp_1","input":"hi"}');
+    for (const access of [false, 'own'] as const) {
+      const err = await named.check(call(access), json, b).then(() => null, (e: unknown) => e as ArouterError);
+      expect(err?.status).toBe(403);
+      expect(err?.message).toContain('"previous_response_id"');
+    }
+    expect(await outcome(named.check(call('own'), json, new Uint8Array(0)))).toBe('ok');
+  });
+
+  test('a body the provider could read as other text is refused: another charset, a content coding, bytes that are not UTF-8', async () => {
+    const ok = body('mine-1');
+    expect(await outcome(named.check(call('own'), new Headers({ 'content-type': 'application/json; charset=utf-16' }), ok))).toBe('400 invalid_request');
+    expect(await outcome(named.check(call('own'), new Headers({ 'content-type': 'application/json', 'content-encoding': 'gzip' }), ok))).toBe('400 invalid_request');
+    expect(await outcome(named.check(call('own'), json, new Uint8Array([0x7b, 0xff, 0x7d])))).toBe('400 invalid_request');
+    expect(await outcome(named.check(call('own'), new Headers({ 'content-type': 'application/json; charset=UTF-8' }), ok))).toBe('ok');
+  });
+});
+
+describe('declarations', () => {
+  test.each(PROVIDERS.filter((p) => p.storedObjects?.bodyReferences))('$slug: its chat completions path is read; path patterns are lower case', (p) => {
+    const refs = p.storedObjects!.bodyReferences!;
+    expect(refs.paths.source).toBe(refs.paths.source.toLowerCase());
+    expect(refs.refs.length).toBeGreaterThan(0);
+    // The unified endpoint's way in is read too.
+    expect(namedObjectCheck(undefined).applies(p, p.chatCompletionsPath, 'POST')).toBe(true);
+  });
+});
