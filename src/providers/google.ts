@@ -67,6 +67,8 @@ export const google: ProviderSpec = {
         { members: ['fileUri', 'file_uri'], pattern: /^(?:https?:\/\/generativelanguage\.googleapis\.com\/(?:[^/?#]+\/)?)?files\//i },
         { members: ['cachedContent', 'cached_content', 'fileSearchStoreNames', 'file_search_store_names'] },
         { members: ['previous_interaction_id', 'previousInteractionId'] },
+        // A background interaction is collected by reading the stored interaction.
+        { members: ['background'], pattern: /^true$/ },
         // An OpenAI-style file part on the compatible endpoint: Gemini has no files an account can own.
         { members: ['file_id'] },
       ],

@@ -61,7 +61,8 @@ export interface BodyReference {
   /** Member names, exactly as the provider reads them (both spellings where it takes two); `*` reads every string
    *  of the body against the pattern. A member's value names objects as a string, a list of strings or an `{id}`. */
   members: readonly string[];
-  /** Only values matching it name an object; its first group (else the whole match) is the id. */
+  /** Only values matching it name an object; its first group (else the whole match) is the id. A `true` value
+   *  reads as "true": a flag that makes the provider store its answer (`background: true`) is declared that way. */
   pattern?: RegExp;
   /** The objects are of an owned collection: a key limited to its own may name its account's. Others name objects
    *  no arouter account owns, refused to every restricted key. */

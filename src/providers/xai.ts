@@ -23,6 +23,8 @@ export const xai = openAiStyle({
       refs: [
         { members: ['file_id'], owned: true },
         { members: ['previous_response_id', 'vector_store_ids'] },
+        // A deferred completion is collected from the deferred-completion API, which restricted keys cannot reach.
+        { members: ['deferred'], pattern: /^true$/ },
       ],
     },
     source: 'https://docs.x.ai/docs/api-reference; https://docs.x.ai/docs/guides/deferred-chat-completions',

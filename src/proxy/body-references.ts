@@ -95,7 +95,7 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
 }
 
 /** The ids a member's value names: a string or number (MiniMax's file ids), a list of them, or an object's `id`
- *  (`conversation: {id}`). */
+ *  (`conversation: {id}`). `true` reads as "true", for flags that make a stored object (`background: true`). */
 function idsOf(v: unknown): string[] {
   if (Array.isArray(v)) return v.flatMap(idOf);
   if (typeof v === 'object' && v !== null) return idOf((v as { id?: unknown }).id);
@@ -104,6 +104,7 @@ function idsOf(v: unknown): string[] {
 
 function idOf(v: unknown): string[] {
   if (typeof v === 'string') return [v];
+  if (v === true) return ['true'];
   return typeof v === 'number' && Number.isFinite(v) ? [String(v)] : [];
 }
 
@@ -145,11 +146,11 @@ export const storedObjectNamed = (displayName: string, member: string, access: f
   new ArouterError(
     403,
     'stored_objects_not_allowed',
-    `This arouter key may not name ${displayName} stored objects in a request (${member === '*' ? 'a stored file' : `"${member.slice(0, 64)}"`}): ` +
+    `This arouter key may not name or start ${displayName} stored objects in a request body (${member === '*' ? 'a stored file' : `"${member.slice(0, 64)}"`}): ` +
       (access === 'own'
         ? 'it reaches only the files and batches its own account made (storedObjects: "own").'
         : "they belong to the operator's provider account, which every arouter account shares (storedObjects: false).") +
-      ' Send the content in the request itself.',
+      ' Send the request without it: the content itself rather than an id, a response in the foreground.',
   );
 
 export interface NamedObjectCheck {

@@ -298,6 +298,9 @@ describe('stored objects named inside a request', () => {
     for (const key of [keys.b, keys.off]) {
       const err = await failure(openai(key).responses.create({ model: 'gpt-4.1-nano', input: 'and then?', previous_response_id: 'resp_from_someone' }));
       expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+      // A background response could only be collected from the stored response, which these keys cannot read.
+      const background = await failure(openai(key).responses.create({ model: 'gpt-4.1-nano', input: 'hi', background: true }));
+      expect((background as Error).message).toContain('"background"');
     }
     expect(await failure(openai(keys.a).responses.create({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileB }] }] }))).toBeInstanceOf(OpenAI.NotFoundError);
     expect(mock.received.length).toBe(before);

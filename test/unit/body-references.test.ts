@@ -40,6 +40,10 @@ describe('what each provider finds', () => {
     expect(found.unowned.sort()).toEqual(['conversation', 'previous_response_id', 'vector_store_ids']);
     expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'cntr_1' }] })).unowned).toEqual(['container']);
     expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'auto' }] })).unowned).toEqual([]);
+    // A job only a stored-object API can collect; in the foreground it is an ordinary request.
+    expect(ids(read('openai', { model: 'm', input: 'hi', background: true })).unowned).toEqual(['background']);
+    expect(ids(read('openai', { model: 'm', input: 'hi', background: false })).unowned).toEqual([]);
+    expect(ids(read('xai', { model: 'm', messages: [], deferred: true })).unowned).toEqual(['deferred']);
   });
 
   test('a plain request, a null member and a JSON schema property of the same name name nothing', () => {
