@@ -20,6 +20,8 @@ export const kimi = openAiStyle({
         // A context cache, named in a `cache` role message's content (`cache_id=...;reset_ttl=...`).
         { members: ['content'], pattern: /(?:^|;)\s*cache_id\s*=/ },
       ],
+      // The same cache named by header instead.
+      headers: ['x-msh-context-cache'],
     },
     source: 'https://platform.kimi.com/docs/api/overview (files, batch, context caching)',
   },

@@ -73,6 +73,8 @@ export interface BodyReferences {
   /** Lower-case paths (read as leniently as the stored-object prefixes) whose request bodies are read. */
   paths: RegExp;
   refs: readonly BodyReference[];
+  /** Request headers (lower-case names) that name a stored object on these paths, refused to restricted keys. */
+  headers?: readonly string[];
 }
 
 export interface StoredObjectRoutes {

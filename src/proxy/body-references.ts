@@ -146,7 +146,7 @@ export const storedObjectNamed = (displayName: string, member: string, access: f
   new ArouterError(
     403,
     'stored_objects_not_allowed',
-    `This arouter key may not name or start ${displayName} stored objects in a request body (${member === '*' ? 'a stored file' : `"${member.slice(0, 64)}"`}): ` +
+    `This arouter key may not name or start ${displayName} stored objects in a request (${member === '*' ? 'a stored file' : `"${member.slice(0, 64)}"`}): ` +
       (access === 'own'
         ? 'it reaches only the files and batches its own account made (storedObjects: "own").'
         : "they belong to the operator's provider account, which every arouter account shares (storedObjects: false).") +
@@ -175,10 +175,13 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
     async check(call, headers, body) {
       const read = readers.get(call.provider.slug);
       const access = call.principal.storedObjects;
-      // No body names nothing (the provider refuses it for its own reasons).
-      if (!read || access === true || body.byteLength === 0) return;
-      const found = read(decodedBody(headers, body));
+      if (!read || access === true) return;
       const { displayName, slug } = call.provider;
+      const header = call.provider.storedObjects?.bodyReferences?.headers?.find((h) => headers.has(h));
+      if (header) throw storedObjectNamed(displayName, header, access);
+      // No body names nothing (the provider refuses it for its own reasons).
+      if (body.byteLength === 0) return;
+      const found = read(decodedBody(headers, body));
       const refused = found.unowned[0] ?? (access === 'own' && ownership ? undefined : found.owned[0]);
       if (refused) throw storedObjectNamed(displayName, refused.member, access);
       if (found.owned.length === 0 || !ownership) return;

@@ -159,6 +159,15 @@ describe('the check', () => {
     expect(await outcome(named.check(call('own'), json, new Uint8Array(0)))).toBe('ok');
   });
 
+  test("a header naming a stored object is refused too (Kimi's context cache)", async () => {
+    const kimi = { ...call('own'), provider: spec('kimi') };
+    const plain = new TextEncoder().encode('{"model":"kimi-k2","messages":[{"role":"user","content":"hi"}]}');
+    expect(await outcome(named.check(kimi, json, plain))).toBe('ok');
+    const cached = new Headers({ 'content-type': 'application/json', 'X-Msh-Context-Cache': 'cache-abc' });
+    expect(await outcome(named.check(kimi, cached, plain))).toBe('403 stored_objects_not_allowed');
+    expect(await outcome(named.check(kimi, cached, new Uint8Array(0)))).toBe('403 stored_objects_not_allowed');
+  });
+
   test('a body the provider could read as other text is refused: another charset, a content coding, bytes that are not UTF-8', async () => {
     const ok = body('mine-1');
     expect(await outcome(named.check(call('own'), new Headers({ 'content-type': 'application/json; charset=utf-16' }), ok))).toBe('400 invalid_request');
