@@ -38,6 +38,8 @@ export const openai = openAiStyle({
         // Earlier turns kept by OpenAI, and stores and containers holding other files (a container may be "auto").
         { members: ['previous_response_id', 'conversation', 'vector_store_ids', 'container_id'] },
         { members: ['container'], pattern: /^(?!auto$)./ },
+        // An input item taken by id from an earlier stored response.
+        { members: ['id'], where: ['type', 'item_reference'] },
         // A background response is collected by reading the stored response, which restricted keys cannot.
         { members: ['background'], pattern: /^true$/ },
       ],

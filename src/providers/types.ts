@@ -67,6 +67,8 @@ export interface BodyReference {
   /** The objects are of an owned collection: a key limited to its own may name its account's. Others name objects
    *  no arouter account owns, refused to every restricted key. */
   owned?: boolean;
+  /** Only in objects whose member (first) has this string value (second): `["type", "item_reference"]`. */
+  where?: readonly [string, string];
 }
 
 export interface BodyReferences {

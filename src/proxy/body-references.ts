@@ -26,6 +26,7 @@ interface CompiledReference {
   members: ReadonlySet<string>;
   pattern: RegExp | null;
   owned: boolean;
+  where: readonly [string, string] | null;
 }
 
 /**
@@ -39,6 +40,7 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     // Global, so one string naming several objects (`fileid://a,fileid://b`) yields each of them.
     pattern: r.pattern ? new RegExp(r.pattern.source, r.pattern.flags.includes('g') ? r.pattern.flags : `${r.pattern.flags}g`) : null,
     owned: r.owned === true,
+    where: r.where ?? null,
   }));
   const byMember = new Map<string, CompiledReference[]>();
   const anywhere: CompiledReference[] = [];
@@ -46,6 +48,8 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     if (r.members.has('*')) anywhere.push(r);
     for (const m of r.members) if (m !== '*') byMember.set(m, [...(byMember.get(m) ?? []), r]);
   }
+  // Members whose repetition would let a provider read another value than arouter: the references and their conditions.
+  const counted = new Set([...byMember.keys(), ...refs.flatMap((r) => (r.where ? [r.where[0]] : []))]);
 
   return (text) => {
     let root: unknown;
@@ -73,10 +77,13 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
       }
       for (const [k, member] of Object.entries(v)) {
         stack.push(member);
+        if (counted.has(k)) walked++;
         const rs = byMember.get(k);
         if (!rs) continue;
-        walked++;
-        for (const r of rs) for (const id of idsOf(member)) add(r, k, id);
+        for (const r of rs) {
+          if (r.where && (v as Record<string, unknown>)[r.where[0]] !== r.where[1]) continue;
+          for (const id of idsOf(member)) add(r, k, id);
+        }
       }
     }
     // Every string token of the raw text, so a pattern read anywhere also sees the values JSON.parse dropped for a
@@ -84,7 +91,7 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     let named = 0;
     for (const token of stringTokens(text)) {
       if (token.isName) {
-        if (byMember.has(token.value)) named++;
+        if (counted.has(token.value)) named++;
       } else {
         for (const r of anywhere) add(r, '*', token.value);
       }

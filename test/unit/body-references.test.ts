@@ -40,6 +40,10 @@ describe('what each provider finds', () => {
     expect(found.unowned.sort()).toEqual(['conversation', 'previous_response_id', 'vector_store_ids']);
     expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'cntr_1' }] })).unowned).toEqual(['container']);
     expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'auto' }] })).unowned).toEqual([]);
+    // An item of a stored response, taken by id; other items' ids are not references.
+    const items = { model: 'm', input: [{ type: 'item_reference', id: 'msg_1' }, { type: 'message', id: 'msg_2', role: 'user', content: 'hi' }] };
+    expect(ids(read('openai', items))).toEqual({ owned: [], unowned: ['id'] });
+    expect(ids(read('openai', { model: 'm', input: [{ type: 'function_call_output', call_id: 'c', output: 'x', id: 'fc_1' }] })).unowned).toEqual([]);
     // A job only a stored-object API can collect; in the foreground it is an ordinary request.
     expect(ids(read('openai', { model: 'm', input: 'hi', background: true })).unowned).toEqual(['background']);
     expect(ids(read('openai', { model: 'm', input: 'hi', background: false })).unowned).toEqual([]);
@@ -97,6 +101,8 @@ describe('a body read one way by arouter and another by a provider', () => {
     for (const body of ['{"file_id":"mine","file_id":"theirs"}', '{"file\\u005fid":"theirs","file_id":"mine"}', '{"a":{"previous_response_id":null,"previous_response_id":"r"}}']) {
       expect(thrown(() => read('openai', body))?.status).toBe(400);
     }
+    // A condition's member too: a first-wins parser would read this object as an item reference.
+    expect(thrown(() => read('openai', '{"input":[{"type":"item_reference","type":"message","id":"msg_1"}]}'))?.status).toBe(400);
   });
 
   test('a name spelled with escapes is read as the provider reads it, and strings holding quotes and backslashes do not confuse the count', () => {
