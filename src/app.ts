@@ -10,7 +10,7 @@ import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import type { ProviderSpec } from './providers/types.ts';
 import type { Forwarder } from './proxy/forward.ts';
 import { framingError } from './proxy/framing.ts';
-import { forwardChecked, namedObjectCheck, type NamedObjectCheck } from './proxy/body-references.ts';
+import { forwardChecked, namedObjectCheck, type NamedObjectCheck } from './proxy/named-objects.ts';
 import { forwardOwned, ownedTarget, type OwnedDeps } from './proxy/owned-objects.ts';
 import { refusalRecorder, type RefusalRecorder } from './proxy/refusals.ts';
 import { reachesStoredObjects } from './proxy/stored-objects.ts';
@@ -80,7 +80,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
           if (!target || !owned) throw storedObjectsRefused(provider.displayName, principal.storedObjects);
           return await forwardOwned(owned, req, call, target);
         }
-        if (named.applies(provider, path, req.method)) return await forwardChecked(d.forwarder, named, req, call);
+        if (named.applies(provider, path)) return await forwardChecked(d.forwarder, named, req, call);
       }
       return await d.forwarder.forward(req, call);
     } catch (err) {

@@ -14,7 +14,7 @@ import type { LogFields, Logger } from './log.ts';
 import { Gauge } from './api/metrics.ts';
 import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
 import { logAccess } from './proxy/access-log.ts';
-import { namedObjectCheck } from './proxy/body-references.ts';
+import { namedObjectCheck } from './proxy/named-objects.ts';
 import { redisOwnership } from './proxy/owned-objects.ts';
 import { refusalRecorder } from './proxy/refusals.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';

@@ -4,7 +4,7 @@ import { ArouterError, badRequest, errorResponse, providerNotConfigured } from '
 import type { Authenticator, Principal } from '../keys/auth.ts';
 import { extractClientKey } from '../keys/extract.ts';
 import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
-import { namedObjectCheck, type NamedObjectCheck } from '../proxy/body-references.ts';
+import { namedObjectCheck, type NamedObjectCheck } from '../proxy/named-objects.ts';
 import type { Forwarder } from '../proxy/forward.ts';
 import type { RefusalRecorder } from '../proxy/refusals.ts';
 import type { ProviderSpec } from '../providers/types.ts';
@@ -54,7 +54,7 @@ export function unifiedRoutes(d: UnifiedDeps) {
       const path = provider.chatCompletionsPath;
       const forwarded = member.replaced(bare);
       const call = { requestId, provider, path, search: '', principal, startedAt };
-      if (principal.storedObjects !== true && named.applies(provider, path, 'POST')) await named.check(call, req.headers, forwarded);
+      if (principal.storedObjects !== true && named.applies(provider, path)) await named.check(call, req.headers, forwarded);
       const preparedBody = prepareJsonBody(forwarded, {
         maxBytes: d.maxBodyBytes,
         injectUsage: !!provider.injectStreamUsage?.paths.test(path),

@@ -33,11 +33,14 @@ export const anthropic: ProviderSpec = {
       // The OpenAI-compatible chat endpoint too (the unified endpoint's way in).
       paths: /^\/v1\/(?:messages|chat\/completions)(?![a-z0-9_-])/,
       refs: [
-        // A document or image whose source is a file, or a file uploaded into the code-execution container.
-        { members: ['file_id'], owned: true },
-        // A container kept from an earlier request, and custom skills (Anthropic's own, like "pptx", are not stored).
-        { members: ['container'] },
-        { members: ['skill_id'], pattern: /^skill_/ },
+        // A document or image whose source is a file, a file uploaded into the code-execution container, an
+        // OpenAI-style file part. Not the file_id of a code-execution result sent back: Anthropic made that file.
+        { members: ['file_id'], owned: true, where: ['type', ['file', 'container_upload']] },
+        { members: ['file_id'], owned: true, parents: ['file'] },
+        // A container kept from an earlier request (not a tool's input of that name), and custom skills (Anthropic's
+        // own, like "pptx", are not stored).
+        { members: ['container'], parents: [''] },
+        { members: ['skill_id'], where: ['type', ['custom']] },
       ],
     },
     source: 'https://docs.claude.com/en/api (Message Batches, Files, Skills, Managed Agents: agents, sessions, environments, vaults)',

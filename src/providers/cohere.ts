@@ -13,6 +13,8 @@ export const cohere: ProviderSpec = {
   },
   storedObjects: {
     prefixes: ['/v1/datasets', '/v1/embed-jobs', '/v1/finetuning', '/v1/connectors', '/v1/batches', '/v2/batches'],
+    // v1 chat continues a conversation Cohere stored, by id.
+    bodyReferences: { paths: /^\/v1\/chat(?![a-z0-9_-])/, refs: [{ members: ['conversation_id'], parents: [''] }] },
     source: 'https://docs.cohere.com/reference (Datasets, Embed Jobs, Finetuning, Connectors, Batches)',
   },
 };

@@ -34,7 +34,7 @@ export const dashscope: ProviderSpec = {
         { members: ['*'], pattern: /fileid:\/\/([^\s,"'\]]+)/, owned: true },
         // A temporary upload (`oss://...`, resolved with X-DashScope-OssResourceResolve) and a stored response.
         { members: ['*'], pattern: /^oss:\/\// },
-        { members: ['previous_response_id'] },
+        { members: ['previous_response_id'], parents: [''] },
       ],
     },
     source: 'https://www.alibabacloud.com/help/en/model-studio/batch-interfaces-compatible-with-openai; https://www.alibabacloud.com/help/en/model-studio/manage-asynchronous-tasks',

@@ -63,14 +63,19 @@ export const google: ProviderSpec = {
     bodyReferences: {
       paths: /^\/v1[a-z0-9]*\/(?:models|tunedmodels|interactions|openai\/chat\/completions)(?![a-z0-9_-])/,
       refs: [
-        // A file from the Files API (`files/{id}` or its full URI); other URIs (YouTube, public URLs) are not stored.
-        { members: ['fileUri', 'file_uri'], pattern: /^(?:https?:\/\/generativelanguage\.googleapis\.com\/(?:[^/?#]+\/)?)?files\//i },
+        // A file from the Files API (`files/{id}`, a path to it or its URI on googleapis.com); other URIs (YouTube,
+        // public URLs, Cloud Storage) are not stored objects.
+        {
+          members: ['fileUri', 'file_uri'],
+          parents: ['fileData', 'file_data'],
+          pattern: /^(?:(?:https?:)?\/\/[^/?#]*\bgoogleapis\.com(?::\d+)?)?[^?#:]*(?:^|\/)files\//i,
+        },
         { members: ['cachedContent', 'cached_content', 'fileSearchStoreNames', 'file_search_store_names'] },
         { members: ['previous_interaction_id', 'previousInteractionId'] },
-        // A background interaction is collected by reading the stored interaction.
-        { members: ['background'], pattern: /^true$/ },
+        // A background interaction is collected by reading the stored interaction (not a function call's argument).
+        { members: ['background'], parents: [''], pattern: /^true$/ },
         // An OpenAI-style file part on the compatible endpoint: Gemini has no files an account can own.
-        { members: ['file_id'] },
+        { members: ['file_id'], parents: ['file'] },
       ],
     },
     source: 'https://ai.google.dev/api (Files, Batch mode, Caching, Tuning, Semantic retrieval, File search stores, Operations, Interactions)',

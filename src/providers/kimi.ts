@@ -16,9 +16,9 @@ export const kimi = openAiStyle({
       paths: /^\/v1\/chat\/completions(?![a-z0-9_-])/,
       refs: [
         // An uploaded image or video named as `ms://{file id}`.
-        { members: ['url'], pattern: /^ms:\/\/([^\s/?#]+)/, owned: true },
+        { members: ['url'], parents: ['image_url', 'video_url'], pattern: /^ms:\/\/([^\s/?#]+)/, owned: true },
         // A context cache, named in a `cache` role message's content (`cache_id=...;reset_ttl=...`).
-        { members: ['content'], pattern: /(?:^|;)\s*cache_id\s*=/ },
+        { members: ['content'], where: ['role', ['cache']] },
       ],
       // The same cache named by header instead.
       headers: ['x-msh-context-cache'],

@@ -13,7 +13,7 @@ export const minimax = openAiStyle({
   storedObjects: {
     prefixes: ['/v1/files', '/v1/query', '/v1/video_generation', '/v1/get_voice', '/v1/delete_voice'],
     // Its files are named by a numeric `file_id` (voice cloning) or as `mm_file://{id}` in a media URL.
-    bodyReferences: { paths: /^\/v1\//, refs: [{ members: ['file_id'] }, { members: ['*'], pattern: /^mm_file:\/\// }] },
+    bodyReferences: { paths: /^\/v1\//, refs: [{ members: ['file_id'], parents: [''] }, { members: ['*'], pattern: /^mm_file:\/\// }], formFields: ['file_id'] },
     source: 'https://platform.minimax.io/docs/api-reference/file-management-list; https://platform.minimax.io/docs/api-reference/video-generation-query',
   },
 });

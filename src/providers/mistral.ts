@@ -16,8 +16,13 @@ export const mistral = openAiStyle({
     routes: [{ methods: ['DELETE'], path: /^\/v1\/models\/./ }],
     // A batch job names its input files in a list and gets one output and one error file.
     owned: [{ path: '/v1/files' }, { path: '/v1/batch/jobs', references: ['input_files'], derived: ['output_file', 'error_file'] }],
-    // OCR reads an uploaded file by id (`document: {type: "file", file_id}`), as a chat file chunk does.
-    bodyReferences: { paths: /^\/v1\/(?:chat\/completions|ocr)(?![a-z0-9_-])/, refs: [{ members: ['file_id'], owned: true }] },
+    // OCR reads an uploaded file by id (`document: {type: "file", file_id}`), as a chat file chunk does; a
+    // transcription takes one as a form field.
+    bodyReferences: {
+      paths: /^\/v1\/(?:chat\/completions|ocr|audio\/transcriptions)(?![a-z0-9_-])/,
+      refs: [{ members: ['file_id'], owned: true, where: ['type', ['file']] }],
+      formFields: ['file_id'],
+    },
     source: 'https://docs.mistral.ai/api/ (Files, Batch, Fine Tuning, Libraries, Agents, Conversations)',
   },
 });

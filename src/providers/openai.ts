@@ -30,19 +30,26 @@ export const openai = openAiStyle({
     ],
     owned: OPENAI_STYLE_OWNED('/v1'),
     bodyReferences: {
-      paths: /^\/v1\/(?:chat\/completions|responses)(?![a-z0-9_-])/,
+      paths: /^\/v1\/(?:chat\/completions|responses|images\/edits)(?![a-z0-9_-])/,
       refs: [
-        // A file in a message (a chat file part, a Responses input_file or input_image, an image tool's mask) or
-        // handed to a code interpreter's new container.
-        { members: ['file_id', 'file_ids'], owned: true },
-        // Earlier turns kept by OpenAI, and stores and containers holding other files (a container may be "auto").
-        { members: ['previous_response_id', 'conversation', 'vector_store_ids', 'container_id'] },
-        { members: ['container'], pattern: /^(?!auto$)./ },
-        // An input item taken by id from an earlier stored response.
-        { members: ['id'], where: ['type', 'item_reference'] },
-        // A background response is collected by reading the stored response, which restricted keys cannot.
-        { members: ['background'], pattern: /^true$/ },
+        // A file in a message: a Responses input_file or input_image, a chat file part (`file: {file_id}`), an image
+        // edit's images and mask, an image tool's mask, the files of a code interpreter's new container. Not the
+        // file_id of a citation in an earlier answer sent back, which OpenAI made and no account owns.
+        { members: ['file_id'], owned: true, where: ['type', ['input_file', 'input_image']] },
+        { members: ['file_id'], owned: true, parents: ['file', 'images', 'mask', 'input_image_mask'] },
+        { members: ['file_ids'], owned: true, where: ['type', ['auto', 'container_auto']] },
+        // Earlier turns kept by OpenAI; a background response, collected only by reading the stored response.
+        { members: ['previous_response_id', 'conversation'], parents: [''] },
+        { members: ['background'], parents: [''], pattern: /^true$/ },
+        // Stores and containers holding other files (a code interpreter's container may be "auto").
+        { members: ['vector_store_ids'], where: ['type', ['file_search']] },
+        { members: ['container'], where: ['type', ['code_interpreter']], pattern: /^(?!auto$)./ },
+        { members: ['container_id'], where: ['type', ['container_reference']] },
+        // An input item taken by id from a stored response (its type may be left out), and an earlier audio answer.
+        { members: ['id'], parents: ['input'], where: ['type', ['item_reference', null]] },
+        { members: ['id'], parents: ['audio'] },
       ],
+      formFields: ['file_id'],
     },
     source: 'https://platform.openai.com/docs/api-reference (Files, Uploads, Batch, Vector stores, Assistants, Containers, Conversations, Fine-tuning, Evals, Videos, ChatKit, Responses, Chat Completions, Models)',
   },

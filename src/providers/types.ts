@@ -58,8 +58,9 @@ export interface OwnedCollection {
 
 /** Members of a request body that name a stored object (a file in a chat message, a stored response to continue). */
 export interface BodyReference {
-  /** Member names, exactly as the provider reads them (both spellings where it takes two); `*` reads every string
-   *  of the body against the pattern. A member's value names objects as a string, a list of strings or an `{id}`. */
+  /** Member names, exactly as the provider documents them (matched in any case, as lenient parsers do); `*` reads
+   *  every string of the body against the pattern. A member's value names objects as a string or number, a list of
+   *  them or an `{id}`. */
   members: readonly string[];
   /** Only values matching it name an object; its first group (else the whole match) is the id. A `true` value
    *  reads as "true": a flag that makes the provider store its answer (`background: true`) is declared that way. */
@@ -67,8 +68,12 @@ export interface BodyReference {
   /** The objects are of an owned collection: a key limited to its own may name its account's. Others name objects
    *  no arouter account owns, refused to every restricted key. */
   owned?: boolean;
-  /** Only in objects whose member (first) has this string value (second): `["type", "item_reference"]`. */
-  where?: readonly [string, string];
+  /** Only in objects whose member (first) has one of these string values, null for none: a reference is told from
+   *  the same member name elsewhere (a file part's `file_id` from a citation's in an earlier answer sent back). */
+  where?: readonly [member: string, values: readonly (string | null)[]];
+  /** Only in objects that sit in one of these members ('' for the body itself; a list's items sit in the list's
+   *  member): request-level members are told from a tool call's arguments that happen to share the name. */
+  parents?: readonly string[];
 }
 
 export interface BodyReferences {
@@ -77,6 +82,9 @@ export interface BodyReferences {
   refs: readonly BodyReference[];
   /** Request headers (lower-case names) that name a stored object on these paths, refused to restricted keys. */
   headers?: readonly string[];
+  /** Form fields (multipart/form-data bodies, also as `a[0][file_id]`) that name a stored object, refused to
+   *  restricted keys: arouter reads forms only for their field names. */
+  formFields?: readonly string[];
 }
 
 export interface StoredObjectRoutes {

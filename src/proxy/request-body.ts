@@ -1,5 +1,5 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
-import { badRequest, bodyTooLarge } from '../errors.ts';
+import { ArouterError, badRequest, bodyTooLarge } from '../errors.ts';
 import { equalsAt, splice } from '../usage/bytes.ts';
 import { CLOSE_OBJECT, isJsonSpace, OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
 import { createMemberLocator, createMemberReader } from '../usage/json-top-level.ts';
@@ -64,9 +64,9 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
 }
 
 /** The whole body, refused with a 413 as soon as it is over maxBytes (declared or counted): never buffered past it. */
-export async function readWholeBody(req: Request, maxBytes: number): Promise<Uint8Array> {
+export async function readWholeBody(req: Request, maxBytes: number, tooLarge: () => ArouterError = () => bodyTooLarge(maxBytes)): Promise<Uint8Array> {
   const declared = parseLength(req.headers.get('content-length'));
-  if (declared !== null && declared > maxBytes) throw bodyTooLarge(maxBytes);
+  if (declared !== null && declared > maxBytes) throw tooLarge();
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   let read: { bytes: Uint8Array; done: boolean };
@@ -74,11 +74,12 @@ export async function readWholeBody(req: Request, maxBytes: number): Promise<Uin
     read = await readUpTo(reader, maxBytes);
   } catch {
     // The client went away or its connection failed mid-body: nothing was forwarded.
+    if (req.signal?.aborted) throw new ArouterError(499, 'client_closed_request', 'The client closed the request while sending its body.');
     throw badRequest('Could not read the request body.');
   }
   if (read.bytes.byteLength > maxBytes) {
     await reader.cancel().catch(() => {});
-    throw bodyTooLarge(maxBytes);
+    throw tooLarge();
   }
   return read.bytes;
 }

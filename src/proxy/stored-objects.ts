@@ -11,12 +11,13 @@ const SEGMENT_CHAR = /[a-z0-9_-]/;
 export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 /**
- * The path as the most lenient provider router could read it: empty segments collapsed and letters folded, so a
- * server that serves `/v1//Files/` as `/v1/files` does not let a kept-off key through. Refusing a path that only
- * differs from a stored-object one by case costs nothing; letting one through would leak another account's data.
+ * The path as the most lenient provider router could read it: empty segments collapsed, path parameters dropped from
+ * every segment (servlet stacks serve `/v1;x/files` as `/v1/files`, RFC 3986 3.3) and letters folded, so such a
+ * server does not let a kept-off key through. Refusing a path that only differs from a stored-object one by case
+ * costs nothing; letting one through would leak another account's data.
  */
-function lenient(path: string): string {
-  return collapseSlashes(path).toLowerCase();
+export function lenientPath(path: string): string {
+  return collapseSlashes(path.replace(/;[^/]*/g, '')).toLowerCase();
 }
 
 /** Empty segments collapsed (`/v1//files` is `/v1/files`), letters as they are: ids keep their case. */
@@ -35,7 +36,7 @@ function methodsOf(method: string, headers: Headers): string[] {
 }
 
 export function reachesStoredObjects(routes: StoredObjectRoutes, path: string, method: string, headers: Headers): boolean {
-  const p = lenient(path);
+  const p = lenientPath(path);
   for (const prefix of routes.prefixes) {
     if (p.startsWith(prefix) && (p.length === prefix.length || !SEGMENT_CHAR.test(p[prefix.length]!))) return true;
   }

@@ -4,7 +4,8 @@ import { ArouterError } from '../../src/errors.ts';
 import type { Principal } from '../../src/keys/auth.ts';
 import { PROVIDERS, providerBySlug } from '../../src/providers/index.ts';
 import type { ProviderSpec } from '../../src/providers/types.ts';
-import { bodyReferenceReader, namedObjectCheck, type NamedObjects } from '../../src/proxy/body-references.ts';
+import { bodyReferenceReader, type NamedObjects } from '../../src/proxy/body-references.ts';
+import { CHECKED_BODY_MAX_BYTES, namedObjectCheck } from '../../src/proxy/named-objects.ts';
 import type { Ownership } from '../../src/proxy/owned-objects.ts';
 
 const spec = (slug: string): ProviderSpec => {
@@ -96,7 +97,45 @@ describe('what each provider finds', () => {
   });
 });
 
+describe('the same names elsewhere are not references', () => {
+  test("an earlier answer sent back: a citation's file, a code run's container and output file", () => {
+    const openaiTurns = {
+      input: [
+        { type: 'code_interpreter_call', id: 'ci_1', container_id: 'cntr_auto1', code: 'print(1)', status: 'completed' },
+        { type: 'message', id: 'msg_1', role: 'assistant', content: [{ type: 'output_text', text: 'x', annotations: [{ type: 'file_citation', file_id: 'file-made-by-openai', index: 0 }, { type: 'container_file_citation', container_id: 'cntr_auto1', file_id: 'cfile_1' }] }] },
+      ],
+    };
+    expect(ids(read('openai', openaiTurns))).toEqual({ owned: [], unowned: [] });
+    const anthropicTurns = {
+      messages: [{ role: 'assistant', content: [{ type: 'bash_code_execution_tool_result', tool_use_id: 't', content: { type: 'bash_code_execution_result', content: [{ type: 'bash_code_execution_output', file_id: 'file_made_by_anthropic' }] } }, { type: 'tool_use', id: 't2', name: 'deploy', input: { container: 'web-1' } }] }],
+    };
+    expect(ids(read('anthropic', anthropicTurns))).toEqual({ owned: [], unowned: [] });
+  });
+
+  test("a function call's arguments, a user's text", () => {
+    expect(ids(read('google', { contents: [{ role: 'model', parts: [{ functionCall: { name: 'run', args: { background: true } } }] }] }))).toEqual({ owned: [], unowned: [] });
+    expect(ids(read('kimi', { messages: [{ role: 'user', content: 'cache_id=what does this mean?' }] }))).toEqual({ owned: [], unowned: [] });
+  });
+
+  test('an item reference may leave its type out; an earlier audio answer is named by id', () => {
+    expect(ids(read('openai', { input: [{ id: 'msg_1' }] })).unowned).toEqual(['id']);
+    expect(ids(read('openai', { input: [{ type: null, id: 'msg_1' }] })).unowned).toEqual(['id']);
+    expect(ids(read('openai', { messages: [{ role: 'assistant', audio: { id: 'audio_1' } }] })).unowned).toEqual(['id']);
+  });
+
+  test('Gemini Files API names in every form it takes, and only those', () => {
+    const uri = (u: string) => ids(read('google', { contents: [{ parts: [{ fileData: { fileUri: u } }] }] })).unowned.length;
+    for (const u of ['files/a', 'v1beta/files/a', '/upload/v1beta/files/a', 'https://generativelanguage.googleapis.com:443/v1beta/files/a', '//generativelanguage.googleapis.com/v1/files/a']) expect(uri(u)).toBe(1);
+    for (const u of ['https://example.com/files/a.pdf', 'gs://bucket/files/a', 'https://www.youtube.com/watch?v=x']) expect(uri(u)).toBe(0);
+  });
+});
+
 describe('a body read one way by arouter and another by a provider', () => {
+  test('names are matched in any case, as lenient parsers match them; two spellings of one name in an object are refused', () => {
+    expect(ids(read('openai', { messages: [{ content: [{ type: 'file', file: { File_Id: 'file-a' } }] }] })).owned).toEqual(['file-a']);
+    expect(thrown(() => read('openai', '{"messages":[{"content":[{"type":"file","file":{"file_id":"a","FILE_ID":"b"}}]}]}'))?.status).toBe(400);
+  });
+
   test('a checked member given twice in one object is refused, in any spelling', () => {
     for (const body of ['{"file_id":"mine","file_id":"theirs"}', '{"file\\u005fid":"theirs","file_id":"mine"}', '{"a":{"previous_response_id":null,"previous_response_id":"r"}}']) {
       expect(thrown(() => read('openai', body))?.status).toBe(400);
@@ -106,7 +145,7 @@ describe('a body read one way by arouter and another by a provider', () => {
   });
 
   test('a name spelled with escapes is read as the provider reads it, and strings holding quotes and backslashes do not confuse the count', () => {
-    expect(ids(read('openai', '{"m":"a\\"b\\\\","file\\u005fid":"file-\\u0061"}')).owned).toEqual(['file-a']);
+    expect(ids(read('openai', '{"m":"a\\"b\\\\","file":{"file\\u005fid":"file-\\u0061"}}')).owned).toEqual(['file-a']);
     expect(ids(read('openai', '{"note":"\\"file_id\\": \\"x\\"","k":"file_id"}'))).toEqual({ owned: [], unowned: [] });
   });
 
@@ -118,7 +157,8 @@ describe('a body read one way by arouter and another by a provider', () => {
   test('not JSON (NaN is JSON to some parsers) is refused; deep nesting does not overflow', () => {
     expect(thrown(() => read('openai', '{"file_id": NaN}'))?.status).toBe(400);
     expect(thrown(() => read('openai', 'file_id=x'))?.status).toBe(400);
-    const deep = `${'['.repeat(5000)}{"file_id":"f"}${']'.repeat(5000)}`;
+    expect(thrown(() => read('openai', '[{"file":{"file_id":"f"}}]'))?.status).toBe(400);
+    const deep = `{"input":${'['.repeat(5000)}{"type":"input_file","file_id":"f"}${']'.repeat(5000)}}`;
     expect(ids(read('openai', deep)).owned).toEqual(['f']);
   });
 });
@@ -137,12 +177,13 @@ describe('the check', () => {
   const json = new Headers({ 'content-type': 'application/json' });
 
   test('applies to bodies on declared paths, read leniently', () => {
-    expect(named.applies(openai, '/v1/chat/completions', 'POST')).toBe(true);
-    expect(named.applies(openai, '/V1//Chat/Completions;x', 'POST')).toBe(true);
-    expect(named.applies(openai, '/v1/responses/input_tokens', 'POST')).toBe(true);
-    expect(named.applies(openai, '/v1/chat/completions', 'GET')).toBe(false);
-    expect(named.applies(openai, '/v1/embeddings', 'POST')).toBe(false);
-    expect(named.applies(spec('google'), '/v1beta/models/gemini-2.5-flash:streamGenerateContent', 'POST')).toBe(true);
+    expect(named.applies(openai, '/v1/chat/completions')).toBe(true);
+    expect(named.applies(openai, '/V1//Chat/Completions;x')).toBe(true);
+    expect(named.applies(openai, '/v1/responses/input_tokens')).toBe(true);
+    expect(named.applies(openai, '/v1;x/chat;y/completions')).toBe(true);
+    expect(named.applies(spec('dashscope'), '/compatible-mode;x/v1/chat/completions')).toBe(true);
+    expect(named.applies(openai, '/v1/embeddings')).toBe(false);
+    expect(named.applies(spec('google'), '/v1beta/models/gemini-2.5-flash:streamGenerateContent')).toBe(true);
   });
 
   test("an own key names its account's files; another account's or an unrecorded one is a 404; a kept-off key names none", async () => {
@@ -165,6 +206,25 @@ describe('the check', () => {
     expect(await outcome(named.check(call('own'), json, new Uint8Array(0)))).toBe('ok');
   });
 
+  test('a form is read for its field names only: a field naming a stored file is refused, an upload is not', async () => {
+    const mistral = { ...call('own'), provider: spec('mistral'), path: '/v1/audio/transcriptions' };
+    const form = (name: string) => {
+      const f = new FormData();
+      f.set('model', 'voxtral-mini-latest');
+      f.set(name, name === 'file' ? new Blob([new Uint8Array([0xff, 0xfe, 0x00])]) : 'file-of-someone');
+      return new Response(f);
+    };
+    for (const [name, expected] of [['file', 'ok'], ['file_id', '403 stored_objects_not_allowed'], ['a[0][file_id]', '403 stored_objects_not_allowed']] as const) {
+      const res = form(name);
+      const headers = new Headers({ 'content-type': res.headers.get('content-type')! });
+      expect(await outcome(named.check(mistral, headers, new Uint8Array(await res.arrayBuffer())))).toBe(expected);
+    }
+  });
+
+  test('a body over the checked limit is a 413 before it is parsed', async () => {
+    expect(await outcome(named.check(call('own'), json, new Uint8Array(CHECKED_BODY_MAX_BYTES + 1)))).toBe('413 request_too_large');
+  });
+
   test("a header naming a stored object is refused too (Kimi's context cache)", async () => {
     const kimi = { ...call('own'), provider: spec('kimi') };
     const plain = new TextEncoder().encode('{"model":"kimi-k2","messages":[{"role":"user","content":"hi"}]}');
@@ -184,11 +244,13 @@ describe('the check', () => {
 });
 
 describe('declarations', () => {
-  test.each(PROVIDERS.filter((p) => p.storedObjects?.bodyReferences))('$slug: its chat completions path is read; path patterns are lower case', (p) => {
+  test.each(PROVIDERS.filter((p) => p.storedObjects?.bodyReferences))('$slug: path patterns are lower case', (p) => {
     const refs = p.storedObjects!.bodyReferences!;
     expect(refs.paths.source).toBe(refs.paths.source.toLowerCase());
     expect(refs.refs.length).toBeGreaterThan(0);
-    // The unified endpoint's way in is read too.
-    expect(namedObjectCheck(undefined).applies(p, p.chatCompletionsPath, 'POST')).toBe(true);
+  });
+  // The unified endpoint's way in is read too, where the provider's compatible endpoint can name a stored object.
+  test.each(PROVIDERS.filter((p) => p.storedObjects?.bodyReferences && p.slug !== 'cohere'))('$slug: its chat completions path is read', (p) => {
+    expect(namedObjectCheck(undefined).applies(p, p.chatCompletionsPath)).toBe(true);
   });
 });

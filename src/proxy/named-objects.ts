@@ -1,0 +1,124 @@
+// Restricted keys' requests that may name stored objects in their body, headers or form: refused, or checked against
+// the account's own objects, before any provider call. Naming an object by id reaches it as surely as its path does.
+import { ArouterError, badRequest } from '../errors.ts';
+import { PROVIDERS } from '../providers/index.ts';
+import type { ProviderSpec } from '../providers/types.ts';
+import { bodyReferenceReader, unreadable, type BodyReader } from './body-references.ts';
+import type { ForwardCall, Forwarder } from './forward.ts';
+import { objectNotFound, type Ownership } from './owned-objects.ts';
+import { prepareJsonBody, readWholeBody } from './request-body.ts';
+import { lenientPath } from './stored-objects.ts';
+
+/**
+ * A checked body is read whole and parsed, which a streamed one is not: its own, smaller limit keeps one restricted
+ * key from holding a pod's event loop and memory for seconds (Anthropic's and OpenAI's own request limits are 32 and
+ * 50 MB, files by id included).
+ */
+export const CHECKED_BODY_MAX_BYTES = 32 * 1024 * 1024;
+/** Distinct owned objects one body may name: each is looked up in Redis. */
+const MAX_NAMED = 256;
+
+export interface NamedObjectCheck {
+  /** Whether a restricted key's request has its body read: a path the provider declares, whatever the method (a
+   *  method override could have a provider run any of them as a POST). */
+  applies(provider: ProviderSpec, path: string): boolean;
+  /** Throws when the request names an object the key may not reach (403, or 404 for another account's own object). */
+  check(call: ForwardCall, headers: Headers, body: Uint8Array): Promise<void>;
+}
+
+/** Readers compiled once per provider. Without an ownership store a key limited to its own names nothing stored. */
+export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectCheck {
+  const readers = new Map<string, BodyReader>();
+  for (const p of PROVIDERS) {
+    const spec = p.storedObjects?.bodyReferences;
+    if (spec) readers.set(p.slug, bodyReferenceReader(spec));
+  }
+  return {
+    applies(provider, path) {
+      const spec = provider.storedObjects?.bodyReferences;
+      return !!spec && spec.paths.test(lenientPath(path));
+    },
+    async check(call, headers, body) {
+      const read = readers.get(call.provider.slug);
+      const spec = call.provider.storedObjects?.bodyReferences;
+      const access = call.principal.storedObjects;
+      if (!read || !spec || access === true) return;
+      const { displayName, slug } = call.provider;
+      const header = spec.headers?.find((h) => headers.has(h));
+      if (header) throw storedObjectNamed(displayName, header, access);
+      if (body.byteLength > CHECKED_BODY_MAX_BYTES) throw checkedBodyTooLarge();
+      // No body names nothing (the provider refuses it for its own reasons).
+      if (body.byteLength === 0) return;
+      if (isForm(headers)) {
+        const field = formFieldNaming(body, spec.formFields ?? []);
+        if (field) throw storedObjectNamed(displayName, field, access);
+        return;
+      }
+      const found = read(decodedBody(headers, body));
+      const refused = found.unowned[0] ?? (access === 'own' && ownership ? undefined : found.owned[0]);
+      if (refused) throw storedObjectNamed(displayName, refused.member, access);
+      if (found.owned.length === 0 || !ownership) return;
+      const ids = [...new Set(found.owned.map((o) => o.id))];
+      if (ids.length > MAX_NAMED) throw badRequest(`The request names more than ${MAX_NAMED} stored files.`);
+      const owners = await ownership.owners(slug, ids);
+      if (owners.some((o) => o !== call.principal.accountId)) throw objectNotFound();
+    },
+  };
+}
+
+const isForm = (headers: Headers) => (headers.get('content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
+
+/**
+ * The first form field (RFC 7578 4.2, `Content-Disposition: form-data; name="..."`) whose name or one of its bracketed
+ * parts (`images[0][file_id]`) is a declared one. Read as Latin-1 so file contents cannot fail the decoding.
+ */
+function formFieldNaming(body: Uint8Array, fields: readonly string[]): string | undefined {
+  if (fields.length === 0) return undefined;
+  const wanted = new Set(fields.map((f) => f.toLowerCase()));
+  const text = new TextDecoder('latin1').decode(body);
+  for (const m of text.matchAll(/content-disposition:[^\r\n]*?;\s*name\*?=\s*"?([^";\r\n]*)/gi)) {
+    const name = m[1]!;
+    if (name.toLowerCase().split(/[[\]]+/).some((part) => wanted.has(part))) return name.slice(0, 64);
+  }
+  return undefined;
+}
+
+/**
+ * The body as the provider will read it: strict UTF-8 (the JSON encoding, RFC 8259 8.1), uncompressed. Another
+ * charset or a content coding would have the provider read other text than arouter checked.
+ */
+function decodedBody(headers: Headers, body: Uint8Array): string {
+  const type = (headers.get('content-type') ?? '').toLowerCase();
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(type)?.[1];
+  const coding = headers.get('content-encoding')?.trim().toLowerCase();
+  if ((charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') || (coding && coding !== 'identity')) throw unreadable();
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw unreadable();
+  }
+}
+
+const checkedBodyTooLarge = () =>
+  new ArouterError(413, 'request_too_large', `This key's request bodies are read whole to check the stored objects they name, so they are limited to ${CHECKED_BODY_MAX_BYTES} bytes.`);
+
+/** A restricted key's request whose body may name stored objects: read whole, checked, then forwarded as sent. */
+export async function forwardChecked(forwarder: Forwarder, named: NamedObjectCheck, req: Request, call: ForwardCall): Promise<Response> {
+  const limit = Math.min(forwarder.maxBodyBytes, CHECKED_BODY_MAX_BYTES);
+  const body = await readWholeBody(req, limit, limit < forwarder.maxBodyBytes ? checkedBodyTooLarge : undefined);
+  await named.check(call, req.headers, body);
+  const injectUsage = !!call.provider.injectStreamUsage?.paths.test(call.path);
+  return forwarder.forward(req, { ...call, preparedBody: prepareJsonBody(body, { maxBytes: forwarder.maxBodyBytes, injectUsage }) });
+}
+
+export const storedObjectNamed = (displayName: string, member: string, access: false | 'own') =>
+  new ArouterError(
+    403,
+    'stored_objects_not_allowed',
+    `This arouter key may not name or start ${displayName} stored objects in a request (${member === '*' ? 'a stored file' : `"${member.slice(0, 64)}"`}): ` +
+      (access === 'own'
+        ? 'it reaches only the files and batches its own account made (storedObjects: "own").'
+        : "they belong to the operator's provider account, which every arouter account shares (storedObjects: false).") +
+      ' Send the request without it: the content itself rather than an id, a response in the foreground.',
+  );
+
