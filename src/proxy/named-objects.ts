@@ -6,7 +6,7 @@ import type { ProviderSpec } from '../providers/types.ts';
 import { bodyReferenceReader, unreadable, type BodyReader } from './body-references.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
 import { objectNotFound, type Ownership } from './owned-objects.ts';
-import { prepareJsonBody, readWholeBody } from './request-body.ts';
+import { prepareJsonBody, readWholeBody, type PreparedBody } from './request-body.ts';
 import { lenientPath } from './stored-objects.ts';
 
 /**
@@ -102,11 +102,15 @@ function decodedBody(headers: Headers, body: Uint8Array): string {
 const checkedBodyTooLarge = () =>
   new ArouterError(413, 'request_too_large', `This key's request bodies are read whole to check the stored objects they name, so they are limited to ${CHECKED_BODY_MAX_BYTES} bytes.`);
 
+const NO_BODY: PreparedBody = { body: null, length: null, bytesIn: () => 0, model: '', stream: false, injectedUsage: false };
+
 /** A restricted key's request whose body may name stored objects: read whole, checked, then forwarded as sent. */
 export async function forwardChecked(forwarder: Forwarder, named: NamedObjectCheck, req: Request, call: ForwardCall): Promise<Response> {
   const limit = Math.min(forwarder.maxBodyBytes, CHECKED_BODY_MAX_BYTES);
   const body = await readWholeBody(req, limit, limit < forwarder.maxBodyBytes ? checkedBodyTooLarge : undefined);
   await named.check(call, req.headers, body);
+  // A GET or HEAD goes without a body, as on every route (a list of models on a declared path, say).
+  if (body.byteLength === 0 || req.method === 'GET' || req.method === 'HEAD') return forwarder.forward(req, { ...call, preparedBody: NO_BODY });
   const injectUsage = !!call.provider.injectStreamUsage?.paths.test(call.path);
   return forwarder.forward(req, { ...call, preparedBody: prepareJsonBody(body, { maxBytes: forwarder.maxBodyBytes, injectUsage }) });
 }

@@ -1,6 +1,7 @@
 // Keys kept off the providers' stored-object APIs: refused there before any provider call, free everywhere else.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { runCli } from '../../src/cli.ts';
 import { PROVIDERS } from '../../src/providers/index.ts';
@@ -188,5 +189,21 @@ describe('through the SDKs', () => {
     mock.on('/v1/messages', { body: fixtureText('anthropic/messages-nonstream.json') });
     const res = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
     expect(res).toEqual(JSON.parse(fixtureText('anthropic/messages-nonstream.json')));
+  });
+  test('google: a cached content or an uploaded file named in generateContent is refused; listing models and plain generation work', async () => {
+    const ai = new GoogleGenAI({ apiKey: keptOff, httpOptions: { baseUrl: `${base}/google`, apiVersion: 'v1beta' } });
+    mock.on('/v1beta/models/gemini-2.5-flash:generateContent', { body: fixtureText('gemini/generateContent.json') });
+    const before = mock.received.length;
+    const status = (p: Promise<unknown>) => p.then(() => 200, (e: { status?: number }) => e.status);
+    expect(await status(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi', config: { cachedContent: 'cachedContents/of-someone' } }))).toBe(403);
+    const file = { fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/of-someone', mimeType: 'application/pdf' } };
+    expect(await status(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [file, { text: 'Summarize.' }] }] }))).toBe(403);
+    expect(mock.received.length).toBe(before);
+    const res = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' });
+    expect(res.text).toBeTruthy();
+    // A GET on a declared path goes on without a body.
+    const list = await handle('/google/v1beta/models', { headers: { 'x-goog-api-key': keptOff } });
+    expect(list.status).toBe(200);
+    expect(mock.received.at(-1)!.method).toBe('GET');
   });
 });
