@@ -1,13 +1,20 @@
-// Command-line key management against the same Redis the proxy uses: create, list, revoke.
+// Command-line management against the same Redis the proxy uses: keys (create, list, revoke) and whose stored objects are.
 import Redis from 'ioredis';
 import { ConfigError, loadSettings } from './config.ts';
 import { KeyStore, type StoredObjectAccess } from './keys/store.ts';
+import { PROVIDERS, providerBySlug } from './providers/index.ts';
+import { assignOwner, redisOwnership } from './proxy/owned-objects.ts';
 
 const USAGE = `usage:
   bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>] [--no-stored-objects | --own-stored-objects]
   bun run src/cli.ts keys list --account <account>
   bun run src/cli.ts keys revoke <key id>
+  bun run src/cli.ts objects owner --provider <provider> <object id>...
+  bun run src/cli.ts objects assign --provider <provider> --account <account> <object id>...
 Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
+
+/** The admin API's rule for account ids. */
+const ACCOUNT = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 /**
  * Each command's options that take a value, and its switches; anything else is an error, so a misspelt switch cannot
@@ -42,9 +49,48 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/** `objects` arguments: the provider (one with collections kept per account), then object ids after the options. */
+function objectArgs(args: string[], valued: readonly string[]): { provider: string; ids: string[] } {
+  const ids: string[] = [];
+  const options: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i]!.startsWith('--')) options.push(args[i]!, args[++i] ?? '');
+    else ids.push(args[i]!);
+  }
+  checkOptions(options, valued);
+  const provider = flag(options, 'provider') ?? '';
+  const spec = providerBySlug(provider);
+  if (!spec?.storedObjects?.owned) {
+    throw new Error(`--provider must be one whose objects are kept per account: ${PROVIDERS.filter((p) => p.storedObjects?.owned).map((p) => p.slug).join(', ')}`);
+  }
+  if (ids.length === 0) throw new Error('name at least one object id');
+  const bad = ids.find((id) => !/^[\x21-\x7e]{1,256}$/.test(id));
+  if (bad !== undefined) throw new Error(`not an object id: ${JSON.stringify(bad.slice(0, 64))}`);
+  return { provider, ids };
+}
+
+async function objectsCommand(redis: Redis, prefix: string, cmd: string, rest: string[], out: (s: string) => void): Promise<number> {
+  if (cmd === 'owner') {
+    const { provider, ids } = objectArgs(rest, ['--provider']);
+    const owners = await redisOwnership(redis, prefix).owners(provider, ids);
+    out(JSON.stringify({ provider, objects: ids.map((id, i) => ({ id, account: owners[i] ?? null })) }));
+    return 0;
+  }
+  if (cmd === 'assign') {
+    const { provider, ids } = objectArgs(rest, ['--provider', '--account']);
+    const account = flag(rest, 'account') ?? '';
+    if (!ACCOUNT.test(account)) throw new Error('--account is required: letters, digits and . _ : @ - (at most 128)');
+    const before = await assignOwner(redis, prefix, provider, ids, account);
+    out(JSON.stringify({ provider, account, objects: ids.map((id, i) => ({ id, previous: before[i] ?? null })) }));
+    return 0;
+  }
+  out(USAGE);
+  return 2;
+}
+
 export async function runCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
   const [group, cmd, ...rest] = argv;
-  if (group !== 'keys' || !cmd) {
+  if ((group !== 'keys' && group !== 'objects') || !cmd) {
     out(USAGE);
     return 2;
   }
@@ -59,6 +105,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   redis.on('error', () => {});
   const store = new KeyStore(redis, settings.env.AROUTER_KEY_PREFIX);
   try {
+    if (group === 'objects') return await objectsCommand(redis, settings.env.AROUTER_KEY_PREFIX, cmd, rest, out);
     if (cmd === 'create') {
       checkOptions(rest, ['--account', '--name', '--rpm'], ['--no-stored-objects', '--own-stored-objects']);
       const account = flag(rest, 'account');

@@ -130,8 +130,14 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const owned = {
     ownership: redisOwnership(redis, env.AROUTER_KEY_PREFIX),
     maxBodyBytes: env.AROUTER_MAX_BODY_BYTES,
-    onUnrecorded: (requestId: string, provider: string, ids: readonly string[]) =>
-      log('error', 'stored objects made but not recorded as their account\'s (Redis unreachable)', { request_id: requestId, provider, ids: ids.join(',').slice(0, 500) }),
+    // What an operator needs to record them with `bun run src/cli.ts objects assign` once Redis is back.
+    onUnrecorded: (requestId: string, provider: string, ids: readonly string[], accountId: string) =>
+      log('error', 'stored objects made but not recorded as their account\'s (Redis unreachable); record them with: objects assign', {
+        request_id: requestId,
+        provider,
+        account_id: accountId,
+        ids: ids.join(' ').slice(0, 500),
+      }),
   };
   const named = namedObjectCheck(owned.ownership);
   const route = createProxyRoute({ forwarder, auth, log, refused, owned, named });

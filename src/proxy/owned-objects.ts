@@ -21,9 +21,11 @@ const OWNER_TTL_S = 400 * 86_400;
 const storeUnavailable = () =>
   new ArouterError(503, 'ownership_store_unavailable', 'The record of which account made which stored object is unreachable; retry shortly.');
 
+const ownerKey = (prefix: string, provider: string, id: string) => `${prefix}:owner:${provider}:${id}`;
+
 /** In the key store's Redis. Unreachable, it refuses with a 503 rather than guess whose an object is. */
 export function redisOwnership(redis: Redis, prefix: string): Ownership {
-  const key = (provider: string, id: string) => `${prefix}:owner:${provider}:${id}`;
+  const key = (provider: string, id: string) => ownerKey(prefix, provider, id);
   return {
     async owners(provider, ids) {
       if (ids.length === 0) return [];
@@ -41,6 +43,21 @@ export function redisOwnership(redis: Redis, prefix: string): Ownership {
       if (!results || results.some(([err]) => err)) throw storeUnavailable();
     },
   };
+}
+
+/**
+ * An operator's word on whose objects are (`cli.ts objects assign`): objects made before an account's keys were
+ * limited, by a key with the default, or made while Redis was unreachable (logged with their ids). Unlike a claim it
+ * replaces an owner already recorded. Answers each object's owner before.
+ */
+export async function assignOwner(redis: Redis, prefix: string, provider: string, ids: readonly string[], accountId: string): Promise<Array<string | null>> {
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.set(ownerKey(prefix, provider, id), accountId, 'EX', OWNER_TTL_S, 'GET');
+  const results = (await pipe.exec()) ?? [];
+  return results.map(([err, was]) => {
+    if (err) throw err;
+    return typeof was === 'string' ? was : null;
+  });
 }
 
 /** A request on an owned collection: the collection itself (id null) or one of its objects. */
@@ -74,7 +91,7 @@ export interface OwnedDeps {
   ownership: Ownership;
   maxBodyBytes: number;
   /** Told of objects the provider made that could not be recorded (logged by the runtime). */
-  onUnrecorded?(requestId: string, provider: string, ids: readonly string[]): void;
+  onUnrecorded?(requestId: string, provider: string, ids: readonly string[], accountId: string): void;
 }
 
 /**
@@ -86,7 +103,7 @@ async function claimAfter(d: OwnedDeps, provider: string, ids: readonly string[]
   try {
     await d.ownership.claim(provider, ids, account);
   } catch {
-    d.onUnrecorded?.(requestId, provider, ids);
+    d.onUnrecorded?.(requestId, provider, ids, account);
   }
 }
 

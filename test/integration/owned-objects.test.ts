@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI, { toFile } from 'openai';
+import { runCli } from '../../src/cli.ts';
 import { uniqueName } from '../helpers/env.ts';
 import { fixtureText } from '../helpers/fixtures.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
@@ -12,6 +13,7 @@ let proxy: TestProxy;
 let server: ReturnType<typeof Bun.serve>;
 let base: string;
 const keys: Record<'a' | 'b' | 'open' | 'off', string> = { a: '', b: '', open: '', off: '' };
+const accounts = { a: uniqueName('acct-a'), b: uniqueName('acct-b') };
 
 /**
  * A provider's file and batch store, in the shapes OpenAI and Anthropic document (no batch or file object was
@@ -113,8 +115,8 @@ beforeAll(async () => {
   proxy = await createTestProxy({ upstream: mock.url });
   server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (req) => proxy.app.handle(req) });
   base = `http://127.0.0.1:${server.port}`;
-  keys.a = await createKey(uniqueName('acct-a'), 'own');
-  keys.b = await createKey(uniqueName('acct-b'), 'own');
+  keys.a = await createKey(accounts.a, 'own');
+  keys.b = await createKey(accounts.b, 'own');
   keys.open = await createKey(uniqueName('acct-operator'), true);
   keys.off = await createKey(uniqueName('acct-off'), false);
 });
@@ -336,5 +338,54 @@ describe('stored objects named inside a request', () => {
     const zipped = await post({ 'content-encoding': 'gzip' }, Bun.gzipSync(new TextEncoder().encode('{"model":"m","messages":[]}')));
     expect(zipped.status).toBe(400);
     expect(mock.received.length).toBe(before);
+  });
+});
+
+describe('an operator assigning objects to an account', () => {
+  /** The CLI against the proxy's own key prefix, its output parsed. */
+  async function cli(...args: string[]): Promise<{ code: number; out: unknown }> {
+    const lines: string[] = [];
+    const saved = process.env.AROUTER_KEY_PREFIX;
+    process.env.AROUTER_KEY_PREFIX = proxy.keys.prefix;
+    try {
+      const code = await runCli(args, (s) => void lines.push(s));
+      return { code, out: code === 0 ? JSON.parse(lines[0]!) : lines[0] };
+    } finally {
+      if (saved === undefined) delete process.env.AROUTER_KEY_PREFIX;
+      else process.env.AROUTER_KEY_PREFIX = saved;
+    }
+  }
+
+  test('an object made outside arouter is nobody\'s until assigned; an assignment replaces the owner and says whose it was', async () => {
+    files.set('file-legacy', { id: 'file-legacy', object: 'file', bytes: 1, created_at: 1, filename: 'old.jsonl', purpose: 'batch' });
+    expect(await failure(openai(keys.a).files.retrieve('file-legacy'))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await cli('objects', 'owner', '--provider', 'openai', 'file-legacy')).toEqual({ code: 0, out: { provider: 'openai', objects: [{ id: 'file-legacy', account: null }] } });
+
+    expect((await cli('objects', 'assign', '--provider', 'openai', '--account', accounts.a, 'file-legacy')).out).toEqual({
+      provider: 'openai',
+      account: accounts.a,
+      objects: [{ id: 'file-legacy', previous: null }],
+    });
+    expect((await openai(keys.a).files.retrieve('file-legacy')).id).toBe('file-legacy');
+    expect(await failure(openai(keys.b).files.retrieve('file-legacy'))).toBeInstanceOf(OpenAI.NotFoundError);
+
+    const moved = await cli('objects', 'assign', '--provider', 'openai', '--account', accounts.b, 'file-legacy');
+    expect((moved.out as { objects: unknown }).objects).toEqual([{ id: 'file-legacy', previous: accounts.a }]);
+    expect((await openai(keys.b).files.retrieve('file-legacy')).id).toBe('file-legacy');
+    expect(await failure(openai(keys.a).files.retrieve('file-legacy'))).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  test('a provider without per-account objects, a bad account, no ids or an unknown option: exit 1, nothing assigned', async () => {
+    for (const args of [
+      ['--provider', 'deepseek', '--account', accounts.a, 'x'],
+      ['--provider', 'openai', '--account', 'not an account', 'file-x'],
+      ['--provider', 'openai', '--account', accounts.a],
+      ['--provider', 'openai', '--acount', accounts.a, 'file-x'],
+    ]) {
+      const r = await cli('objects', 'assign', ...args);
+      expect(r.code).toBe(1);
+      expect(String(r.out)).toStartWith('error: ');
+    }
+    expect(await cli('objects', 'owner', '--provider', 'openai', 'file-x')).toEqual({ code: 0, out: { provider: 'openai', objects: [{ id: 'file-x', account: null }] } });
   });
 });
