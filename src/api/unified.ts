@@ -4,7 +4,7 @@ import { ArouterError, badRequest, errorResponse, providerNotConfigured } from '
 import type { Authenticator, Principal } from '../keys/auth.ts';
 import { extractClientKey } from '../keys/extract.ts';
 import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
-import { namedObjectCheck, type NamedObjectCheck } from '../proxy/named-objects.ts';
+import { CHECKED_BODY_MAX_BYTES, namedObjectCheck, type NamedObjectCheck } from '../proxy/named-objects.ts';
 import type { Forwarder } from '../proxy/forward.ts';
 import type { RefusalRecorder } from '../proxy/refusals.ts';
 import type { ProviderSpec } from '../providers/types.ts';
@@ -39,7 +39,8 @@ export function unifiedRoutes(d: UnifiedDeps) {
     let provider: ProviderSpec | undefined;
     try {
       principal = await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
-      const body = await readWholeBody(req, d.maxBodyBytes);
+      // A restricted key's body is read for the stored objects it names, up to the smaller limit such bodies have.
+      const body = await readWholeBody(req, principal.storedObjects === true ? d.maxBodyBytes : Math.min(d.maxBodyBytes, CHECKED_BODY_MAX_BYTES));
       const member = topLevelString(body, 'model');
       if (member === null) throw badRequest('The body must be a JSON chat completions request.');
       if (member === undefined || !member.value.includes('/')) {

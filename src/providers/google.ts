@@ -63,17 +63,17 @@ export const google: ProviderSpec = {
     bodyReferences: {
       paths: /^\/v1[a-z0-9]*\/(?:models|tunedmodels|interactions|openai\/chat\/completions)(?![a-z0-9_-])/,
       refs: [
-        // A file from the Files API (`files/{id}`, a path to it or its URI on googleapis.com); other URIs (YouTube,
-        // public URLs, Cloud Storage) are not stored objects.
+        // A file from the Files API (`files/{id}`, a path to it or its URI on googleapis.com) in a part's file data or
+        // an interaction's content; other URIs (YouTube, public URLs, Cloud Storage) are not stored objects. Anchored
+        // and without nested repetition, so a long string is matched in linear time.
         {
-          members: ['fileUri', 'file_uri'],
-          parents: ['fileData', 'file_data'],
-          pattern: /^(?:(?:https?:)?\/\/[^/?#]*\bgoogleapis\.com(?::\d+)?)?[^?#:]*(?:^|\/)files\//i,
+          members: ['fileUri', 'file_uri', 'uri'],
+          pattern: /^(?:(?:https?:)?\/\/[a-z0-9.-]*googleapis\.com(?::\d+)?\/|\/)?(?:upload\/)?(?:v1[a-z0-9]*\/)?files\//i,
         },
         { members: ['cachedContent', 'cached_content', 'fileSearchStoreNames', 'file_search_store_names'] },
         { members: ['previous_interaction_id', 'previousInteractionId'] },
         // A background interaction is collected by reading the stored interaction (not a function call's argument).
-        { members: ['background'], parents: [''], pattern: /^true$/ },
+        { members: ['background'], parents: [''], pattern: /^(?:true|1)$/i },
         // An OpenAI-style file part on the compatible endpoint: Gemini has no files an account can own.
         { members: ['file_id'], parents: ['file'] },
       ],

@@ -17,8 +17,8 @@ export const kimi = openAiStyle({
       refs: [
         // An uploaded image or video named as `ms://{file id}`.
         { members: ['url'], parents: ['image_url', 'video_url'], pattern: /^ms:\/\/([^\s/?#]+)/, owned: true },
-        // A context cache, named in a `cache` role message's content (`cache_id=...;reset_ttl=...`).
-        { members: ['content'], where: ['role', ['cache']] },
+        // A context cache, named in a `cache` role message (`cache_id=...;reset_ttl=...`, in whatever content form).
+        { members: ['role'], pattern: /^cache$/i },
       ],
       // The same cache named by header instead.
       headers: ['x-msh-context-cache'],

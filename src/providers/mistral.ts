@@ -20,7 +20,8 @@ export const mistral = openAiStyle({
     // transcription takes one as a form field.
     bodyReferences: {
       paths: /^\/v1\/(?:chat\/completions|ocr|audio\/transcriptions)(?![a-z0-9_-])/,
-      refs: [{ members: ['file_id'], owned: true, where: ['type', ['file']] }],
+      // A file chunk's type may be left out.
+      refs: [{ members: ['file_id'], owned: true, where: ['type', ['file', null]] }],
       formFields: ['file_id'],
     },
     source: 'https://docs.mistral.ai/api/ (Files, Batch, Fine Tuning, Libraries, Agents, Conversations)',

@@ -32,21 +32,23 @@ export const openai = openAiStyle({
     bodyReferences: {
       paths: /^\/v1\/(?:chat\/completions|responses|images\/edits)(?![a-z0-9_-])/,
       refs: [
-        // A file in a message: a Responses input_file or input_image, a chat file part (`file: {file_id}`), an image
+        // A file in a message: a Responses input_file, input_image or computer screenshot, a chat file part (`file: {file_id}`), an image
         // edit's images and mask, an image tool's mask, the files of a code interpreter's new container. Not the
         // file_id of a citation in an earlier answer sent back, which OpenAI made and no account owns.
-        { members: ['file_id'], owned: true, where: ['type', ['input_file', 'input_image']] },
+        { members: ['file_id'], owned: true, where: ['type', ['input_file', 'input_image', 'computer_screenshot']] },
         { members: ['file_id'], owned: true, parents: ['file', 'images', 'mask', 'input_image_mask'] },
         { members: ['file_ids'], owned: true, where: ['type', ['auto', 'container_auto']] },
         // Earlier turns kept by OpenAI; a background response, collected only by reading the stored response.
         { members: ['previous_response_id', 'conversation'], parents: [''] },
-        { members: ['background'], parents: [''], pattern: /^true$/ },
+        { members: ['background'], parents: [''], pattern: /^(?:true|1)$/i },
         // Stores and containers holding other files (a code interpreter's container may be "auto").
         { members: ['vector_store_ids'], where: ['type', ['file_search']] },
         { members: ['container'], where: ['type', ['code_interpreter']], pattern: /^(?!auto$)./ },
         { members: ['container_id'], where: ['type', ['container_reference']] },
         // An input item taken by id from a stored response (its type may be left out), and an earlier audio answer.
         { members: ['id'], parents: ['input'], where: ['type', ['item_reference', null]] },
+        // A reasoning item sent back by id alone is read from storage; with its encrypted content it is not.
+        { members: ['id'], parents: ['input'], where: ['type', ['reasoning']], without: 'encrypted_content' },
         { members: ['id'], parents: ['audio'] },
       ],
       formFields: ['file_id'],

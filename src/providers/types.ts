@@ -71,6 +71,8 @@ export interface BodyReference {
   /** Only in objects whose member (first) has one of these string values, null for none: a reference is told from
    *  the same member name elsewhere (a file part's `file_id` from a citation's in an earlier answer sent back). */
   where?: readonly [member: string, values: readonly (string | null)[]];
+  /** Not in objects that have this member (a reasoning item carrying its own encrypted content is not looked up). */
+  without?: string;
   /** Only in objects that sit in one of these members ('' for the body itself; a list's items sit in the list's
    *  member): request-level members are told from a tool call's arguments that happen to share the name. */
   parents?: readonly string[];

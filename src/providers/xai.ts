@@ -21,12 +21,12 @@ export const xai = openAiStyle({
     bodyReferences: {
       paths: /^\/v1\/(?:chat\/completions|responses|messages)(?![a-z0-9_-])/,
       refs: [
-        { members: ['file_id'], owned: true, where: ['type', ['input_file', 'file']] },
+        { members: ['file_id'], owned: true, where: ['type', ['input_file', 'input_image', 'file']] },
         { members: ['file_id'], owned: true, parents: ['file'] },
         { members: ['previous_response_id'], parents: [''] },
         { members: ['vector_store_ids'], where: ['type', ['file_search']] },
         // A deferred completion is collected from the deferred-completion API, which restricted keys cannot reach.
-        { members: ['deferred'], parents: [''], pattern: /^true$/ },
+        { members: ['deferred'], parents: [''], pattern: /^(?:true|1)$/i },
       ],
     },
     source: 'https://docs.x.ai/docs/api-reference; https://docs.x.ai/docs/guides/deferred-chat-completions',

@@ -21,11 +21,15 @@ interface CompiledReference {
   pattern: RegExp | null;
   owned: boolean;
   where: { member: string; values: ReadonlySet<string | null> } | null;
+  without: string | null;
   parents: ReadonlySet<string> | null;
 }
 
-/** Member names as the most lenient provider parser matches them (Go's encoding/json and others ignore case). */
-const fold = (name: string) => name.toLowerCase();
+/**
+ * Member names as the most lenient provider parser matches them: Go's encoding/json ignores case with Unicode simple
+ * folding, where the long s (U+017F) is an s and the Kelvin sign (U+212A, lowered by toLowerCase) a k.
+ */
+export const fold = (name: string) => name.toLowerCase().replace(/\u017f/g, 's');
 
 /**
  * Compiles a provider's declaration once. The reader takes the body as text and throws an ArouterError (400) when
@@ -44,9 +48,11 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
       pattern: r.pattern ? new RegExp(r.pattern.source, r.pattern.flags.includes('g') ? r.pattern.flags : `${r.pattern.flags}g`) : null,
       owned: r.owned === true,
       where: r.where ? { member: fold(r.where[0]), values: new Set(r.where[1]) } : null,
+      without: r.without ? fold(r.without) : null,
       parents: r.parents ? new Set(r.parents.map(fold)) : null,
     };
     if (compiled.where) counted.add(compiled.where.member);
+    if (compiled.without) counted.add(compiled.without);
     for (const m of r.members) {
       if (m === '*') anywhere.push(compiled);
       else {
@@ -106,6 +112,7 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
         for (const r of byMember.get(name) ?? []) {
           if (r.parents && !r.parents.has(parent)) continue;
           if (r.where && !r.where.values.has(whereValue(seen.get(r.where.member)?.[1]))) continue;
+          if (r.without && seen.has(r.without)) continue;
           for (const id of idsOf(member)) add(r, spelt, id);
         }
       }
@@ -136,7 +143,7 @@ const repeated = () => badRequest('The request body gives a member arouter reads
  *  (`conversation: {id}`). `true` reads as "true", for flags that make a stored object (`background: true`). */
 function idsOf(v: unknown): string[] {
   if (Array.isArray(v)) return v.flatMap(idOf);
-  if (typeof v === 'object' && v !== null) return idOf((v as { id?: unknown }).id);
+  if (typeof v === 'object' && v !== null) return Object.entries(v).flatMap(([k, x]) => (fold(k) === 'id' ? idOf(x) : []));
   return idOf(v);
 }
 

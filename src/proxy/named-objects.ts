@@ -3,7 +3,7 @@
 import { ArouterError, badRequest } from '../errors.ts';
 import { PROVIDERS } from '../providers/index.ts';
 import type { ProviderSpec } from '../providers/types.ts';
-import { bodyReferenceReader, unreadable, type BodyReader } from './body-references.ts';
+import { bodyReferenceReader, fold, unreadable, type BodyReader } from './body-references.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
 import { objectNotFound, type Ownership } from './owned-objects.ts';
 import { prepareJsonBody, readWholeBody, type PreparedBody } from './request-body.ts';
@@ -50,7 +50,7 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
       // No body names nothing (the provider refuses it for its own reasons).
       if (body.byteLength === 0) return;
       if (isForm(headers)) {
-        const field = formFieldNaming(body, spec.formFields ?? []);
+        const field = formFieldNaming(headers, body, spec.formFields ?? []);
         if (field) throw storedObjectNamed(displayName, field, access);
         return;
       }
@@ -69,19 +69,59 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
 const isForm = (headers: Headers) => (headers.get('content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
 
 /**
- * The first form field (RFC 7578 4.2, `Content-Disposition: form-data; name="..."`) whose name or one of its bracketed
- * parts (`images[0][file_id]`) is a declared one. Read as Latin-1 so file contents cannot fail the decoding.
+ * The first form field whose name or one of its bracketed parts (`images[0][file_id]`) is a declared one. Forms are
+ * refused where none are declared: a body labelled a form is then not read as JSON, which a lenient provider might.
  */
-function formFieldNaming(body: Uint8Array, fields: readonly string[]): string | undefined {
-  if (fields.length === 0) return undefined;
-  const wanted = new Set(fields.map((f) => f.toLowerCase()));
-  const text = new TextDecoder('latin1').decode(body);
-  for (const m of text.matchAll(/content-disposition:[^\r\n]*?;\s*name\*?=\s*"?([^";\r\n]*)/gi)) {
-    const name = m[1]!;
-    if (name.toLowerCase().split(/[[\]]+/).some((part) => wanted.has(part))) return name.slice(0, 64);
-  }
-  return undefined;
+function formFieldNaming(headers: Headers, body: Uint8Array, fields: readonly string[]): string | undefined {
+  if (fields.length === 0) throw badRequest('This endpoint takes JSON: a restricted key may not send it a form.');
+  const wanted = new Set(fields.map(fold));
+  return formFieldNames(headers, body).find((name) => fold(name).split(/[[\]]+/).some((part) => wanted.has(part)))?.slice(0, 64);
 }
+
+/**
+ * Every part's field name (RFC 7578 4.2, `Content-Disposition: form-data; name="..."`), read the way the most lenient
+ * parser could: header lines unfolded, bare LF line ends taken, parameters split with quoted strings kept whole. A form
+ * that could be read more than one way (no boundary, a part with no name, two names or an extended `name*` that
+ * RFC 7578 leaves out, no closing delimiter) is refused. Latin-1, so file contents cannot fail the decoding.
+ */
+function formFieldNames(headers: Headers, body: Uint8Array): string[] {
+  const m = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec(headers.get('content-type') ?? '');
+  const boundary = m?.[1] ?? m?.[2];
+  if (!boundary) throw unreadableForm();
+  const text = new TextDecoder('latin1').decode(body);
+  const delimiter = `--${boundary}`;
+  const names: string[] = [];
+  let at = text.indexOf(delimiter);
+  while (at >= 0) {
+    at += delimiter.length;
+    if (text.startsWith('--', at)) return names;
+    const ends = [text.indexOf('\r\n\r\n', at), text.indexOf('\n\n', at)].filter((n) => n >= 0);
+    if (ends.length === 0) throw unreadableForm();
+    const head = text.slice(at, Math.min(...ends)).replace(/\r?\n[ \t]+/g, ' ');
+    const dispositions = head.split(/\r?\n/).filter((line) => /^\s*content-disposition\s*:/i.test(line));
+    if (dispositions.length !== 1) throw unreadableForm();
+    names.push(nameOf(dispositions[0]!));
+    const next = text.indexOf(`\n${delimiter}`, at);
+    at = next < 0 ? -1 : next + 1;
+  }
+  throw unreadableForm();
+}
+
+/** The one `name` parameter of a Content-Disposition line. */
+function nameOf(line: string): string {
+  const names: string[] = [];
+  for (const p of line.matchAll(/;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g)) {
+    const key = fold(p[1]!);
+    if (key.startsWith('name*')) throw unreadableForm();
+    if (key !== 'name') continue;
+    const raw = p[2]!.trim();
+    names.push(raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw);
+  }
+  if (names.length !== 1) throw unreadableForm();
+  return names[0]!;
+}
+
+const unreadableForm = () => badRequest('This key may not name stored objects it does not own, so its form must give each part one plain name.');
 
 /**
  * The body as the provider will read it: strict UTF-8 (the JSON encoding, RFC 8259 8.1), uncompressed. Another

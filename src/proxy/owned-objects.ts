@@ -68,7 +68,8 @@ export interface OwnedTarget {
 
 /** The owned collection a path reaches, read as leniently as the stored-object check reads it; ids keep their case. */
 export function ownedTarget(routes: StoredObjectRoutes, path: string): OwnedTarget | null {
-  const collapsed = collapseSlashes(path);
+  // Path parameters dropped as the stored-object check drops them (`/v1;x/files/{id}` is that file).
+  const collapsed = collapseSlashes(path.replace(/;[^/]*/g, ''));
   const folded = collapsed.toLowerCase();
   for (const collection of routes.owned ?? []) {
     const p = collection.path;

@@ -88,7 +88,8 @@ describe('what each provider finds', () => {
 
   test('kimi, minimax, mistral, xai', () => {
     expect(ids(read('kimi', { messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'ms://file-k1' } }] }] })).owned).toEqual(['file-k1']);
-    expect(ids(read('kimi', { messages: [{ role: 'cache', content: 'cache_id=cache-1;reset_ttl=3600' }] })).unowned).toEqual(['content']);
+    expect(ids(read('kimi', { messages: [{ role: 'cache', content: 'cache_id=cache-1;reset_ttl=3600' }] })).unowned).toEqual(['role']);
+    expect(ids(read('kimi', { messages: [{ role: 'cache', content: [{ type: 'text', text: 'cache_id=cache-1' }] }] })).unowned).toEqual(['role']);
     expect(ids(read('kimi', { messages: [{ role: 'user', content: 'hello' }, { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }))).toEqual({ owned: [], unowned: [] });
     expect(ids(read('minimax', { model: 'speech', file_id: 123456 })).unowned).toEqual(['file_id']);
     expect(ids(read('minimax', { first_frame_image: 'mm_file://9' })).unowned).toEqual(['*']);
@@ -127,6 +128,23 @@ describe('the same names elsewhere are not references', () => {
     const uri = (u: string) => ids(read('google', { contents: [{ parts: [{ fileData: { fileUri: u } }] }] })).unowned.length;
     for (const u of ['files/a', 'v1beta/files/a', '/upload/v1beta/files/a', 'https://generativelanguage.googleapis.com:443/v1beta/files/a', '//generativelanguage.googleapis.com/v1/files/a']) expect(uri(u)).toBe(1);
     for (const u of ['https://example.com/files/a.pdf', 'gs://bucket/files/a', 'https://www.youtube.com/watch?v=x']) expect(uri(u)).toBe(0);
+  });
+});
+
+describe('references in the other places providers read them', () => {
+  test('an interaction content uri, a computer screenshot, a reasoning item by id alone, an untyped Mistral file chunk', () => {
+    expect(ids(read('google', { input: [{ type: 'document', uri: 'https://generativelanguage.googleapis.com/v1beta/files/x' }] })).unowned).toEqual(['uri']);
+    expect(ids(read('openai', { input: [{ type: 'computer_call_output', call_id: 'c', output: { type: 'computer_screenshot', file_id: 'file-s' } }] })).owned).toEqual(['file-s']);
+    expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [] }] })).unowned).toEqual(['id']);
+    expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAA' }] })).unowned).toEqual([]);
+    expect(ids(read('mistral', { document: { file_id: 'f-2' } })).owned).toEqual(['f-2']);
+  });
+
+  test('the long s of case-insensitive parsers, an id member in another case, a flag spelt otherwise', () => {
+    expect(ids(read('openai', '{"previou\\u017f_response_id":"r"}')).unowned).toEqual(['previou\u017f_response_id']);
+    expect(ids(read('openai', { conversation: { ID: 'conv_1' } })).unowned).toEqual(['conversation']);
+    expect(ids(read('openai', { background: 'True' })).unowned).toEqual(['background']);
+    expect(ids(read('xai', { deferred: 1 })).unowned).toEqual(['deferred']);
   });
 });
 
@@ -219,6 +237,27 @@ describe('the check', () => {
       const headers = new Headers({ 'content-type': res.headers.get('content-type')! });
       expect(await outcome(named.check(mistral, headers, new Uint8Array(await res.arrayBuffer())))).toBe(expected);
     }
+    // Names written so that a lenient parser reads file_id where a naive reading would not; two names for a part.
+    const raw = (disposition: string) => new TextEncoder().encode(`--b\r\nContent-Disposition: ${disposition}\r\n\r\nfile-of-someone\r\n--b--\r\n`);
+    const formType = new Headers({ 'content-type': 'multipart/form-data; boundary=b' });
+    for (const [disposition, expected] of [
+      ['form-data; name ="file_id"', '403 stored_objects_not_allowed'],
+      ['form-data; x="; name=y"; name="file_id"', '403 stored_objects_not_allowed'],
+      ['form-data;\r\n name="file_id"', '403 stored_objects_not_allowed'],
+      ["form-data; name*=utf-8''file_id", '400 invalid_request'],
+      ['form-data; name*0="file"; name*1="_id"', '400 invalid_request'],
+      ['form-data; name="model"; name="file_id"', '400 invalid_request'],
+      ['form-data; name="model"', 'ok'],
+    ] as const) {
+      expect(await outcome(named.check(mistral, formType, raw(disposition)))).toBe(expected);
+    }
+    expect(await outcome(named.check(mistral, new Headers({ 'content-type': 'multipart/form-data' }), raw('form-data; name="model"')))).toBe('400 invalid_request');
+  });
+
+  test('a body labelled a form where the endpoint takes none is refused, not left unread', async () => {
+    const gemini = { ...call('own'), provider: spec('google'), path: '/v1beta/models/gemini-2.5-flash:generateContent' };
+    const body = new TextEncoder().encode('{"cachedContent":"cachedContents/x"}');
+    expect(await outcome(named.check(gemini, new Headers({ 'content-type': 'multipart/form-data; boundary=b' }), body))).toBe('400 invalid_request');
   });
 
   test('a body over the checked limit is a 413 before it is parsed', async () => {
