@@ -80,7 +80,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
           if (!target || !owned) throw storedObjectsRefused(provider.displayName, principal.storedObjects);
           return await forwardOwned(owned, req, call, target);
         }
-        if (named.applies(provider, path)) return await forwardChecked(d.forwarder, named, req, call);
+        if (named.applies(provider, path)) return await forwardChecked(d.forwarder, named, req, call, owned);
       }
       return await d.forwarder.forward(req, call);
     } catch (err) {

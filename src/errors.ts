@@ -40,7 +40,7 @@ export const storedObjectsRefused = (displayName: string, access: false | 'own' 
     403,
     'stored_objects_not_allowed',
     access === 'own'
-      ? `This arouter key may use only the ${displayName} files and batches its own account made, by id, list, create and cancel ` +
+      ? `This arouter key may use only the ${displayName} stored objects its own account made (files, batches and the like), by id, list, create and cancel ` +
           "(storedObjects: \"own\"); this request reaches another stored-object API or asks for another method."
       : `This arouter key may not use ${displayName}'s stored-object APIs (files, batches, stored responses and the like): ` +
           "their objects belong to the operator's provider account, which every arouter account shares. The key was created with storedObjects: false.",

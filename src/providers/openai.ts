@@ -28,7 +28,8 @@ export const openai = openAiStyle({
       // A fine-tuned model is deleted by its id (listing models stays open: SDKs call it to check a model exists).
       { methods: ['DELETE'], path: /^\/v1\/models\/./ },
     ],
-    owned: OPENAI_STYLE_OWNED('/v1'),
+    // Stored responses too (store defaults to true): an account's keys continue, read, cancel and delete their own.
+    owned: [...OPENAI_STYLE_OWNED('/v1'), { path: '/v1/responses', generated: { event: 'response.created', idPath: ['response', 'id'] } }],
     bodyReferences: {
       paths: /^\/v1\/(?:chat\/completions|responses|images\/edits)(?![a-z0-9_-])/,
       refs: [
@@ -38,9 +39,11 @@ export const openai = openAiStyle({
         { members: ['file_id'], owned: true, where: ['type', ['input_file', 'input_image', 'computer_screenshot']] },
         { members: ['file_id'], owned: true, parents: ['file', 'images', 'mask', 'input_image_mask'] },
         { members: ['file_ids'], owned: true, where: ['type', ['auto', 'container_auto']] },
-        // Earlier turns kept by OpenAI; a background response, collected only by reading the stored response.
-        { members: ['previous_response_id', 'conversation'], parents: [''] },
-        { members: ['background'], parents: [''], pattern: /^(?:true|1)$/i },
+        // Earlier turns kept by OpenAI: the account's own stored responses, and conversations (not kept per account).
+        { members: ['previous_response_id'], parents: [''], owned: true },
+        { members: ['conversation'], parents: [''] },
+        // A background response, collected by reading the stored response: only a key that reaches its own.
+        { members: ['background'], parents: [''], pattern: /^(?:true|1)$/i, collectedByOwner: true },
         // Stores and containers holding other files (a code interpreter's container may be "auto").
         { members: ['vector_store_ids'], where: ['type', ['file_search']] },
         { members: ['container'], where: ['type', ['code_interpreter']], pattern: /^(?!auto$)./ },

@@ -54,6 +54,10 @@ export interface OwnedCollection {
   /** The list's cursor parameter (the id after which a page starts), so a list can read on past pages that hold
    *  none of the account's objects. */
   after?: string;
+  /** The objects are made by a generation request, a POST to `path` itself that is not a stored-object API (a stored
+   *  response): the answer's `id`, or in a stream the first `event` event's member at `idPath`, becomes the
+   *  account's. */
+  generated?: { event: string; idPath: readonly string[] };
 }
 
 /** Members of a request body that name a stored object (a file in a chat message, a stored response to continue). */
@@ -73,6 +77,9 @@ export interface BodyReference {
   where?: readonly [member: string, values: readonly (string | null)[]];
   /** Not in objects that have this member (a reasoning item carrying its own encrypted content is not looked up). */
   without?: string;
+  /** A flag that makes an object the account will own and collect (`background: true`, collected from the stored
+   *  response): refused only to keys kept off stored objects. */
+  collectedByOwner?: boolean;
   /** Only in objects that sit in one of these members ('' for the body itself; a list's items sit in the list's
    *  member): request-level members are told from a tool call's arguments that happen to share the name. */
   parents?: readonly string[];

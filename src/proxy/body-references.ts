@@ -9,17 +9,19 @@ export interface NamedObject {
   id: string;
 }
 
-/** What a body names: objects an account can own, and objects no arouter account owns. */
+/** What a body names: objects an account can own, objects no arouter account owns, and flags that make an object
+ *  the account will own (refused only to keys kept off stored objects). */
 export interface NamedObjects {
   owned: NamedObject[];
   unowned: NamedObject[];
+  ownerCollects: NamedObject[];
 }
 
 export type BodyReader = (text: string) => NamedObjects;
 
 interface CompiledReference {
   pattern: RegExp | null;
-  owned: boolean;
+  kind: keyof NamedObjects;
   where: { member: string; values: ReadonlySet<string | null> } | null;
   without: string | null;
   parents: ReadonlySet<string> | null;
@@ -46,7 +48,7 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     const compiled: CompiledReference = {
       // Global, so one string naming several objects (`fileid://a,fileid://b`) yields each of them.
       pattern: r.pattern ? new RegExp(r.pattern.source, r.pattern.flags.includes('g') ? r.pattern.flags : `${r.pattern.flags}g`) : null,
-      owned: r.owned === true,
+      kind: r.owned ? 'owned' : r.collectedByOwner ? 'ownerCollects' : 'unowned',
       where: r.where ? { member: fold(r.where[0]), values: new Set(r.where[1]) } : null,
       without: r.without ? fold(r.without) : null,
       parents: r.parents ? new Set(r.parents.map(fold)) : null,
@@ -71,10 +73,10 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     }
     // An array is how Google's `application/json+protobuf` spells an object, with no member names to read.
     if (typeof root !== 'object' || root === null || Array.isArray(root)) throw unreadable();
-    const found: NamedObjects = { owned: [], unowned: [] };
+    const found: NamedObjects = { owned: [], unowned: [], ownerCollects: [] };
     const add = (r: CompiledReference, where: string, value: string) => {
       if (value === '') return;
-      const into = r.owned ? found.owned : found.unowned;
+      const into = found[r.kind];
       if (!r.pattern) return void into.push({ member: where, id: value });
       for (const m of value.matchAll(r.pattern)) into.push({ member: where, id: m[1] ?? m[0] });
     };

@@ -5,7 +5,7 @@ import { PROVIDERS } from '../providers/index.ts';
 import type { ProviderSpec } from '../providers/types.ts';
 import { bodyReferenceReader, fold, unreadable, type BodyReader } from './body-references.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
-import { objectNotFound, type Ownership } from './owned-objects.ts';
+import { claimGenerated, objectNotFound, type OwnedDeps, type Ownership } from './owned-objects.ts';
 import { prepareJsonBody, readWholeBody, type PreparedBody } from './request-body.ts';
 import { lenientPath } from './stored-objects.ts';
 
@@ -55,7 +55,8 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
         return;
       }
       const found = read(decodedBody(headers, body));
-      const refused = found.unowned[0] ?? (access === 'own' && ownership ? undefined : found.owned[0]);
+      const ownKey = access === 'own' && ownership !== undefined;
+      const refused = found.unowned[0] ?? (ownKey ? undefined : (found.owned[0] ?? found.ownerCollects[0]));
       if (refused) throw storedObjectNamed(displayName, refused.member, access);
       if (found.owned.length === 0 || !ownership) return;
       const ids = [...new Set(found.owned.map((o) => o.id))];
@@ -144,8 +145,16 @@ const checkedBodyTooLarge = () =>
 
 const NO_BODY: PreparedBody = { body: null, length: null, bytesIn: () => 0, model: '', stream: false, injectedUsage: false };
 
-/** A restricted key's request whose body may name stored objects: read whole, checked, then forwarded as sent. */
-export async function forwardChecked(forwarder: Forwarder, named: NamedObjectCheck, req: Request, call: ForwardCall): Promise<Response> {
+/**
+ * A restricted key's request whose body may name stored objects: read whole, checked, then forwarded as sent. For a
+ * key limited to its own objects, what the request generates (a stored response) is recorded as its account's.
+ */
+export async function forwardChecked(forwarder: Forwarder, named: NamedObjectCheck, req: Request, call: ForwardCall, owned?: OwnedDeps): Promise<Response> {
+  const res = await forwardRead(forwarder, named, req, call);
+  return owned && call.principal.storedObjects === 'own' ? claimGenerated(owned, req, call, res) : res;
+}
+
+async function forwardRead(forwarder: Forwarder, named: NamedObjectCheck, req: Request, call: ForwardCall): Promise<Response> {
   const limit = Math.min(forwarder.maxBodyBytes, CHECKED_BODY_MAX_BYTES);
   const body = await readWholeBody(req, limit, limit < forwarder.maxBodyBytes ? checkedBodyTooLarge : undefined);
   await named.check(call, req.headers, body);
@@ -161,7 +170,7 @@ export const storedObjectNamed = (displayName: string, member: string, access: f
     'stored_objects_not_allowed',
     `This arouter key may not name or start ${displayName} stored objects in a request (${member === '*' ? 'a stored file' : `"${member.slice(0, 64)}"`}): ` +
       (access === 'own'
-        ? 'it reaches only the files and batches its own account made (storedObjects: "own").'
+        ? 'it reaches only the stored objects its own account made (storedObjects: "own").'
         : "they belong to the operator's provider account, which every arouter account shares (storedObjects: false).") +
       ' Send the request without it: the content itself rather than an id, a response in the foreground.',
   );

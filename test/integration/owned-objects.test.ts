@@ -21,6 +21,7 @@ const accounts = { a: uniqueName('acct-a'), b: uniqueName('acct-b') };
  */
 const files = new Map<string, Record<string, unknown>>([['file-outside', { id: 'file-outside', object: 'file', bytes: 1, created_at: 1, filename: 'x.jsonl', purpose: 'batch' }]]);
 const batches = new Map<string, Record<string, unknown>>();
+const responses = new Map<string, Record<string, unknown>>();
 const messageBatches = new Map<string, Record<string, unknown>>([['msgbatch_outside', messageBatch('msgbatch_outside')]]);
 let seq = 0;
 
@@ -60,6 +61,16 @@ const ANSWERS: Record<string, string> = {
 function provider(req: Request) {
   const { pathname, searchParams } = new URL(req.url);
   const sent = mock.received.at(-1)!;
+  // Each stored response made gets an id of its own; a stream is the documented pair of events around the response.
+  if (pathname === '/v1/responses' && req.method === 'POST') {
+    const r = { ...(JSON.parse(fixtureText(ANSWERS[pathname]!)) as Record<string, unknown>), id: `resp_${++seq}` };
+    responses.set(r.id as string, r);
+    if (!new TextDecoder().decode(sent.body).includes('"stream":true')) return json(r);
+    const event = (type: string, response: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, response })}\n\n`;
+    return { events: [event('response.created', { ...r, status: 'in_progress', usage: null, output: [] }), event('response.completed', r)], headers: { 'content-type': 'text/event-stream' } };
+  }
+  const stored = /^\/v1\/responses\/([^/]+)$/.exec(pathname);
+  if (stored) return responses.has(stored[1]!) ? json(responses.get(stored[1]!)) : json({ error: { message: 'not found' } }, 404);
   const answer = ANSWERS[pathname];
   if (answer) return { body: fixtureText(answer), headers: { 'content-type': 'application/json' } };
   const m = /^\/v1\/(files|batches|messages\/batches)(?:\/([^/]+))?(\/content)?$/.exec(pathname);
@@ -297,17 +308,16 @@ describe('stored objects named inside a request', () => {
     const b = openai(keys.b);
     const fileB = (await b.files.create({ file: await toFile(Buffer.from('b'), 'b.txt'), purpose: 'user_data' })).id;
     const before = mock.received.length;
-    for (const key of [keys.b, keys.off]) {
-      const err = await failure(openai(key).responses.create({ model: 'gpt-4.1-nano', input: 'and then?', previous_response_id: 'resp_from_someone' }));
-      expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
-      // A background response could only be collected from the stored response, which these keys cannot read.
-      const background = await failure(openai(key).responses.create({ model: 'gpt-4.1-nano', input: 'hi', background: true }));
-      expect((background as Error).message).toContain('"background"');
-    }
+    // Another account's stored response is not found for an own key, and no stored response is named by a kept-off one.
+    expect(await failure(openai(keys.b).responses.create({ model: 'gpt-4.1-nano', input: 'and then?', previous_response_id: 'resp_from_someone' }))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await failure(openai(keys.off).responses.create({ model: 'gpt-4.1-nano', input: 'and then?', previous_response_id: 'resp_from_someone' }))).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    // A background response is collected from the stored response, which a kept-off key cannot read.
+    const background = await failure(openai(keys.off).responses.create({ model: 'gpt-4.1-nano', input: 'hi', background: true }));
+    expect((background as Error).message).toContain('"background"');
     expect(await failure(openai(keys.a).responses.create({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileB }] }] }))).toBeInstanceOf(OpenAI.NotFoundError);
     expect(mock.received.length).toBe(before);
     const ok = await b.responses.create({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileB }] }] });
-    expect(ok.id).toBe((JSON.parse(fixtureText('openai/responses-nonstream.json')) as { id: string }).id);
+    expect(ok.output).toEqual((JSON.parse(fixtureText('openai/responses-nonstream.json')) as { output: unknown }).output);
   });
 
   test('anthropic: a document whose source is a file, through the SDK', async () => {
@@ -338,6 +348,42 @@ describe('stored objects named inside a request', () => {
     const zipped = await post({ 'content-encoding': 'gzip' }, Bun.gzipSync(new TextEncoder().encode('{"model":"m","messages":[]}')));
     expect(zipped.status).toBe(400);
     expect(mock.received.length).toBe(before);
+  });
+});
+
+describe('stored responses kept per account', () => {
+  test('a response an own key makes is its account\'s: read, continued, cancelled and deleted by it, not found by another', async () => {
+    const a = openai(keys.a);
+    const b = openai(keys.b);
+    const made = await a.responses.create({ model: 'gpt-4.1-nano', input: 'hi' });
+    expect((await a.responses.retrieve(made.id)).id).toBe(made.id);
+    const next = await a.responses.create({ model: 'gpt-4.1-nano', input: 'and then?', previous_response_id: made.id });
+    expect(next.id).not.toBe(made.id);
+    const before = mock.received.length;
+    expect(await failure(b.responses.retrieve(made.id))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await failure(b.responses.delete(made.id))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await failure(b.responses.create({ model: 'gpt-4.1-nano', input: 'x', previous_response_id: made.id }))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(mock.received.length).toBe(before);
+    // A key with the default makes responses that belong to no account.
+    const theirs = await openai(keys.open).responses.create({ model: 'gpt-4.1-nano', input: 'hi' });
+    expect(await failure(a.responses.retrieve(theirs.id))).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  test('streamed, the id is recorded from the first event while the client gets every event; background responses are the owner\'s to collect', async () => {
+    const a = openai(keys.a);
+    const stream = await a.responses.create({ model: 'gpt-4.1-nano', input: 'hi', stream: true });
+    const types: string[] = [];
+    let id = '';
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === 'response.created') id = e.response.id;
+    }
+    expect(types).toEqual(['response.created', 'response.completed']);
+    expect((await a.responses.retrieve(id)).id).toBe(id);
+    expect(await failure(openai(keys.b).responses.retrieve(id))).toBeInstanceOf(OpenAI.NotFoundError);
+
+    const queued = await a.responses.create({ model: 'gpt-4.1-nano', input: 'hi', background: true });
+    expect((await a.responses.retrieve(queued.id)).id).toBe(queued.id);
   });
 });
 

@@ -37,8 +37,9 @@ describe('what each provider finds', () => {
       tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'code_interpreter', container: { type: 'auto', file_ids: ['file-d'] } }],
     };
     const found = ids(read('openai', responses));
-    expect(found.owned.sort()).toEqual(['file-b', 'file-c', 'file-d']);
-    expect(found.unowned.sort()).toEqual(['conversation', 'previous_response_id', 'vector_store_ids']);
+    // Stored responses are kept per account like files; conversations are not.
+    expect(found.owned.sort()).toEqual(['file-b', 'file-c', 'file-d', 'resp_1']);
+    expect(found.unowned.sort()).toEqual(['conversation', 'vector_store_ids']);
     expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'cntr_1' }] })).unowned).toEqual(['container']);
     expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'auto' }] })).unowned).toEqual([]);
     // An item of a stored response, taken by id; other items' ids are not references.
@@ -46,8 +47,9 @@ describe('what each provider finds', () => {
     expect(ids(read('openai', items))).toEqual({ owned: [], unowned: ['id'] });
     expect(ids(read('openai', { model: 'm', input: [{ type: 'function_call_output', call_id: 'c', output: 'x', id: 'fc_1' }] })).unowned).toEqual([]);
     // A job only a stored-object API can collect; in the foreground it is an ordinary request.
-    expect(ids(read('openai', { model: 'm', input: 'hi', background: true })).unowned).toEqual(['background']);
-    expect(ids(read('openai', { model: 'm', input: 'hi', background: false })).unowned).toEqual([]);
+    const collects = (body: unknown) => read('openai', body).ownerCollects.map((o) => o.member);
+    expect(collects({ model: 'm', input: 'hi', background: true })).toEqual(['background']);
+    expect(collects({ model: 'm', input: 'hi', background: false })).toEqual([]);
     expect(ids(read('xai', { model: 'm', messages: [], deferred: true })).unowned).toEqual(['deferred']);
   });
 
@@ -141,9 +143,9 @@ describe('references in the other places providers read them', () => {
   });
 
   test('the long s of case-insensitive parsers, an id member in another case, a flag spelt otherwise', () => {
-    expect(ids(read('openai', '{"previou\\u017f_response_id":"r"}')).unowned).toEqual(['previou\u017f_response_id']);
+    expect(ids(read('openai', '{"conver\\u017fation":"c"}')).unowned).toEqual(['conver\u017fation']);
     expect(ids(read('openai', { conversation: { ID: 'conv_1' } })).unowned).toEqual(['conversation']);
-    expect(ids(read('openai', { background: 'True' })).unowned).toEqual(['background']);
+    expect(read('openai', { background: 'True' }).ownerCollects.map((o) => o.member)).toEqual(['background']);
     expect(ids(read('xai', { deferred: 1 })).unowned).toEqual(['deferred']);
   });
 });
@@ -214,13 +216,16 @@ describe('the check', () => {
     expect(await outcome(namedObjectCheck(undefined).check(call('own'), json, body('mine-1')))).toBe('403 stored_objects_not_allowed');
   });
 
-  test('a stored response is refused to both restricted kinds, named in the message; no body names nothing', async () => {
-    const b = new TextEncoder().encode('{"previous_response_id":"resp_1","input":"hi"}');
-    for (const access of [false, 'own'] as const) {
-      const err = await named.check(call(access), json, b).then(() => null, (e: unknown) => e as ArouterError);
-      expect(err?.status).toBe(403);
-      expect(err?.message).toContain('"previous_response_id"');
-    }
+  test("a stored response: an own key continues its account's, a kept-off key none; a background flag only for own keys", async () => {
+    const naming = (id: string) => new TextEncoder().encode(`{"previous_response_id":"${id}","input":"hi"}`);
+    expect(await outcome(named.check(call('own'), json, naming('mine-resp')))).toBe('ok');
+    expect(await outcome(named.check(call('own'), json, naming('resp_theirs')))).toBe('404 object_not_found');
+    const err = await named.check(call(false), json, naming('mine-resp')).then(() => null, (e: unknown) => e as ArouterError);
+    expect(err?.status).toBe(403);
+    expect(err?.message).toContain('"previous_response_id"');
+    const background = new TextEncoder().encode('{"input":"hi","background":true}');
+    expect(await outcome(named.check(call('own'), json, background))).toBe('ok');
+    expect(await outcome(named.check(call(false), json, background))).toBe('403 stored_objects_not_allowed');
     expect(await outcome(named.check(call('own'), json, new Uint8Array(0)))).toBe('ok');
   });
 

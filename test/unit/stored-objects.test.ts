@@ -148,7 +148,8 @@ describe('owned collections', () => {
   test.each(PROVIDERS.filter((p) => p.storedObjects?.owned))('$slug: each is lower case and is itself a stored-object path', (p) => {
     for (const c of p.storedObjects!.owned!) {
       expect(c.path).toBe(c.path.toLowerCase());
-      expect(reachesStoredObjects(p.storedObjects!, c.path, 'GET', new Headers())).toBe(true);
+      // A generated collection is made by a generation request on its path; its objects are stored-object paths.
+      expect(reachesStoredObjects(p.storedObjects!, c.generated ? `${c.path}/x` : c.path, 'GET', new Headers())).toBe(true);
     }
   });
   test('a path names the collection or one object, its id kept as the client wrote it', () => {
@@ -156,6 +157,7 @@ describe('owned collections', () => {
     expect(ownedTarget(routes, '/v1/files')?.id).toBeNull();
     expect(ownedTarget(routes, '/v1/files/')?.id).toBeNull();
     expect(ownedTarget(routes, '/v1/files/file-AbC')?.id).toBe('file-AbC');
+    expect(ownedTarget(routes, '/v1/responses/resp_1/input_items')?.id).toBe('resp_1');
     expect(ownedTarget(routes, '/V1//Files/file-AbC/content')?.id).toBe('file-AbC');
     expect(ownedTarget(routes, '/v1/batches/batch_1/cancel')?.collection.path).toBe('/v1/batches');
     expect(ownedTarget(routes, '/v1/batches/batch_1:cancel')?.id).toBe('batch_1');
