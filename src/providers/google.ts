@@ -52,11 +52,11 @@ export const google: ProviderSpec = {
     routes: [
       // Batch mode and long-running generations (video) start on a model; the latter are polled under it. A job
       // that a kept-off key could start but never collect would be billed for nothing, so its start is refused too.
-      { methods: ['POST'], path: /^\/v1[a-z]*\/(?:models|tunedmodels)\/[^/]+:(?:batchgeneratecontent|asyncbatchembedcontent|predictlongrunning)$/ },
+      { methods: ['POST'], path: /^\/v1[a-z]*\/(?:models|tunedmodels)\/[^/]+:(?:batchgeneratecontent|asyncbatchembedcontent|predictlongrunning)(?![a-z0-9_-])/ },
       { methods: ['GET', 'DELETE'], path: /^\/v1[a-z]*\/(?:models|tunedmodels)\/[^/]+\/operations(\/|$)/ },
       // A stored interaction (store defaults to true) is read, deleted and cancelled by id; creating one is not.
       { methods: ['GET', 'DELETE'], path: /^\/v1[a-z]*\/interactions\/./ },
-      { methods: ['POST'], path: /^\/v1[a-z]*\/interactions\/[^/]+[/:]cancel$/ },
+      { methods: ['POST'], path: /^\/v1[a-z]*\/interactions\/[^/]+[/:]cancel(?![a-z0-9_-])/ },
     ],
     // Every method on a model (generateContent, countTokens, embedContent...), an interaction's creation and the
     // OpenAI-compatible chat endpoint. proto3's JSON mapping accepts both spellings of each name.

@@ -21,10 +21,11 @@ export const openai = openAiStyle({
     ],
     routes: [
       STORED_RESPONSE,
-      { methods: ['POST'], path: /^\/v1\/responses\/[^/]+\/cancel$/ },
+      // Matched as a prefix like the others: a lenient router serves `/cancel/` and `/cancel.json` too.
+      { methods: ['POST'], path: /^\/v1\/responses\/[^/]+\/cancel(?![a-z0-9_-])/ },
       // Stored chat completions (store: true): listed and read by GET, updated by POST and deleted by id.
       { methods: ['GET'], path: /^\/v1\/chat\/completions(\/|$)/ },
-      { methods: ['POST', 'DELETE'], path: /^\/v1\/chat\/completions\/[^/]+$/ },
+      { methods: ['POST', 'DELETE'], path: /^\/v1\/chat\/completions\/[^/]+(?:\/|$)/ },
       // A fine-tuned model is deleted by its id (listing models stays open: SDKs call it to check a model exists).
       { methods: ['DELETE'], path: /^\/v1\/models\/./ },
     ],

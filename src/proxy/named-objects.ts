@@ -5,7 +5,8 @@ import { PROVIDERS } from '../providers/index.ts';
 import type { ProviderSpec } from '../providers/types.ts';
 import { bodyReferenceReader, fold, unreadable, type BodyReader } from './body-references.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
-import { claimGenerated, objectNotFound, type OwnedDeps, type Ownership } from './owned-objects.ts';
+import { claimGenerated } from './generated-objects.ts';
+import { objectNotFound, type OwnedDeps, type Ownership } from './owned-objects.ts';
 import { prepareJsonBody, readWholeBody, type PreparedBody } from './request-body.ts';
 import { lenientPath } from './stored-objects.ts';
 

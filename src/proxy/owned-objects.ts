@@ -1,8 +1,7 @@
 // Stored objects kept per account for keys with storedObjects "own": who made what, checked on every later use.
 import type Redis from 'ioredis';
 import { ArouterError, storedObjectsRefused } from '../errors.ts';
-import { collapseSlashes, lenientPath, METHOD_OVERRIDES } from './stored-objects.ts';
-import { createSseParser } from '../usage/sse.ts';
+import { collapseSlashes, METHOD_OVERRIDES } from './stored-objects.ts';
 import { asObject, type JsonObject, parseObject } from '../usage/formats/common.ts';
 import type { OwnedCollection, StoredObjectRoutes } from '../providers/types.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
@@ -14,9 +13,6 @@ export interface Ownership {
   /** Records objects as the account's; an object already recorded keeps its owner. */
   claim(provider: string, ids: readonly string[], accountId: string): Promise<void>;
 }
-
-/** How far into a stream the event naming a generated object is looked for. */
-const GENERATED_ID_MAX_BYTES = 64 * 1024;
 
 /** Longer than any provider keeps a file or a batch's results (OpenAI's files live until deleted: a year is the
  *  horizon after which an unused record lapses). */
@@ -104,7 +100,7 @@ export interface OwnedDeps {
  * into an error (a retrying client would create and pay for it again): the answer goes out, the objects stay
  * unreachable for the account's keys, and the failure is reported with their ids for an operator to record by hand.
  */
-async function claimAfter(d: OwnedDeps, provider: string, ids: readonly string[], account: string, requestId: string): Promise<void> {
+export async function claimAfter(d: OwnedDeps, provider: string, ids: readonly string[], account: string, requestId: string): Promise<void> {
   try {
     await d.ownership.claim(provider, ids, account);
   } catch {
@@ -259,7 +255,7 @@ function idOf(item: unknown): string | undefined {
 }
 
 /** The ids named by `fields` of an object: each field one id or a list of them. */
-function idsIn(o: JsonObject | undefined, fields: readonly string[]): string[] {
+export function idsIn(o: JsonObject | undefined, fields: readonly string[]): string[] {
   if (!o) return [];
   const out: string[] = [];
   for (const f of fields) {
@@ -267,60 +263,4 @@ function idsIn(o: JsonObject | undefined, fields: readonly string[]): string[] {
     for (const id of Array.isArray(v) ? v : [v]) if (typeof id === 'string' && id !== '') out.push(id);
   }
   return out;
-}
-
-/** The owned collection whose objects a POST to this very path generates (OpenAI's `/v1/responses`), if any. */
-function generatedAt(routes: StoredObjectRoutes | undefined, path: string): OwnedCollection | undefined {
-  const p = lenientPath(path).replace(/\/$/, '');
-  return routes?.owned?.find((c) => c.generated && c.path === p);
-}
-
-/**
- * After a key limited to its own objects made a generation request: the object the provider made (a stored response)
- * becomes the account's before the client holds its id. A stream is read through a tee up to the first event naming
- * the object (at most GENERATED_ID_MAX_BYTES); the client's branch keeps every byte, the first event included.
- */
-export async function claimGenerated(d: OwnedDeps, req: Request, call: ForwardCall, res: Response): Promise<Response> {
-  const generated = generatedAt(call.provider.storedObjects, call.path)?.generated;
-  if (!generated || req.method !== 'POST' || !res.ok || !res.body) return res;
-  const slug = call.provider.slug;
-  const account = call.principal.accountId;
-  if (!(res.headers.get('content-type') ?? '').toLowerCase().includes('text/event-stream')) {
-    await claimAfter(d, slug, idsIn(await answerOf(res), ['id']), account, call.requestId);
-    return res;
-  }
-  const [mine, client] = res.body.tee();
-  const id = await firstEventId(mine, generated);
-  if (id) await claimAfter(d, slug, [id], account, call.requestId);
-  return new Response(client, { status: res.status, statusText: res.statusText, headers: res.headers });
-}
-
-/** The id in the first event of the given type (by its `event:` field or its JSON `type`), or undefined. */
-async function firstEventId(stream: ReadableStream<Uint8Array>, generated: NonNullable<OwnedCollection['generated']>): Promise<string | undefined> {
-  let id: string | undefined;
-  let done = false;
-  const parser = createSseParser((event, data) => {
-    if (done) return;
-    const o = parseObject(data);
-    if (event !== generated.event && o?.type !== generated.event) return;
-    done = true;
-    let v: unknown = o;
-    for (const k of generated.idPath) v = asObject(v)?.[k];
-    if (typeof v === 'string' && v !== '') id = v;
-  });
-  const reader = stream.getReader();
-  let read = 0;
-  try {
-    while (!done && read < GENERATED_ID_MAX_BYTES) {
-      const r = await reader.read();
-      if (r.done) break;
-      read += r.value.byteLength;
-      parser.push(r.value);
-    }
-  } catch {
-    // The client's branch sees the same failure; there is nothing to claim.
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  return id;
 }

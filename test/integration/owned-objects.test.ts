@@ -317,7 +317,7 @@ describe('stored objects named inside a request', () => {
     expect(await failure(openai(keys.a).responses.create({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileB }] }] }))).toBeInstanceOf(OpenAI.NotFoundError);
     expect(mock.received.length).toBe(before);
     const ok = await b.responses.create({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileB }] }] });
-    expect(ok.output).toEqual((JSON.parse(fixtureText('openai/responses-nonstream.json')) as { output: unknown }).output);
+    expect(ok.output as unknown).toEqual((JSON.parse(fixtureText('openai/responses-nonstream.json')) as { output: unknown }).output);
   });
 
   test('anthropic: a document whose source is a file, through the SDK', async () => {

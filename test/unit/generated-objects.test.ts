@@ -1,0 +1,79 @@
+// Objects a generation request makes, recorded for keys limited to their own: the id read from the answer as it
+// streams, the answer handed on whole, never held back until it ends.
+import { describe, expect, test } from 'bun:test';
+import type { Principal } from '../../src/keys/auth.ts';
+import { providerBySlug } from '../../src/providers/index.ts';
+import type { ForwardCall } from '../../src/proxy/forward.ts';
+import { claimGenerated } from '../../src/proxy/generated-objects.ts';
+import type { OwnedDeps } from '../../src/proxy/owned-objects.ts';
+import { fixtureText } from '../helpers/fixtures.ts';
+
+const principal: Principal = { accountId: 'acct-a', keyId: 'k', storedObjects: 'own', secret: 's' };
+const call = (path = '/v1/responses'): ForwardCall => ({ requestId: 'r1', provider: providerBySlug('openai')!, path, search: '', principal, startedAt: 0 });
+const post = new Request('http://x/openai/v1/responses', { method: 'POST' });
+
+function deps() {
+  const claimed: string[] = [];
+  const unread: string[] = [];
+  const d = {
+    forwarder: undefined as never,
+    maxBodyBytes: 1 << 20,
+    ownership: { owners: async () => [], claim: async (_p: string, ids: readonly string[]) => void claimed.push(...ids) },
+    onUnrecorded: (requestId: string) => void unread.push(requestId),
+  } satisfies OwnedDeps;
+  return { d, claimed, unread };
+}
+
+/** A body handed out in chunks of the given size; with `open`, it stays open after them until `close()`. */
+function chunked(text: string, size: number, open = false) {
+  const bytes = new TextEncoder().encode(text);
+  let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      ctrl = c;
+      for (let i = 0; i < bytes.byteLength; i += size) c.enqueue(bytes.subarray(i, i + size));
+      if (!open) c.close();
+    },
+  });
+  return { stream, close: () => ctrl.close(), fail: () => ctrl.error(new Error('cut')) };
+}
+
+const response = JSON.parse(fixtureText('openai/responses-nonstream.json')) as { id: string } & Record<string, unknown>;
+const sse = (type: string, r: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, response: r })}\n\n`;
+
+describe('claimGenerated', () => {
+  test("a stream's first event names the response even when it is larger than a chunk many times over; the client gets every byte", async () => {
+    const { d, claimed } = deps();
+    const tools = Array.from({ length: 60 }, (_, i) => ({ type: 'function', name: `tool_${i}`, description: 'x'.repeat(1100), parameters: {} }));
+    const text = sse('response.created', { ...response, tools, status: 'in_progress', output: [] }) + sse('response.completed', response);
+    const body = chunked(text, 16 * 1024);
+    const res = await claimGenerated(d, post, call(), new Response(body.stream, { headers: { 'content-type': 'text/event-stream' } }));
+    expect(claimed).toEqual([response.id]);
+    expect(await res.text()).toBe(text);
+  });
+
+  test("a JSON answer is read only up to its leading id: the claim does not wait for the rest", async () => {
+    const { d, claimed } = deps();
+    const body = chunked(JSON.stringify(response), 64, true);
+    const res = await claimGenerated(d, post, call(), new Response(body.stream, { headers: { 'content-type': 'application/json' } }));
+    expect(claimed).toEqual([response.id]);
+    body.close();
+    expect(JSON.parse(await res.text())).toEqual(response);
+  });
+
+  test('an id that is not first is read from the whole answer; none, a cut answer or an error status claims nothing', async () => {
+    const { d, claimed, unread } = deps();
+    const later = JSON.stringify({ object: 'response', id: 'resp_later' });
+    await claimGenerated(d, post, call(), new Response(chunked(later, 5).stream, { headers: { 'content-type': 'application/json' } }));
+    expect(claimed).toEqual(['resp_later']);
+    const cut = chunked('{"object":"response","output":[', 8, true);
+    const pending = claimGenerated(d, post, call(), new Response(cut.stream, { headers: { 'content-type': 'application/json' } }));
+    cut.fail();
+    const res = await pending;
+    expect(await res.text().then(() => 'read', () => 'cut')).toBe('cut');
+    expect(unread).toEqual(['r1']);
+    await claimGenerated(d, post, call(), new Response(JSON.stringify(response), { status: 400, headers: { 'content-type': 'application/json' } }));
+    await claimGenerated(d, post, call('/v1/responses/input_tokens'), new Response(JSON.stringify(response)));
+    expect(claimed).toEqual(['resp_later']);
+  });
+});
