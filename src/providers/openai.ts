@@ -29,8 +29,13 @@ export const openai = openAiStyle({
       // A fine-tuned model is deleted by its id (listing models stays open: SDKs call it to check a model exists).
       { methods: ['DELETE'], path: /^\/v1\/models\/./ },
     ],
-    // Stored responses too (store defaults to true): an account's keys continue, read, cancel and delete their own.
-    owned: [...OPENAI_STYLE_OWNED('/v1'), { path: '/v1/responses', generated: { event: 'response.created', idPath: ['response', 'id'] } }],
+    // Stored responses too (store defaults to true): an account's keys continue, read, cancel and delete their own;
+    // and conversations, made by a POST of their own and named by responses.
+    owned: [
+      ...OPENAI_STYLE_OWNED('/v1'),
+      { path: '/v1/responses', generated: { event: 'response.created', idPath: ['response', 'id'] } },
+      { path: '/v1/conversations' },
+    ],
     bodyReferences: {
       paths: /^\/v1\/(?:chat\/completions|responses|images\/edits)(?![a-z0-9_-])/,
       refs: [
@@ -40,9 +45,8 @@ export const openai = openAiStyle({
         { members: ['file_id'], owned: true, where: ['type', ['input_file', 'input_image', 'computer_screenshot']] },
         { members: ['file_id'], owned: true, parents: ['file', 'images', 'mask', 'input_image_mask'] },
         { members: ['file_ids'], owned: true, where: ['type', ['auto', 'container_auto']] },
-        // Earlier turns kept by OpenAI: the account's own stored responses, and conversations (not kept per account).
-        { members: ['previous_response_id'], parents: [''], owned: true },
-        { members: ['conversation'], parents: [''] },
+        // Earlier turns kept by OpenAI: the account's own stored responses and conversations.
+        { members: ['previous_response_id', 'conversation'], parents: [''], owned: true },
         // A background response, collected by reading the stored response: only a key that reaches its own.
         { members: ['background'], parents: [''], pattern: /^(?:true|1)$/i, collectedByOwner: true },
         // Stores and containers holding other files (a code interpreter's container may be "auto").

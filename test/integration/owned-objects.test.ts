@@ -22,6 +22,7 @@ const accounts = { a: uniqueName('acct-a'), b: uniqueName('acct-b') };
 const files = new Map<string, Record<string, unknown>>([['file-outside', { id: 'file-outside', object: 'file', bytes: 1, created_at: 1, filename: 'x.jsonl', purpose: 'batch' }]]);
 const batches = new Map<string, Record<string, unknown>>();
 const responses = new Map<string, Record<string, unknown>>();
+const conversations = new Map<string, Record<string, unknown>>();
 const messageBatches = new Map<string, Record<string, unknown>>([['msgbatch_outside', messageBatch('msgbatch_outside')]]);
 let seq = 0;
 
@@ -69,6 +70,13 @@ function provider(req: Request) {
     const event = (type: string, response: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, response })}\n\n`;
     return { events: [event('response.created', { ...r, status: 'in_progress', usage: null, output: [] }), event('response.completed', r)], headers: { 'content-type': 'text/event-stream' } };
   }
+  if (pathname === '/v1/conversations' && req.method === 'POST') {
+    const c = { id: `conv_${++seq}`, object: 'conversation', created_at: 1, metadata: {} };
+    conversations.set(c.id, c);
+    return json(c);
+  }
+  const conversation = /^\/v1\/conversations\/([^/]+)$/.exec(pathname);
+  if (conversation) return conversations.has(conversation[1]!) ? json(conversations.get(conversation[1]!)) : json({ error: { message: 'not found' } }, 404);
   const stored = /^\/v1\/responses\/([^/]+)$/.exec(pathname);
   if (stored) return responses.has(stored[1]!) ? json(responses.get(stored[1]!)) : json({ error: { message: 'not found' } }, 404);
   const answer = ANSWERS[pathname];
@@ -384,6 +392,21 @@ describe('stored responses kept per account', () => {
 
     const queued = await a.responses.create({ model: 'gpt-4.1-nano', input: 'hi', background: true });
     expect((await a.responses.retrieve(queued.id)).id).toBe(queued.id);
+  });
+});
+
+describe('conversations kept per account', () => {
+  test("an own key's conversation is its account's: read and named by responses there, not found elsewhere", async () => {
+    const a = openai(keys.a);
+    const b = openai(keys.b);
+    const conv = await a.conversations.create({});
+    expect((await a.conversations.retrieve(conv.id)).id).toBe(conv.id);
+    expect((await a.responses.create({ model: 'gpt-4.1-nano', input: 'hi', conversation: conv.id })).object).toBe('response');
+    const before = mock.received.length;
+    expect(await failure(b.conversations.retrieve(conv.id))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await failure(b.responses.create({ model: 'gpt-4.1-nano', input: 'hi', conversation: conv.id }))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await failure(openai(keys.off).responses.create({ model: 'gpt-4.1-nano', input: 'hi', conversation: conv.id }))).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(mock.received.length).toBe(before);
   });
 });
 

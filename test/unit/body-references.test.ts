@@ -26,7 +26,7 @@ const thrown = (f: () => unknown): ArouterError | undefined => {
 };
 
 describe('what each provider finds', () => {
-  test('openai: files in chat and Responses content are owned; stored responses, conversations, stores and containers are not', () => {
+  test('openai: files, stored responses and conversations are owned; stores and containers are not', () => {
     const chat = { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'file', file: { file_id: 'file-a' } }] }] };
     expect(ids(read('openai', chat))).toEqual({ owned: ['file-a'], unowned: [] });
     const responses = {
@@ -37,9 +37,9 @@ describe('what each provider finds', () => {
       tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'code_interpreter', container: { type: 'auto', file_ids: ['file-d'] } }],
     };
     const found = ids(read('openai', responses));
-    // Stored responses are kept per account like files; conversations are not.
-    expect(found.owned.sort()).toEqual(['file-b', 'file-c', 'file-d', 'resp_1']);
-    expect(found.unowned.sort()).toEqual(['conversation', 'vector_store_ids']);
+    // Stored responses and conversations are kept per account like files.
+    expect(found.owned.sort()).toEqual(['conv_1', 'file-b', 'file-c', 'file-d', 'resp_1']);
+    expect(found.unowned.sort()).toEqual(['vector_store_ids']);
     expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'cntr_1' }] })).unowned).toEqual(['container']);
     expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'auto' }] })).unowned).toEqual([]);
     // An item of a stored response, taken by id; other items' ids are not references.
@@ -143,8 +143,8 @@ describe('references in the other places providers read them', () => {
   });
 
   test('the long s of case-insensitive parsers, an id member in another case, a flag spelt otherwise', () => {
-    expect(ids(read('openai', '{"conver\\u017fation":"c"}')).unowned).toEqual(['conver\u017fation']);
-    expect(ids(read('openai', { conversation: { ID: 'conv_1' } })).unowned).toEqual(['conversation']);
+    expect(ids(read('openai', '{"conver\\u017fation":"c"}')).owned).toEqual(['c']);
+    expect(ids(read('openai', { conversation: { ID: 'conv_1' } })).owned).toEqual(['conv_1']);
     expect(read('openai', { background: 'True' }).ownerCollects.map((o) => o.member)).toEqual(['background']);
     expect(ids(read('xai', { deferred: 1 })).unowned).toEqual(['deferred']);
   });
