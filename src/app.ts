@@ -59,8 +59,8 @@ const json = (body: unknown, status: number, requestId: string) =>
  */
 export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'refused' | 'owned' | 'named'>): ProxyRoute {
   const recordRefusal = d.refused ?? refusalRecorder(d.log);
-  const owned: OwnedDeps | undefined = d.owned && { ...d.owned, forwarder: d.forwarder };
   const named = d.named ?? namedObjectCheck(d.owned?.ownership);
+  const owned: OwnedDeps | undefined = d.owned && { ...d.owned, forwarder: d.forwarder, named };
   const proxy = async (req: Request, slug: string, rest: string, search: string): Promise<Response> => {
     const requestId = newRequestId();
     const startedAt = Date.now();

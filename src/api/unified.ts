@@ -4,11 +4,11 @@ import { ArouterError, badRequest, errorResponse, providerNotConfigured } from '
 import type { Authenticator, Principal } from '../keys/auth.ts';
 import { extractClientKey } from '../keys/extract.ts';
 import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
-import { CHECKED_BODY_MAX_BYTES, namedObjectCheck, type NamedObjectCheck } from '../proxy/named-objects.ts';
+import { namedObjectCheck, type NamedObjectCheck } from '../proxy/named-objects.ts';
 import type { Forwarder } from '../proxy/forward.ts';
 import type { RefusalRecorder } from '../proxy/refusals.ts';
 import type { ProviderSpec } from '../providers/types.ts';
-import { prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
+import { CHECKED_BODY_MAX_BYTES, prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
 import { topLevelString } from './json-field.ts';
 
 export interface UnifiedDeps {

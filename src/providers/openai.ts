@@ -37,7 +37,8 @@ export const openai = openAiStyle({
       { path: '/v1/conversations' },
     ],
     bodyReferences: {
-      paths: /^\/v1\/(?:chat\/completions|responses|images\/edits)(?![a-z0-9_-])/,
+      // A conversation's items, given at its creation or added later, are read like a response's input.
+      paths: /^\/v1\/(?:chat\/completions|responses|images\/edits|conversations)(?![a-z0-9_-])/,
       refs: [
         // A file in a message: a Responses input_file, input_image or computer screenshot, a chat file part (`file: {file_id}`), an image
         // edit's images and mask, an image tool's mask, the files of a code interpreter's new container. Not the
@@ -54,9 +55,9 @@ export const openai = openAiStyle({
         { members: ['container'], where: ['type', ['code_interpreter']], pattern: /^(?!auto$)./ },
         { members: ['container_id'], where: ['type', ['container_reference']] },
         // An input item taken by id from a stored response (its type may be left out), and an earlier audio answer.
-        { members: ['id'], parents: ['input'], where: ['type', ['item_reference', null]] },
+        { members: ['id'], parents: ['input', 'items'], where: ['type', ['item_reference', null]] },
         // A reasoning item sent back by id alone is read from storage; with its encrypted content it is not.
-        { members: ['id'], parents: ['input'], where: ['type', ['reasoning']], without: 'encrypted_content' },
+        { members: ['id'], parents: ['input', 'items'], where: ['type', ['reasoning']], without: 'encrypted_content' },
         { members: ['id'], parents: ['audio'] },
       ],
       formFields: ['file_id'],

@@ -7,15 +7,9 @@ import { bodyReferenceReader, fold, unreadable, type BodyReader } from './body-r
 import type { ForwardCall, Forwarder } from './forward.ts';
 import { claimGenerated } from './generated-objects.ts';
 import { objectNotFound, type OwnedDeps, type Ownership } from './owned-objects.ts';
-import { prepareJsonBody, readWholeBody, type PreparedBody } from './request-body.ts';
+import { CHECKED_BODY_MAX_BYTES, NO_BODY, prepareJsonBody, readWholeBody } from './request-body.ts';
 import { lenientPath } from './stored-objects.ts';
 
-/**
- * A checked body is read whole and parsed, which a streamed one is not: its own, smaller limit keeps one restricted
- * key from holding a pod's event loop and memory for seconds (Anthropic's and OpenAI's own request limits are 32 and
- * 50 MB, files by id included).
- */
-export const CHECKED_BODY_MAX_BYTES = 32 * 1024 * 1024;
 /** Distinct owned objects one body may name: each is looked up in Redis. */
 const MAX_NAMED = 256;
 
@@ -141,10 +135,8 @@ function decodedBody(headers: Headers, body: Uint8Array): string {
   }
 }
 
-const checkedBodyTooLarge = () =>
+export const checkedBodyTooLarge = () =>
   new ArouterError(413, 'request_too_large', `This key's request bodies are read whole to check the stored objects they name, so they are limited to ${CHECKED_BODY_MAX_BYTES} bytes.`);
-
-const NO_BODY: PreparedBody = { body: null, length: null, bytesIn: () => 0, model: '', stream: false, injectedUsage: false };
 
 /**
  * A restricted key's request whose body may name stored objects: read whole, checked, then forwarded as sent. For a

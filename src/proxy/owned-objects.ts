@@ -5,7 +5,8 @@ import { collapseSlashes, METHOD_OVERRIDES } from './stored-objects.ts';
 import { asObject, type JsonObject, parseObject } from '../usage/formats/common.ts';
 import type { OwnedCollection, StoredObjectRoutes } from '../providers/types.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
-import { prepareJsonBody, readWholeBody } from './request-body.ts';
+import { checkedBodyTooLarge, type NamedObjectCheck } from './named-objects.ts';
+import { CHECKED_BODY_MAX_BYTES, NO_BODY, prepareJsonBody, readWholeBody } from './request-body.ts';
 
 /** Which account's requests made each object, per provider. */
 export interface Ownership {
@@ -91,6 +92,8 @@ export interface OwnedDeps {
   forwarder: Forwarder;
   ownership: Ownership;
   maxBodyBytes: number;
+  /** Reads what a request body names (a file in a conversation's new items), as on the generation routes. */
+  named?: NamedObjectCheck;
   /** Told of objects the provider made that could not be recorded (logged by the runtime). */
   onUnrecorded?(requestId: string, provider: string, ids: readonly string[], accountId: string): void;
 }
@@ -150,14 +153,14 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
   if (target.id !== null) {
     const [owner] = await d.ownership.owners(slug, [target.id]);
     if (owner !== account) throw objectNotFound();
-    const res = await d.forwarder.forward(req, call);
+    const res = await d.forwarder.forward(req, await bodyChecked(d, req, call));
     if (collection.derived && req.method === 'GET' && res.ok) await claimAfter(d, slug, idsIn(await answerOf(res), collection.derived), account, call.requestId);
     return res;
   }
   if (req.method === 'POST') {
-    let forwarded = call;
+    let forwarded = await bodyChecked(d, req, call);
     if (collection.references) {
-      const body = await readWholeBody(req, d.maxBodyBytes);
+      const body = forwarded.preparedBody?.body instanceof Uint8Array ? forwarded.preparedBody.body : await readWholeBody(req, d.maxBodyBytes);
       const checked = checkedCreate(req, body, collection.references);
       const owners = await d.ownership.owners(slug, checked.ids);
       if (owners.some((o) => o !== account)) throw objectNotFound();
@@ -172,6 +175,18 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
   }
   if (req.method === 'GET' || req.method === 'HEAD') return listOwned(d, req, call, collection, account);
   throw storedObjectsRefused(call.provider.displayName, 'own');
+}
+
+/**
+ * A request whose path is read for the stored objects its body names (a conversation's new items): read whole,
+ * checked, and handed on as read. Other requests go on as they are.
+ */
+async function bodyChecked(d: OwnedDeps, req: Request, call: ForwardCall): Promise<ForwardCall> {
+  if (!d.named?.applies(call.provider, call.path) || req.method === 'GET' || req.method === 'HEAD') return call;
+  const limit = Math.min(d.maxBodyBytes, CHECKED_BODY_MAX_BYTES);
+  const body = await readWholeBody(req, limit, limit < d.maxBodyBytes ? checkedBodyTooLarge : undefined);
+  await d.named.check(call, req.headers, body);
+  return { ...call, preparedBody: body.byteLength === 0 ? NO_BODY : prepareJsonBody(body, { maxBytes: d.maxBodyBytes, injectUsage: false }) };
 }
 
 /** Upstream pages a list reads for the first of the account's objects before it answers with none: each is a

@@ -4,6 +4,13 @@ import { equalsAt, splice } from '../usage/bytes.ts';
 import { CLOSE_OBJECT, isJsonSpace, OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
 import { createMemberLocator, createMemberReader } from '../usage/json-top-level.ts';
 
+/**
+ * A checked body is read whole and parsed, which a streamed one is not: its own, smaller limit keeps one restricted
+ * key from holding a pod's event loop and memory for seconds (Anthropic's and OpenAI's own request limits are 32 and
+ * 50 MB, files by id included).
+ */
+export const CHECKED_BODY_MAX_BYTES = 32 * 1024 * 1024;
+
 /** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
 const SNIFF_MAX_BYTES = 1 << 20;
 
@@ -19,6 +26,9 @@ export interface PreparedBody {
   /** arouter added stream_options.include_usage, so the usage-only chunk must not reach the client. */
   injectedUsage: boolean;
 }
+
+/** Nothing to send: a request without a body, or a GET or HEAD whose body is dropped. */
+export const NO_BODY: PreparedBody = { body: null, length: null, bytesIn: () => 0, model: '', stream: false, injectedUsage: false };
 
 export interface BodyPolicy {
   maxBytes: number;

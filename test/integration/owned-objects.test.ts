@@ -406,7 +406,14 @@ describe('conversations kept per account', () => {
     expect(await failure(b.conversations.retrieve(conv.id))).toBeInstanceOf(OpenAI.NotFoundError);
     expect(await failure(b.responses.create({ model: 'gpt-4.1-nano', input: 'hi', conversation: conv.id }))).toBeInstanceOf(OpenAI.NotFoundError);
     expect(await failure(openai(keys.off).responses.create({ model: 'gpt-4.1-nano', input: 'hi', conversation: conv.id }))).toBeInstanceOf(OpenAI.PermissionDeniedError);
-    expect(mock.received.length).toBe(before);
+    // A conversation's items are read like a response's input: another account's file is not found in them either.
+    const fileB = (await b.files.create({ file: await toFile(Buffer.from('b'), 'b.txt'), purpose: 'user_data' })).id;
+    const before2 = mock.received.length;
+    const items = [{ type: 'message' as const, role: 'user' as const, content: [{ type: 'input_file' as const, file_id: fileB }] }];
+    expect(await failure(a.conversations.create({ items }))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await failure(a.conversations.items.create(conv.id, { items }))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(mock.received.length).toBe(before2);
+    expect(mock.received.length - before).toBe(1);
   });
 });
 

@@ -5,7 +5,8 @@ import type { Principal } from '../../src/keys/auth.ts';
 import { PROVIDERS, providerBySlug } from '../../src/providers/index.ts';
 import type { ProviderSpec } from '../../src/providers/types.ts';
 import { bodyReferenceReader, type NamedObjects } from '../../src/proxy/body-references.ts';
-import { CHECKED_BODY_MAX_BYTES, namedObjectCheck } from '../../src/proxy/named-objects.ts';
+import { namedObjectCheck } from '../../src/proxy/named-objects.ts';
+import { CHECKED_BODY_MAX_BYTES } from '../../src/proxy/request-body.ts';
 import type { Ownership } from '../../src/proxy/owned-objects.ts';
 
 const spec = (slug: string): ProviderSpec => {
