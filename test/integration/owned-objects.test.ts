@@ -284,6 +284,15 @@ describe('anthropic message batches', () => {
     expect(await failure(b.messages.batches.retrieve(created.id))).toBeInstanceOf(Anthropic.NotFoundError);
     expect(await failure(b.messages.batches.cancel(created.id))).toBeInstanceOf(Anthropic.NotFoundError);
   });
+
+  test("a batch's requests are read like messages: another account's file named in one is not found", async () => {
+    const fileA = (await anthropic(keys.a).beta.files.upload({ file: await toFile(Buffer.from('%PDF-1.4'), 'a.pdf', { type: 'application/pdf' }) })).id;
+    const before = mock.received.length;
+    const params = { model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user' as const, content: [{ type: 'document' as const, source: { type: 'file' as const, file_id: fileA } }] }] };
+    expect(await failure(anthropic(keys.b).beta.messages.batches.create({ requests: [{ custom_id: 'r1', params }] }))).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(mock.received.length).toBe(before);
+    expect((await anthropic(keys.a).beta.messages.batches.create({ requests: [{ custom_id: 'r1', params }] })).id).toStartWith('msgbatch_');
+  });
 });
 
 describe('stored objects named inside a request', () => {
