@@ -15,7 +15,16 @@ export const mistral = openAiStyle({
     // A fine-tuned model is deleted by its id.
     routes: [{ methods: ['DELETE'], path: /^\/v1\/models\/./ }],
     // A batch job names its input files in a list and gets one output and one error file.
-    owned: [{ path: '/v1/files' }, { path: '/v1/batch/jobs', references: ['input_files'], derived: ['output_file', 'error_file'] }],
+    owned: [
+      { path: '/v1/files' },
+      {
+        path: '/v1/batch/jobs',
+        references: ['input_files'],
+        derived: ['output_file', 'error_file'],
+        // Its lines carry no url: the job's endpoint applies to all of them.
+        inputLines: { endpoint: 'endpoint', urlPrefix: '', content: '/v1/files/{id}/content' },
+      },
+    ],
     // OCR reads an uploaded file by id (`document: {type: "file", file_id}`), as a chat file chunk does; a
     // transcription takes one as a form field.
     bodyReferences: {

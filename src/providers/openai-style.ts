@@ -35,7 +35,14 @@ export const FILE_CONTENT = /^\/v1\/files\/[^/]+\/content$/;
 /** OpenAI's files and batches as owned collections: a batch names its input file and gets output and error files. */
 export const OPENAI_STYLE_OWNED = (base: string) => [
   { path: `${base}/files`, after: 'after' },
-  { path: `${base}/batches`, references: ['input_file_id'], derived: ['output_file_id', 'error_file_id'], after: 'after' },
+  {
+    path: `${base}/batches`,
+    references: ['input_file_id'],
+    derived: ['output_file_id', 'error_file_id'],
+    after: 'after',
+    // A line's url is the provider's own `/v1/...` path, under the base the provider serves it at.
+    inputLines: { url: 'url', urlPrefix: base.slice(0, -'/v1'.length), content: `${base}/files/{id}/content` },
+  },
 ];
 
 /** GET and DELETE of a stored response (`/v1/responses/{id}`, its input items): the POST that makes one is not. */

@@ -58,6 +58,10 @@ export interface OwnedCollection {
    *  response): the answer's `id`, or in a stream the first `event` event's member at `idPath`, becomes the
    *  account's. */
   generated?: { event: string; idPath: readonly string[] };
+  /** The create names input files of one request a line (`{"custom_id", "url", "body"}`), which the provider runs as
+   *  they are: each line's body is read for the stored objects it names, like a request at `urlPrefix` + its `url`
+   *  member (or the create's `endpoint` member). `content` is the file content path, `{id}` standing for the file. */
+  inputLines?: { url?: string; endpoint?: string; urlPrefix: string; content: string };
 }
 
 /** Members of a request body that name a stored object (a file in a chat message, a stored response to continue). */

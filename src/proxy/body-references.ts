@@ -17,7 +17,15 @@ export interface NamedObjects {
   ownerCollects: NamedObject[];
 }
 
-export type BodyReader = (text: string) => NamedObjects;
+/**
+ * Reads a JSON text. With `line`, the text is a batch input file's line (`{custom_id, url, body}`): the request is
+ * its `line.body` member, read as a body of its own, and the line's own members named in `line.counted` (the url the
+ * body is for) must not be repeated either.
+ */
+export type BodyReader = (text: string, line?: { body: string; counted: readonly string[] }) => NamedObjects;
+
+/** The parent of a batch line's own members: matches no declared parent. */
+const LINE = '\u0000line';
 
 interface CompiledReference {
   pattern: RegExp | null;
@@ -64,7 +72,9 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     }
   }
 
-  return (text) => {
+  return (text, line) => {
+    const countedHere = line ? new Set([...counted, ...[line.body, ...line.counted].map(fold)]) : counted;
+    const bodyMember = line ? fold(line.body) : '';
     let root: unknown;
     try {
       root = JSON.parse(text);
@@ -84,7 +94,7 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     // the folded name of the member it sits in ('' for the root; an array's items sit in the array's member).
     let walked = 0;
     const values: unknown[] = [root];
-    const parents: string[] = [''];
+    const parents: string[] = [line ? LINE : ''];
     while (values.length > 0) {
       const v = values.pop();
       const parent = parents.pop()!;
@@ -102,14 +112,15 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
       for (const [k, member] of members) {
         const name = fold(k);
         values.push(member);
-        parents.push(name);
-        if (!counted.has(name)) continue;
+        // A batch line's body is a request of its own: its object sits where a body's root does.
+        parents.push(parent !== LINE ? name : name === bodyMember ? '' : LINE);
+        if (!countedHere.has(name)) continue;
         walked++;
         seen ??= new Map();
         if (seen.has(name)) throw repeated();
         seen.set(name, [k, member]);
       }
-      if (!seen) continue;
+      if (!seen || parent === LINE) continue;
       for (const [name, [spelt, member]] of seen) {
         for (const r of byMember.get(name) ?? []) {
           if (r.parents && !r.parents.has(parent)) continue;
@@ -124,7 +135,7 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     let named = 0;
     for (const token of stringTokens(text)) {
       if (token.isName) {
-        if (counted.has(fold(token.value))) named++;
+        if (countedHere.has(fold(token.value))) named++;
       } else {
         for (const r of anywhere) add(r, '*', token.value);
       }

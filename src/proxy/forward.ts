@@ -202,6 +202,21 @@ export class Forwarder {
     return this.d.inflight;
   }
 
+  /**
+   * arouter's own read of a provider's stored object (a batch input file it checks): the operator's credential and the
+   * provider's default headers, no client headers, and no usage row (it is not the client's call).
+   */
+  async fetchStored(provider: ProviderSpec, path: string, signal: AbortSignal | undefined): Promise<Response> {
+    const credential = this.d.providerKeys.get(provider.slug);
+    if (!credential) throw providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`);
+    const base = this.d.upstreams.get(provider.slug) ?? provider.baseUrl;
+    try {
+      return await fetch(base + path, { headers: outboundHeaders(new Headers(), provider, credential, null), redirect: 'manual', decompress: true, signal } as RequestInit);
+    } catch (err) {
+      throw providerUnreachable(provider.slug, describeFetchError(err));
+    }
+  }
+
   /** The request body limit (AROUTER_MAX_BODY_BYTES), for callers that read a body before forwarding it. */
   get maxBodyBytes(): number {
     return this.d.maxBodyBytes;

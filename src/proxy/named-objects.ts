@@ -3,7 +3,7 @@
 import { ArouterError, badRequest } from '../errors.ts';
 import { PROVIDERS } from '../providers/index.ts';
 import type { ProviderSpec } from '../providers/types.ts';
-import { bodyReferenceReader, fold, unreadable, type BodyReader } from './body-references.ts';
+import { bodyReferenceReader, fold, unreadable, type BodyReader, type NamedObjects } from './body-references.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
 import { claimGenerated } from './generated-objects.ts';
 import { objectNotFound, type OwnedDeps, type Ownership } from './owned-objects.ts';
@@ -19,6 +19,8 @@ export interface NamedObjectCheck {
   applies(provider: ProviderSpec, path: string): boolean;
   /** Throws when the request names an object the key may not reach (403, or 404 for another account's own object). */
   check(call: ForwardCall, headers: Headers, body: Uint8Array): Promise<void>;
+  /** The same for a request in a batch input file's line (its path already known to be read). */
+  checkLine(call: ForwardCall, text: string, line: { body: string; counted: readonly string[] }): Promise<void>;
 }
 
 /** Readers compiled once per provider. Without an ownership store a key limited to its own names nothing stored. */
@@ -38,7 +40,7 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
       const spec = call.provider.storedObjects?.bodyReferences;
       const access = call.principal.storedObjects;
       if (!read || !spec || access === true) return;
-      const { displayName, slug } = call.provider;
+      const { displayName } = call.provider;
       const header = spec.headers?.find((h) => headers.has(h));
       if (header) throw storedObjectNamed(displayName, header, access);
       if (body.byteLength > CHECKED_BODY_MAX_BYTES) throw checkedBodyTooLarge();
@@ -49,17 +51,27 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
         if (field) throw storedObjectNamed(displayName, field, access);
         return;
       }
-      const found = read(decodedBody(headers, body));
-      const ownKey = access === 'own' && ownership !== undefined;
-      const refused = found.unowned[0] ?? (ownKey ? undefined : (found.owned[0] ?? found.ownerCollects[0]));
-      if (refused) throw storedObjectNamed(displayName, refused.member, access);
-      if (found.owned.length === 0 || !ownership) return;
-      const ids = [...new Set(found.owned.map((o) => o.id))];
-      if (ids.length > MAX_NAMED) throw badRequest(`The request names more than ${MAX_NAMED} stored files.`);
-      const owners = await ownership.owners(slug, ids);
-      if (owners.some((o) => o !== call.principal.accountId)) throw objectNotFound();
+      await judge(call, read(decodedBody(headers, body)));
+    },
+    async checkLine(call, text, line) {
+      const read = readers.get(call.provider.slug);
+      if (read && call.principal.storedObjects !== true) await judge(call, read(text, line));
     },
   };
+
+  /** Refuses what the key may not name; the objects an own key may name must be its account's. */
+  async function judge(call: ForwardCall, found: NamedObjects): Promise<void> {
+    const access = call.principal.storedObjects;
+    if (access === true) return;
+    const ownKey = access === 'own' && ownership !== undefined;
+    const refused = found.unowned[0] ?? (ownKey ? undefined : (found.owned[0] ?? found.ownerCollects[0]));
+    if (refused) throw storedObjectNamed(call.provider.displayName, refused.member, access);
+    if (found.owned.length === 0 || !ownership) return;
+    const ids = [...new Set(found.owned.map((o) => o.id))];
+    if (ids.length > MAX_NAMED) throw badRequest(`The request names more than ${MAX_NAMED} stored files.`);
+    const owners = await ownership.owners(call.provider.slug, ids);
+    if (owners.some((o) => o !== call.principal.accountId)) throw objectNotFound();
+  }
 }
 
 const isForm = (headers: Headers) => (headers.get('content-type') ?? '').toLowerCase().startsWith('multipart/form-data');

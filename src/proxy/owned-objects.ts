@@ -5,6 +5,7 @@ import { collapseSlashes, METHOD_OVERRIDES } from './stored-objects.ts';
 import { asObject, type JsonObject, parseObject } from '../usage/formats/common.ts';
 import type { OwnedCollection, StoredObjectRoutes } from '../providers/types.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
+import { checkInputFiles } from './batch-input.ts';
 import { checkedBodyTooLarge, type NamedObjectCheck } from './named-objects.ts';
 import { CHECKED_BODY_MAX_BYTES, NO_BODY, prepareJsonBody, readWholeBody } from './request-body.ts';
 
@@ -117,7 +118,7 @@ export async function claimAfter(d: OwnedDeps, provider: string, ids: readonly s
  * that hold: a duplicated member (`"input_file_id"` twice, or once spelled with an escape) means one value to
  * JSON.parse and possibly another to the provider's parser, and the copy carries only the one arouter saw.
  */
-function checkedCreate(req: Request, body: Uint8Array, fields: readonly string[]): { ids: string[]; body: Uint8Array } {
+function checkedCreate(req: Request, body: Uint8Array, fields: readonly string[]): { ids: string[]; body: Uint8Array; create: JsonObject } {
   const type = (req.headers.get('content-type') ?? '').toLowerCase();
   // The client's content type goes upstream as sent, so a charset other than UTF-8 could have the provider read
   // other bytes than arouter checked (UTF-7 spells quotes in letters).
@@ -132,7 +133,7 @@ function checkedCreate(req: Request, body: Uint8Array, fields: readonly string[]
     o = undefined;
   }
   if (!o) throw unreadableCreate();
-  return { ids: idsIn(o, fields), body: new TextEncoder().encode(JSON.stringify(o)) };
+  return { ids: idsIn(o, fields), body: new TextEncoder().encode(JSON.stringify(o)), create: o };
 }
 
 const unreadableCreate = () =>
@@ -164,6 +165,8 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
       const checked = checkedCreate(req, body, collection.references);
       const owners = await d.ownership.owners(slug, checked.ids);
       if (owners.some((o) => o !== account)) throw objectNotFound();
+      // The account's own files, but their lines are requests the provider will run: read like requests.
+      if (collection.inputLines && d.named) await checkInputFiles({ forwarder: d.forwarder, named: d.named }, req, call, collection.inputLines, checked.create, checked.ids);
       forwarded = { ...call, preparedBody: prepareJsonBody(checked.body, { maxBytes: d.maxBodyBytes, injectUsage: false }) };
     }
     const res = await d.forwarder.forward(req, forwarded);

@@ -23,6 +23,7 @@ const files = new Map<string, Record<string, unknown>>([['file-outside', { id: '
 const batches = new Map<string, Record<string, unknown>>();
 const responses = new Map<string, Record<string, unknown>>();
 const conversations = new Map<string, Record<string, unknown>>();
+const uploads = new Map<string, Uint8Array>();
 const messageBatches = new Map<string, Record<string, unknown>>([['msgbatch_outside', messageBatch('msgbatch_outside')]]);
 let seq = 0;
 
@@ -87,11 +88,13 @@ function provider(req: Request) {
   if (kind === 'files') {
     if (req.method === 'POST') {
       const file = { id: `file-${++seq}`, object: 'file', bytes: sent.body.byteLength, created_at: 1, filename: 'in.jsonl', purpose: 'batch' };
+      // The upload as received (its form around the file's lines, which a reader of lines skips).
+      uploads.set(file.id, sent.body);
       files.set(file.id, file);
       return json(file);
     }
     if (!id) return list(files.values(), searchParams);
-    if (content) return { body: '{"custom_id":"r1"}\n', headers: { 'content-type': 'application/octet-stream' } };
+    if (content) return { body: uploads.get(id) ?? '{"custom_id":"r1"}\n', headers: { 'content-type': 'application/octet-stream' } };
     return files.has(id) ? json(files.get(id)) : json({ error: { message: 'No such File object' } }, 404);
   }
   if (kind === 'batches') {
@@ -423,6 +426,32 @@ describe('conversations kept per account', () => {
     expect(await failure(a.conversations.items.create(conv.id, { items }))).toBeInstanceOf(OpenAI.NotFoundError);
     expect(mock.received.length).toBe(before2);
     expect(mock.received.length - before).toBe(1);
+  });
+});
+
+describe("a batch's input file", () => {
+  test('its request lines are read like requests: a line naming another account\'s file or stored response is not found, and no batch is made', async () => {
+    const a = openai(keys.a);
+    const fileB = (await openai(keys.b).files.create({ file: await toFile(Buffer.from('b'), 'b.txt'), purpose: 'user_data' })).id;
+    const fileA = (await a.files.create({ file: await toFile(Buffer.from('a'), 'a.txt'), purpose: 'user_data' })).id;
+    const line = (body: unknown) => JSON.stringify({ custom_id: 'r', method: 'POST', url: '/v1/responses', body });
+    const upload = async (lines: string[]) => (await a.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), 'in.jsonl'), purpose: 'batch' })).id;
+    const plain = line({ model: 'gpt-4.1-nano', input: 'hi' });
+    const create = (input: string) => a.batches.create({ input_file_id: input, endpoint: '/v1/responses', completion_window: '24h' });
+    for (const bad of [
+      line({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileB }] }] }),
+      line({ model: 'gpt-4.1-nano', input: 'x', previous_response_id: 'resp_of_someone' }),
+    ]) {
+      const input = await upload([plain, bad]);
+      const batchesBefore = batches.size;
+      expect(await failure(create(input))).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(batches.size).toBe(batchesBefore);
+    }
+    // A line given its body twice could be run with the other one.
+    const twice = await upload([`{"custom_id":"r","url":"/v1/responses","body":{"input":"hi"},"body":{"input":[{"type":"input_file","file_id":"${fileB}"}]}}`]);
+    expect(await failure(create(twice))).toBeInstanceOf(OpenAI.BadRequestError);
+    const fine = await upload([plain, line({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileA }] }] })]);
+    expect((await create(fine)).input_file_id).toBe(fine);
   });
 });
 
