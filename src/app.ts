@@ -4,13 +4,14 @@ import { adminGuard } from './api/admin-auth.ts';
 import { ArouterError, errorResponse, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
 import type { Authenticator, Principal } from './keys/auth.ts';
 import { extractClientKey } from './keys/extract.ts';
-import type { KeyStore } from './keys/store.ts';
+import { ACCOUNT_ID_MAX, ACCOUNT_ID_PATTERN, type KeyStore } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import type { ProviderSpec } from './providers/types.ts';
 import type { Forwarder } from './proxy/forward.ts';
 import { framingError } from './proxy/framing.ts';
-import { forwardChecked, namedObjectCheck, type NamedObjectCheck } from './proxy/named-objects.ts';
+import { forwardNamingChecked } from './proxy/checked-forward.ts';
+import { namedObjectCheck, type NamedObjectCheck } from './proxy/named-objects.ts';
 import { forwardOwned, ownedTarget, type OwnedDeps } from './proxy/owned-objects.ts';
 import { refusalRecorder, type RefusalRecorder } from './proxy/refusals.ts';
 import { reachesStoredObjects } from './proxy/stored-objects.ts';
@@ -80,7 +81,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
           if (!target || !owned) throw storedObjectsRefused(provider.displayName, principal.storedObjects);
           return await forwardOwned(owned, req, call, target);
         }
-        if (named.applies(provider, path)) return await forwardChecked(d.forwarder, named, req, call, owned);
+        if (named.applies(provider, path)) return await forwardNamingChecked(d.forwarder, named, req, call, owned);
       }
       return await d.forwarder.forward(req, call);
     } catch (err) {
@@ -153,7 +154,7 @@ export function createApp(d: AppDeps) {
         },
         {
           body: t.Object({
-            account: t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' }),
+            account: t.String({ minLength: 1, maxLength: ACCOUNT_ID_MAX, pattern: ACCOUNT_ID_PATTERN }),
             name: t.Optional(t.String({ maxLength: 256 })),
             rpm: t.Optional(t.Integer({ minimum: 0 })),
             storedObjects: t.Optional(t.Union([t.Boolean(), t.Literal('own')])),

@@ -1,9 +1,9 @@
 // Command-line management against the same Redis the proxy uses: keys (create, list, revoke) and whose stored objects are.
 import Redis from 'ioredis';
 import { ConfigError, loadSettings } from './config.ts';
-import { KeyStore, type StoredObjectAccess } from './keys/store.ts';
+import { ACCOUNT_ID_MAX, ACCOUNT_ID_PATTERN, KeyStore, type StoredObjectAccess } from './keys/store.ts';
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
-import { assignOwner, redisOwnership } from './proxy/owned-objects.ts';
+import { redisOwnership } from './proxy/owned-objects.ts';
 
 const USAGE = `usage:
   bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>] [--no-stored-objects | --own-stored-objects]
@@ -13,8 +13,7 @@ const USAGE = `usage:
   bun run src/cli.ts objects assign --provider <provider> --account <account> <object id>...
 Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
 
-/** The admin API's rule for account ids. */
-const ACCOUNT = /^[A-Za-z0-9._:@-]{1,128}$/;
+const ACCOUNT = new RegExp(ACCOUNT_ID_PATTERN);
 
 /**
  * Each command's options that take a value, and its switches; anything else is an error, so a misspelt switch cannot
@@ -79,8 +78,8 @@ async function objectsCommand(redis: Redis, prefix: string, cmd: string, rest: s
   if (cmd === 'assign') {
     const { provider, ids } = objectArgs(rest, ['--provider', '--account']);
     const account = flag(rest, 'account') ?? '';
-    if (!ACCOUNT.test(account)) throw new Error('--account is required: letters, digits and . _ : @ - (at most 128)');
-    const before = await assignOwner(redis, prefix, provider, ids, account);
+    if (!ACCOUNT.test(account) || account.length > ACCOUNT_ID_MAX) throw new Error('--account is required: letters, digits and . _ : @ - (at most 128)');
+    const before = await redisOwnership(redis, prefix).assign(provider, ids, account);
     out(JSON.stringify({ provider, account, objects: ids.map((id, i) => ({ id, previous: before[i] ?? null })) }));
     return 0;
   }

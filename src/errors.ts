@@ -76,3 +76,20 @@ export function errorResponse(err: ArouterError, requestId: string, extraHeaders
     },
   });
 }
+
+export const objectNotFound = () =>
+  new ArouterError(404, 'object_not_found', "No such object for this arouter account: this key reaches only the stored objects its own account's requests made.");
+
+export const storedObjectNamed = (displayName: string, member: string, access: false | 'own') =>
+  new ArouterError(
+    403,
+    'stored_objects_not_allowed',
+    `This arouter key may not name or start ${displayName} stored objects in a request (${member === '*' ? 'a stored file' : `"${member.slice(0, 64)}"`}): ` +
+      (access === 'own'
+        ? 'it reaches only the stored objects its own account made (storedObjects: "own").'
+        : "they belong to the operator's provider account, which every arouter account shares (storedObjects: false).") +
+      ' Send the request without it: the content itself rather than an id, a response in the foreground.',
+  );
+
+export const checkedBodyTooLarge = (limit: number) =>
+  new ArouterError(413, 'request_too_large', `This key's request bodies are read whole to check the stored objects they name, so they are limited to ${limit} bytes.`);

@@ -129,17 +129,16 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const refused = refusalRecorder(log, (provider, err) => metrics.refused(provider, err.code));
   const owned = {
     ownership: redisOwnership(redis, env.AROUTER_KEY_PREFIX),
-    maxBodyBytes: env.AROUTER_MAX_BODY_BYTES,
     // What an operator needs to record them with `bun run src/cli.ts objects assign` once Redis is back.
     onUnrecorded: (requestId: string, provider: string, ids: readonly string[], accountId: string) =>
-      ids.length === 0
-        ? log('error', "a stored object was made but its id could not be read from the answer, so it is not the account's", { request_id: requestId, provider, account_id: accountId })
-        : log('error', 'stored objects made but not recorded as their account\'s (Redis unreachable); record them with: objects assign', {
-            request_id: requestId,
-            provider,
-            account_id: accountId,
-            ids: ids.join(' ').slice(0, 500),
-          }),
+      log('error', 'stored objects made but not recorded as their account\'s (Redis unreachable); record them with: objects assign', {
+        request_id: requestId,
+        provider,
+        account_id: accountId,
+        ids: ids.join(' ').slice(0, 500),
+      }),
+    onUnreadableId: (requestId: string, provider: string, accountId: string) =>
+      log('error', "a stored object was made but its id could not be read from the answer, so it is not the account's", { request_id: requestId, provider, account_id: accountId }),
   };
   const named = namedObjectCheck(owned.ownership);
   const route = createProxyRoute({ forwarder, auth, log, refused, owned, named });

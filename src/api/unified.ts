@@ -8,7 +8,7 @@ import { namedObjectCheck, type NamedObjectCheck } from '../proxy/named-objects.
 import type { Forwarder } from '../proxy/forward.ts';
 import type { RefusalRecorder } from '../proxy/refusals.ts';
 import type { ProviderSpec } from '../providers/types.ts';
-import { CHECKED_BODY_MAX_BYTES, prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
+import { prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
 import { topLevelString } from './json-field.ts';
 
 export interface UnifiedDeps {
@@ -39,8 +39,7 @@ export function unifiedRoutes(d: UnifiedDeps) {
     let provider: ProviderSpec | undefined;
     try {
       principal = await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
-      // A restricted key's body is read for the stored objects it names, up to the smaller limit such bodies have.
-      const body = await readWholeBody(req, principal.storedObjects === true ? d.maxBodyBytes : Math.min(d.maxBodyBytes, CHECKED_BODY_MAX_BYTES));
+      const body = await readWholeBody(req, d.maxBodyBytes);
       const member = topLevelString(body, 'model');
       if (member === null) throw badRequest('The body must be a JSON chat completions request.');
       if (member === undefined || !member.value.includes('/')) {

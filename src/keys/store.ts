@@ -39,6 +39,10 @@ export interface KeyOptions {
   storedObjects?: StoredObjectAccess;
 }
 
+/** Account ids: what the admin API and the CLI accept (they are parts of Redis keys and log fields). */
+export const ACCOUNT_ID_PATTERN = '^[A-Za-z0-9._:@-]+$';
+export const ACCOUNT_ID_MAX = 128;
+
 export class KeyStore {
   constructor(
     private readonly redis: Redis,

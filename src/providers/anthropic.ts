@@ -37,9 +37,9 @@ export const anthropic: ProviderSpec = {
         // OpenAI-style file part. Not the file_id of a code-execution result sent back: Anthropic made that file.
         { members: ['file_id'], owned: true, where: ['type', ['file', 'container_upload']] },
         { members: ['file_id'], owned: true, parents: ['file'] },
-        // A container kept from an earlier request (not a tool's input of that name), and custom skills (Anthropic's
-        // own, like "pptx", are not stored).
-        { members: ['container'], parents: [''] },
+        // A container kept from an earlier request, in a message or a batch's request params (not a tool's input of
+        // that name), and custom skills (Anthropic's own, like "pptx", are not stored).
+        { members: ['container'], parents: ['', 'params'] },
         { members: ['skill_id'], where: ['type', ['custom']] },
       ],
     },

@@ -35,7 +35,7 @@ export async function claimGenerated(d: OwnedDeps, req: Request, call: ForwardCa
   const [mine, client] = res.body.tee();
   const id = await (sse ? firstEventId(mine, generated) : jsonId(mine));
   if (id) await claimAfter(d, call.provider.slug, [id], call.principal.accountId, call.requestId);
-  else d.onUnrecorded?.(call.requestId, call.provider.slug, [], call.principal.accountId);
+  else d.onUnreadableId?.(call.requestId, call.provider.slug, call.principal.accountId);
   return new Response(client, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 

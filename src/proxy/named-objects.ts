@@ -1,13 +1,12 @@
 // Restricted keys' requests that may name stored objects in their body, headers or form: refused, or checked against
 // the account's own objects, before any provider call. Naming an object by id reaches it as surely as its path does.
-import { ArouterError, badRequest } from '../errors.ts';
+import { badRequest, checkedBodyTooLarge, objectNotFound, storedObjectNamed } from '../errors.ts';
 import { PROVIDERS } from '../providers/index.ts';
 import type { ProviderSpec } from '../providers/types.ts';
 import { bodyReferenceReader, fold, unreadable, type BodyReader, type NamedObjects } from './body-references.ts';
-import type { ForwardCall, Forwarder } from './forward.ts';
-import { claimGenerated } from './generated-objects.ts';
-import { objectNotFound, type OwnedDeps, type Ownership } from './owned-objects.ts';
-import { CHECKED_BODY_MAX_BYTES, NO_BODY, prepareJsonBody, readWholeBody } from './request-body.ts';
+import type { ForwardCall } from './forward.ts';
+import type { Ownership } from './owned-objects.ts';
+import { CHECKED_BODY_MAX_BYTES, readWholeBody } from './request-body.ts';
 import { lenientPath } from './stored-objects.ts';
 
 /** Distinct owned objects one body may name: each is looked up in Redis. */
@@ -43,7 +42,8 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
       const { displayName } = call.provider;
       const header = spec.headers?.find((h) => headers.has(h));
       if (header) throw storedObjectNamed(displayName, header, access);
-      if (body.byteLength > CHECKED_BODY_MAX_BYTES) throw checkedBodyTooLarge();
+      // The unified endpoint reads bodies up to AROUTER_MAX_BODY_BYTES before it knows the provider.
+      if (body.byteLength > CHECKED_BODY_MAX_BYTES) throw checkedBodyTooLarge(CHECKED_BODY_MAX_BYTES);
       // No body names nothing (the provider refuses it for its own reasons).
       if (body.byteLength === 0) return;
       if (isForm(headers)) {
@@ -51,7 +51,7 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
         if (field) throw storedObjectNamed(displayName, field, access);
         return;
       }
-      await judge(call, read(decodedBody(headers, body)));
+      await judge(call, read(strictUtf8Text(headers, body)));
     },
     async checkLine(call, text, line) {
       const read = readers.get(call.provider.slug);
@@ -135,7 +135,7 @@ const unreadableForm = () => badRequest('This key may not name stored objects it
  * The body as the provider will read it: strict UTF-8 (the JSON encoding, RFC 8259 8.1), uncompressed. Another
  * charset or a content coding would have the provider read other text than arouter checked.
  */
-function decodedBody(headers: Headers, body: Uint8Array): string {
+export function strictUtf8Text(headers: Headers, body: Uint8Array): string {
   const type = (headers.get('content-type') ?? '').toLowerCase();
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(type)?.[1];
   const coding = headers.get('content-encoding')?.trim().toLowerCase();
@@ -147,36 +147,13 @@ function decodedBody(headers: Headers, body: Uint8Array): string {
   }
 }
 
-export const checkedBodyTooLarge = () =>
-  new ArouterError(413, 'request_too_large', `This key's request bodies are read whole to check the stored objects they name, so they are limited to ${CHECKED_BODY_MAX_BYTES} bytes.`);
-
 /**
- * A restricted key's request whose body may name stored objects: read whole, checked, then forwarded as sent. For a
- * key limited to its own objects, what the request generates (a stored response) is recorded as its account's.
+ * A restricted key's request body on a path whose bodies are read: read whole (up to the checked limit, the lower of
+ * it and maxBodyBytes) and checked. Answers the bytes, to be forwarded as read.
  */
-export async function forwardChecked(forwarder: Forwarder, named: NamedObjectCheck, req: Request, call: ForwardCall, owned?: OwnedDeps): Promise<Response> {
-  const res = await forwardRead(forwarder, named, req, call);
-  return owned && call.principal.storedObjects === 'own' ? claimGenerated(owned, req, call, res) : res;
-}
-
-async function forwardRead(forwarder: Forwarder, named: NamedObjectCheck, req: Request, call: ForwardCall): Promise<Response> {
-  const limit = Math.min(forwarder.maxBodyBytes, CHECKED_BODY_MAX_BYTES);
-  const body = await readWholeBody(req, limit, limit < forwarder.maxBodyBytes ? checkedBodyTooLarge : undefined);
+export async function readCheckedBody(named: NamedObjectCheck, req: Request, call: ForwardCall, maxBodyBytes: number): Promise<Uint8Array> {
+  const limit = Math.min(maxBodyBytes, CHECKED_BODY_MAX_BYTES);
+  const body = await readWholeBody(req, limit, limit < maxBodyBytes ? () => checkedBodyTooLarge(CHECKED_BODY_MAX_BYTES) : undefined);
   await named.check(call, req.headers, body);
-  // A GET or HEAD goes without a body, as on every route (a list of models on a declared path, say).
-  if (body.byteLength === 0 || req.method === 'GET' || req.method === 'HEAD') return forwarder.forward(req, { ...call, preparedBody: NO_BODY });
-  const injectUsage = !!call.provider.injectStreamUsage?.paths.test(call.path);
-  return forwarder.forward(req, { ...call, preparedBody: prepareJsonBody(body, { maxBytes: forwarder.maxBodyBytes, injectUsage }) });
+  return body;
 }
-
-export const storedObjectNamed = (displayName: string, member: string, access: false | 'own') =>
-  new ArouterError(
-    403,
-    'stored_objects_not_allowed',
-    `This arouter key may not name or start ${displayName} stored objects in a request (${member === '*' ? 'a stored file' : `"${member.slice(0, 64)}"`}): ` +
-      (access === 'own'
-        ? 'it reaches only the stored objects its own account made (storedObjects: "own").'
-        : "they belong to the operator's provider account, which every arouter account shares (storedObjects: false).") +
-      ' Send the request without it: the content itself rather than an id, a response in the foreground.',
-  );
-

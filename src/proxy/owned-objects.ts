@@ -1,19 +1,26 @@
 // Stored objects kept per account for keys with storedObjects "own": who made what, checked on every later use.
 import type Redis from 'ioredis';
-import { ArouterError, storedObjectsRefused } from '../errors.ts';
-import { collapseSlashes, METHOD_OVERRIDES } from './stored-objects.ts';
+import { ArouterError, objectNotFound, storedObjectsRefused } from '../errors.ts';
+import { collapseSlashes, METHOD_OVERRIDES, withoutPathParameters } from './stored-objects.ts';
 import { asObject, type JsonObject, parseObject } from '../usage/formats/common.ts';
 import type { OwnedCollection, StoredObjectRoutes } from '../providers/types.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
 import { checkInputFiles } from './batch-input.ts';
-import { checkedBodyTooLarge, type NamedObjectCheck } from './named-objects.ts';
-import { CHECKED_BODY_MAX_BYTES, NO_BODY, prepareJsonBody, readWholeBody } from './request-body.ts';
+import { unreadable } from './body-references.ts';
+import { readCheckedBody, strictUtf8Text, type NamedObjectCheck } from './named-objects.ts';
+import { NO_BODY, prepareJsonBody, readWholeBody } from './request-body.ts';
 
 /** Which account's requests made each object, per provider. */
 export interface Ownership {
   owners(provider: string, ids: readonly string[]): Promise<Array<string | null>>;
   /** Records objects as the account's; an object already recorded keeps its owner. */
   claim(provider: string, ids: readonly string[], accountId: string): Promise<void>;
+  /**
+   * An operator's word on whose objects are (`cli.ts objects assign`): objects made before an account's keys were
+   * limited, by a key with the default, or while Redis was unreachable. Unlike a claim it replaces an owner already
+   * recorded. Answers each object's owner before.
+   */
+  assign(provider: string, ids: readonly string[], accountId: string): Promise<Array<string | null>>;
 }
 
 /** Longer than any provider keeps a file or a batch's results (OpenAI's files live until deleted: a year is the
@@ -23,11 +30,9 @@ const OWNER_TTL_S = 400 * 86_400;
 const storeUnavailable = () =>
   new ArouterError(503, 'ownership_store_unavailable', 'The record of which account made which stored object is unreachable; retry shortly.');
 
-const ownerKey = (prefix: string, provider: string, id: string) => `${prefix}:owner:${provider}:${id}`;
-
 /** In the key store's Redis. Unreachable, it refuses with a 503 rather than guess whose an object is. */
 export function redisOwnership(redis: Redis, prefix: string): Ownership {
-  const key = (provider: string, id: string) => ownerKey(prefix, provider, id);
+  const key = (provider: string, id: string) => `${prefix}:owner:${provider}:${id}`;
   return {
     async owners(provider, ids) {
       if (ids.length === 0) return [];
@@ -44,22 +49,16 @@ export function redisOwnership(redis: Redis, prefix: string): Ownership {
       const results = await pipe.exec().catch(() => null);
       if (!results || results.some(([err]) => err)) throw storeUnavailable();
     },
+    async assign(provider, ids, accountId) {
+      const pipe = redis.pipeline();
+      for (const id of ids) pipe.set(key(provider, id), accountId, 'EX', OWNER_TTL_S, 'GET');
+      const results = (await pipe.exec()) ?? [];
+      return results.map(([err, was]) => {
+        if (err) throw err;
+        return typeof was === 'string' ? was : null;
+      });
+    },
   };
-}
-
-/**
- * An operator's word on whose objects are (`cli.ts objects assign`): objects made before an account's keys were
- * limited, by a key with the default, or made while Redis was unreachable (logged with their ids). Unlike a claim it
- * replaces an owner already recorded. Answers each object's owner before.
- */
-export async function assignOwner(redis: Redis, prefix: string, provider: string, ids: readonly string[], accountId: string): Promise<Array<string | null>> {
-  const pipe = redis.pipeline();
-  for (const id of ids) pipe.set(ownerKey(prefix, provider, id), accountId, 'EX', OWNER_TTL_S, 'GET');
-  const results = (await pipe.exec()) ?? [];
-  return results.map(([err, was]) => {
-    if (err) throw err;
-    return typeof was === 'string' ? was : null;
-  });
 }
 
 /** A request on an owned collection: the collection itself (id null) or one of its objects. */
@@ -71,7 +70,7 @@ export interface OwnedTarget {
 /** The owned collection a path reaches, read as leniently as the stored-object check reads it; ids keep their case. */
 export function ownedTarget(routes: StoredObjectRoutes, path: string): OwnedTarget | null {
   // Path parameters dropped as the stored-object check drops them (`/v1;x/files/{id}` is that file).
-  const collapsed = collapseSlashes(path.replace(/;[^/]*/g, ''));
+  const collapsed = collapseSlashes(withoutPathParameters(path));
   const folded = collapsed.toLowerCase();
   for (const collection of routes.owned ?? []) {
     const p = collection.path;
@@ -86,17 +85,15 @@ export function ownedTarget(routes: StoredObjectRoutes, path: string): OwnedTarg
   return null;
 }
 
-export const objectNotFound = () =>
-  new ArouterError(404, 'object_not_found', "No such object for this arouter account: this key reaches only the stored objects its own account's requests made.");
-
 export interface OwnedDeps {
   forwarder: Forwarder;
   ownership: Ownership;
-  maxBodyBytes: number;
   /** Reads what a request body names (a file in a conversation's new items), as on the generation routes. */
   named?: NamedObjectCheck;
   /** Told of objects the provider made that could not be recorded (logged by the runtime). */
   onUnrecorded?(requestId: string, provider: string, ids: readonly string[], accountId: string): void;
+  /** Told of an object the provider made whose id arouter could not read from the answer (logged by the runtime). */
+  onUnreadableId?(requestId: string, provider: string, accountId: string): void;
 }
 
 /**
@@ -119,25 +116,12 @@ export async function claimAfter(d: OwnedDeps, provider: string, ids: readonly s
  * JSON.parse and possibly another to the provider's parser, and the copy carries only the one arouter saw.
  */
 function checkedCreate(req: Request, body: Uint8Array, fields: readonly string[]): { ids: string[]; body: Uint8Array; create: JsonObject } {
-  const type = (req.headers.get('content-type') ?? '').toLowerCase();
-  // The client's content type goes upstream as sent, so a charset other than UTF-8 could have the provider read
-  // other bytes than arouter checked (UTF-7 spells quotes in letters).
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(type)?.[1];
-  if (!type.includes('json') || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') || req.headers.has('content-encoding')) {
-    throw unreadableCreate();
-  }
-  let o: JsonObject | undefined;
-  try {
-    o = parseObject(new TextDecoder('utf-8', { fatal: true }).decode(body));
-  } catch {
-    o = undefined;
-  }
-  if (!o) throw unreadableCreate();
+  // A form or other type would be read by the provider's own rules, not as the JSON arouter checked.
+  if (!(req.headers.get('content-type') ?? '').toLowerCase().includes('json')) throw unreadable();
+  const o = parseObject(strictUtf8Text(req.headers, body));
+  if (!o) throw unreadable();
   return { ids: idsIn(o, fields), body: new TextEncoder().encode(JSON.stringify(o)), create: o };
 }
-
-const unreadableCreate = () =>
-  new ArouterError(400, 'invalid_request', "This key may name only its account's objects, so the request must be uncompressed UTF-8 JSON.");
 
 /**
  * Forwards a request on an owned collection for a key limited to its account's objects. An object is reached only
@@ -154,20 +138,22 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
   if (target.id !== null) {
     const [owner] = await d.ownership.owners(slug, [target.id]);
     if (owner !== account) throw objectNotFound();
-    const res = await d.forwarder.forward(req, await bodyChecked(d, req, call));
+    const read = await bodyChecked(d, req, call);
+    const res = await d.forwarder.forward(req, read ? withBody(call, read, d.forwarder.maxBodyBytes) : call);
     if (collection.derived && req.method === 'GET' && res.ok) await claimAfter(d, slug, idsIn(await answerOf(res), collection.derived), account, call.requestId);
     return res;
   }
   if (req.method === 'POST') {
-    let forwarded = await bodyChecked(d, req, call);
+    const read = await bodyChecked(d, req, call);
+    let forwarded = read ? withBody(call, read, d.forwarder.maxBodyBytes) : call;
     if (collection.references) {
-      const body = forwarded.preparedBody?.body instanceof Uint8Array ? forwarded.preparedBody.body : await readWholeBody(req, d.maxBodyBytes);
+      const body = read ?? (await readWholeBody(req, d.forwarder.maxBodyBytes));
       const checked = checkedCreate(req, body, collection.references);
       const owners = await d.ownership.owners(slug, checked.ids);
       if (owners.some((o) => o !== account)) throw objectNotFound();
       // The account's own files, but their lines are requests the provider will run: read like requests.
       if (collection.inputLines && d.named) await checkInputFiles({ forwarder: d.forwarder, named: d.named }, req, call, collection.inputLines, checked.create, checked.ids);
-      forwarded = { ...call, preparedBody: prepareJsonBody(checked.body, { maxBytes: d.maxBodyBytes, injectUsage: false }) };
+      forwarded = withBody(call, checked.body, d.forwarder.maxBodyBytes);
     }
     const res = await d.forwarder.forward(req, forwarded);
     if (res.ok) {
@@ -180,16 +166,15 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
   throw storedObjectsRefused(call.provider.displayName, 'own');
 }
 
-/**
- * A request whose path is read for the stored objects its body names (a conversation's new items): read whole,
- * checked, and handed on as read. Other requests go on as they are.
- */
-async function bodyChecked(d: OwnedDeps, req: Request, call: ForwardCall): Promise<ForwardCall> {
-  if (!d.named?.applies(call.provider, call.path) || req.method === 'GET' || req.method === 'HEAD') return call;
-  const limit = Math.min(d.maxBodyBytes, CHECKED_BODY_MAX_BYTES);
-  const body = await readWholeBody(req, limit, limit < d.maxBodyBytes ? checkedBodyTooLarge : undefined);
-  await d.named.check(call, req.headers, body);
-  return { ...call, preparedBody: body.byteLength === 0 ? NO_BODY : prepareJsonBody(body, { maxBytes: d.maxBodyBytes, injectUsage: false }) };
+/** The body of a request whose path is read for the stored objects it names (a conversation's new items), checked;
+ *  undefined for any other request, which goes on as it came. */
+async function bodyChecked(d: OwnedDeps, req: Request, call: ForwardCall): Promise<Uint8Array | undefined> {
+  if (!d.named?.applies(call.provider, call.path) || req.method === 'GET' || req.method === 'HEAD') return undefined;
+  return readCheckedBody(d.named, req, call, d.forwarder.maxBodyBytes);
+}
+
+function withBody(call: ForwardCall, body: Uint8Array, maxBytes: number): ForwardCall {
+  return { ...call, preparedBody: body.byteLength === 0 ? NO_BODY : prepareJsonBody(body, { maxBytes, injectUsage: false }) };
 }
 
 /** Upstream pages a list reads for the first of the account's objects before it answers with none: each is a

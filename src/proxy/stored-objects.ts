@@ -17,7 +17,12 @@ export const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-m
  * costs nothing; letting one through would leak another account's data.
  */
 export function lenientPath(path: string): string {
-  return collapseSlashes(path.replace(/;[^/]*/g, '')).toLowerCase();
+  return collapseSlashes(withoutPathParameters(path)).toLowerCase();
+}
+
+/** Every segment's `;parameters` dropped (RFC 3986 3.3), letters as they are. */
+export function withoutPathParameters(path: string): string {
+  return path.replace(/;[^/]*/g, '');
 }
 
 /** Empty segments collapsed (`/v1//files` is `/v1/files`), letters as they are: ids keep their case. */

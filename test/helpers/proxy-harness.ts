@@ -75,7 +75,7 @@ export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
     adminToken: ADMIN_TOKEN,
     metrics: () => '',
     ready: async () => ({ ok: true, detail: {} }),
-    owned: { ownership: redisOwnership(redis, keys.prefix), maxBodyBytes: settings.env.AROUTER_MAX_BODY_BYTES },
+    owned: { ownership: redisOwnership(redis, keys.prefix) },
   });
   return {
     app,

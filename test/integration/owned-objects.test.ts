@@ -78,8 +78,14 @@ function provider(req: Request) {
   }
   const conversation = /^\/v1\/conversations\/([^/]+)$/.exec(pathname);
   if (conversation) return conversations.has(conversation[1]!) ? json(conversations.get(conversation[1]!)) : json({ error: { message: 'not found' } }, 404);
-  const stored = /^\/v1\/responses\/([^/]+)$/.exec(pathname);
-  if (stored) return responses.has(stored[1]!) ? json(responses.get(stored[1]!)) : json({ error: { message: 'not found' } }, 404);
+  const stored = /^\/v1\/responses\/([^/]+)(\/cancel)?$/.exec(pathname);
+  if (stored) {
+    const r = responses.get(stored[1]!);
+    if (!r) return json({ error: { message: 'not found' } }, 404);
+    if (stored[2]) return json({ ...r, status: 'cancelled' });
+    if (req.method === 'DELETE') return json({ id: r.id, object: 'response.deleted', deleted: true });
+    return json(r);
+  }
   const answer = ANSWERS[pathname];
   if (answer) return { body: fixtureText(answer), headers: { 'content-type': 'application/json' } };
   const m = /^\/v1\/(files|batches|messages\/batches)(?:\/([^/]+))?(\/content)?$/.exec(pathname);
@@ -387,6 +393,19 @@ describe('stored responses kept per account', () => {
     // A key with the default makes responses that belong to no account.
     const theirs = await openai(keys.open).responses.create({ model: 'gpt-4.1-nano', input: 'hi' });
     expect(await failure(a.responses.retrieve(theirs.id))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await failure(b.responses.cancel(made.id))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((await a.responses.cancel(made.id)).status).toBe('cancelled');
+    await a.responses.delete(made.id);
+    expect(mock.received.at(-1)!.method).toBe('DELETE');
+  });
+
+  test("an own key's request body over the checked limit is a 413 saying why, before any provider call", async () => {
+    const before = mock.received.length;
+    const big = `{"model":"gpt-4.1-nano","input":"${'x'.repeat(33 * 1024 * 1024)}"}`;
+    const res = await fetch(`${base}/openai/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${keys.a}`, 'content-type': 'application/json' }, body: big });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('read whole to check');
+    expect(mock.received.length).toBe(before);
   });
 
   test('streamed, the id is recorded from the first event while the client gets every event; background responses are the owner\'s to collect', async () => {

@@ -15,7 +15,8 @@ const spec = (slug: string): ProviderSpec => {
   return p;
 };
 const read = (slug: string, body: unknown): NamedObjects => bodyReferenceReader(spec(slug).storedObjects!.bodyReferences!)(typeof body === 'string' ? body : JSON.stringify(body));
-const ids = (n: NamedObjects) => ({ owned: n.owned.map((o) => o.id), unowned: n.unowned.map((o) => o.member) });
+/** The ids of the owned objects a body names, and the members naming objects no account owns. */
+const ids = (n: NamedObjects) => ({ ownedIds: n.owned.map((o) => o.id), unownedMembers: n.unowned.map((o) => o.member) });
 const thrown = (f: () => unknown): ArouterError | undefined => {
   try {
     f();
@@ -29,7 +30,7 @@ const thrown = (f: () => unknown): ArouterError | undefined => {
 describe('what each provider finds', () => {
   test('openai: files, stored responses and conversations are owned; stores and containers are not', () => {
     const chat = { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'file', file: { file_id: 'file-a' } }] }] };
-    expect(ids(read('openai', chat))).toEqual({ owned: ['file-a'], unowned: [] });
+    expect(ids(read('openai', chat))).toEqual({ ownedIds: ['file-a'], unownedMembers: [] });
     const responses = {
       model: 'm',
       previous_response_id: 'resp_1',
@@ -39,25 +40,25 @@ describe('what each provider finds', () => {
     };
     const found = ids(read('openai', responses));
     // Stored responses and conversations are kept per account like files.
-    expect(found.owned.sort()).toEqual(['conv_1', 'file-b', 'file-c', 'file-d', 'resp_1']);
-    expect(found.unowned.sort()).toEqual(['vector_store_ids']);
-    expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'cntr_1' }] })).unowned).toEqual(['container']);
-    expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'auto' }] })).unowned).toEqual([]);
+    expect(found.ownedIds.sort()).toEqual(['conv_1', 'file-b', 'file-c', 'file-d', 'resp_1']);
+    expect(found.unownedMembers.sort()).toEqual(['vector_store_ids']);
+    expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'cntr_1' }] })).unownedMembers).toEqual(['container']);
+    expect(ids(read('openai', { tools: [{ type: 'code_interpreter', container: 'auto' }] })).unownedMembers).toEqual([]);
     // An item of a stored response, taken by id; other items' ids are not references.
     const items = { model: 'm', input: [{ type: 'item_reference', id: 'msg_1' }, { type: 'message', id: 'msg_2', role: 'user', content: 'hi' }] };
-    expect(ids(read('openai', items))).toEqual({ owned: [], unowned: ['id'] });
-    expect(ids(read('openai', { model: 'm', input: [{ type: 'function_call_output', call_id: 'c', output: 'x', id: 'fc_1' }] })).unowned).toEqual([]);
+    expect(ids(read('openai', items))).toEqual({ ownedIds: [], unownedMembers: ['id'] });
+    expect(ids(read('openai', { model: 'm', input: [{ type: 'function_call_output', call_id: 'c', output: 'x', id: 'fc_1' }] })).unownedMembers).toEqual([]);
     // A job only a stored-object API can collect; in the foreground it is an ordinary request.
     const collects = (body: unknown) => read('openai', body).ownerCollects.map((o) => o.member);
     expect(collects({ model: 'm', input: 'hi', background: true })).toEqual(['background']);
     expect(collects({ model: 'm', input: 'hi', background: false })).toEqual([]);
-    expect(ids(read('xai', { model: 'm', messages: [], deferred: true })).unowned).toEqual(['deferred']);
+    expect(ids(read('xai', { model: 'm', messages: [], deferred: true })).unownedMembers).toEqual(['deferred']);
   });
 
   test('a plain request, a null member and a JSON schema property of the same name name nothing', () => {
     const schema = { type: 'object', properties: { file_id: { type: 'string' }, conversation: { type: 'string' } } };
     const body = { model: 'm', previous_response_id: null, messages: [{ role: 'user', content: 'what is a file_id?' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema } } };
-    expect(ids(read('openai', body))).toEqual({ owned: [], unowned: [] });
+    expect(ids(read('openai', body))).toEqual({ ownedIds: [], unownedMembers: [] });
   });
 
   test('anthropic: a file source and a container upload are owned; a kept container and custom skills are not, built-in skills pass', () => {
@@ -67,37 +68,40 @@ describe('what each provider finds', () => {
       messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'file', file_id: 'file_011' } }, { type: 'container_upload', file_id: 'file_012' }] }],
     };
     const found = ids(read('anthropic', body));
-    expect(found.owned.sort()).toEqual(['file_011', 'file_012']);
-    expect(found.unowned).toEqual(['skill_id']);
-    expect(ids(read('anthropic', { container: 'container_1', messages: [] })).unowned).toEqual(['container']);
+    expect(found.ownedIds.sort()).toEqual(['file_011', 'file_012']);
+    expect(found.unownedMembers).toEqual(['skill_id']);
+    expect(ids(read('anthropic', { container: 'container_1', messages: [] })).unownedMembers).toEqual(['container']);
+    // A batch's requests carry the same in their params.
+    const batch = { requests: [{ custom_id: 'r', params: { container: { id: 'container_1', skills: [{ type: 'custom', skill_id: 'skill_01x' }] }, messages: [] } }] };
+    expect(ids(read('anthropic', batch)).unownedMembers.sort()).toEqual(['container', 'skill_id']);
   });
 
   test('google: Files API URIs, caches, file search stores and earlier interactions in either spelling; other URIs are not stored', () => {
     const part = (uri: string) => ({ contents: [{ parts: [{ fileData: { mimeType: 'video/mp4', fileUri: uri } }] }] });
-    expect(ids(read('google', part('https://generativelanguage.googleapis.com/v1beta/files/abc'))).unowned).toEqual(['fileUri']);
-    expect(ids(read('google', { contents: [{ parts: [{ file_data: { file_uri: 'files/abc' } }] }] })).unowned).toEqual(['file_uri']);
-    expect(ids(read('google', part('https://www.youtube.com/watch?v=9hE5-98ZeCg'))).unowned).toEqual([]);
-    expect(ids(read('google', part('https://example.com/files/report.pdf'))).unowned).toEqual([]);
-    expect(ids(read('google', { cached_content: 'cachedContents/x', contents: [] })).unowned).toEqual(['cached_content']);
-    expect(ids(read('google', { generateContentRequest: { cachedContent: 'cachedContents/x' } })).unowned).toEqual(['cachedContent']);
-    expect(ids(read('google', { tools: [{ fileSearch: { fileSearchStoreNames: ['fileSearchStores/s'] } }] })).unowned).toEqual(['fileSearchStoreNames']);
+    expect(ids(read('google', part('https://generativelanguage.googleapis.com/v1beta/files/abc'))).unownedMembers).toEqual(['fileUri']);
+    expect(ids(read('google', { contents: [{ parts: [{ file_data: { file_uri: 'files/abc' } }] }] })).unownedMembers).toEqual(['file_uri']);
+    expect(ids(read('google', part('https://www.youtube.com/watch?v=9hE5-98ZeCg'))).unownedMembers).toEqual([]);
+    expect(ids(read('google', part('https://example.com/files/report.pdf'))).unownedMembers).toEqual([]);
+    expect(ids(read('google', { cached_content: 'cachedContents/x', contents: [] })).unownedMembers).toEqual(['cached_content']);
+    expect(ids(read('google', { generateContentRequest: { cachedContent: 'cachedContents/x' } })).unownedMembers).toEqual(['cachedContent']);
+    expect(ids(read('google', { tools: [{ fileSearch: { fileSearchStoreNames: ['fileSearchStores/s'] } }] })).unownedMembers).toEqual(['fileSearchStoreNames']);
   });
 
   test('dashscope: every fileid:// in any string, several joined by commas, escaped or not', () => {
     const body = { model: 'qwen-long', messages: [{ role: 'system', content: 'fileid://file-fe-1,fileid://file-fe-2' }, { role: 'system', content: 'fileid:\\/\\/file-fe-3' }] };
     const text = JSON.stringify(body).replace('fileid:\\\\/\\\\/', 'fileid:\\/\\/');
-    expect(ids(read('dashscope', text)).owned).toEqual(['file-fe-1', 'file-fe-2', 'file-fe-3']);
+    expect(ids(read('dashscope', text)).ownedIds).toEqual(['file-fe-1', 'file-fe-2', 'file-fe-3']);
   });
 
   test('kimi, minimax, mistral, xai', () => {
-    expect(ids(read('kimi', { messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'ms://file-k1' } }] }] })).owned).toEqual(['file-k1']);
-    expect(ids(read('kimi', { messages: [{ role: 'cache', content: 'cache_id=cache-1;reset_ttl=3600' }] })).unowned).toEqual(['role']);
-    expect(ids(read('kimi', { messages: [{ role: 'cache', content: [{ type: 'text', text: 'cache_id=cache-1' }] }] })).unowned).toEqual(['role']);
-    expect(ids(read('kimi', { messages: [{ role: 'user', content: 'hello' }, { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }))).toEqual({ owned: [], unowned: [] });
-    expect(ids(read('minimax', { model: 'speech', file_id: 123456 })).unowned).toEqual(['file_id']);
-    expect(ids(read('minimax', { first_frame_image: 'mm_file://9' })).unowned).toEqual(['*']);
-    expect(ids(read('mistral', { model: 'mistral-ocr-latest', document: { type: 'file', file_id: 'f-1' } })).owned).toEqual(['f-1']);
-    expect(ids(read('xai', { previous_response_id: 'r', input: [{ type: 'input_file', file_id: 'file-x' }] }))).toEqual({ owned: ['file-x'], unowned: ['previous_response_id'] });
+    expect(ids(read('kimi', { messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'ms://file-k1' } }] }] })).ownedIds).toEqual(['file-k1']);
+    expect(ids(read('kimi', { messages: [{ role: 'cache', content: 'cache_id=cache-1;reset_ttl=3600' }] })).unownedMembers).toEqual(['role']);
+    expect(ids(read('kimi', { messages: [{ role: 'cache', content: [{ type: 'text', text: 'cache_id=cache-1' }] }] })).unownedMembers).toEqual(['role']);
+    expect(ids(read('kimi', { messages: [{ role: 'user', content: 'hello' }, { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }))).toEqual({ ownedIds: [], unownedMembers: [] });
+    expect(ids(read('minimax', { model: 'speech', file_id: 123456 })).unownedMembers).toEqual(['file_id']);
+    expect(ids(read('minimax', { first_frame_image: 'mm_file://9' })).unownedMembers).toEqual(['*']);
+    expect(ids(read('mistral', { model: 'mistral-ocr-latest', document: { type: 'file', file_id: 'f-1' } })).ownedIds).toEqual(['f-1']);
+    expect(ids(read('xai', { previous_response_id: 'r', input: [{ type: 'input_file', file_id: 'file-x' }] }))).toEqual({ ownedIds: ['file-x'], unownedMembers: ['previous_response_id'] });
   });
 });
 
@@ -109,26 +113,26 @@ describe('the same names elsewhere are not references', () => {
         { type: 'message', id: 'msg_1', role: 'assistant', content: [{ type: 'output_text', text: 'x', annotations: [{ type: 'file_citation', file_id: 'file-made-by-openai', index: 0 }, { type: 'container_file_citation', container_id: 'cntr_auto1', file_id: 'cfile_1' }] }] },
       ],
     };
-    expect(ids(read('openai', openaiTurns))).toEqual({ owned: [], unowned: [] });
+    expect(ids(read('openai', openaiTurns))).toEqual({ ownedIds: [], unownedMembers: [] });
     const anthropicTurns = {
       messages: [{ role: 'assistant', content: [{ type: 'bash_code_execution_tool_result', tool_use_id: 't', content: { type: 'bash_code_execution_result', content: [{ type: 'bash_code_execution_output', file_id: 'file_made_by_anthropic' }] } }, { type: 'tool_use', id: 't2', name: 'deploy', input: { container: 'web-1' } }] }],
     };
-    expect(ids(read('anthropic', anthropicTurns))).toEqual({ owned: [], unowned: [] });
+    expect(ids(read('anthropic', anthropicTurns))).toEqual({ ownedIds: [], unownedMembers: [] });
   });
 
   test("a function call's arguments, a user's text", () => {
-    expect(ids(read('google', { contents: [{ role: 'model', parts: [{ functionCall: { name: 'run', args: { background: true } } }] }] }))).toEqual({ owned: [], unowned: [] });
-    expect(ids(read('kimi', { messages: [{ role: 'user', content: 'cache_id=what does this mean?' }] }))).toEqual({ owned: [], unowned: [] });
+    expect(ids(read('google', { contents: [{ role: 'model', parts: [{ functionCall: { name: 'run', args: { background: true } } }] }] }))).toEqual({ ownedIds: [], unownedMembers: [] });
+    expect(ids(read('kimi', { messages: [{ role: 'user', content: 'cache_id=what does this mean?' }] }))).toEqual({ ownedIds: [], unownedMembers: [] });
   });
 
   test('an item reference may leave its type out; an earlier audio answer is named by id', () => {
-    expect(ids(read('openai', { input: [{ id: 'msg_1' }] })).unowned).toEqual(['id']);
-    expect(ids(read('openai', { input: [{ type: null, id: 'msg_1' }] })).unowned).toEqual(['id']);
-    expect(ids(read('openai', { messages: [{ role: 'assistant', audio: { id: 'audio_1' } }] })).unowned).toEqual(['id']);
+    expect(ids(read('openai', { input: [{ id: 'msg_1' }] })).unownedMembers).toEqual(['id']);
+    expect(ids(read('openai', { input: [{ type: null, id: 'msg_1' }] })).unownedMembers).toEqual(['id']);
+    expect(ids(read('openai', { messages: [{ role: 'assistant', audio: { id: 'audio_1' } }] })).unownedMembers).toEqual(['id']);
   });
 
   test('Gemini Files API names in every form it takes, and only those', () => {
-    const uri = (u: string) => ids(read('google', { contents: [{ parts: [{ fileData: { fileUri: u } }] }] })).unowned.length;
+    const uri = (u: string) => ids(read('google', { contents: [{ parts: [{ fileData: { fileUri: u } }] }] })).unownedMembers.length;
     for (const u of ['files/a', 'v1beta/files/a', '/upload/v1beta/files/a', 'https://generativelanguage.googleapis.com:443/v1beta/files/a', '//generativelanguage.googleapis.com/v1/files/a']) expect(uri(u)).toBe(1);
     for (const u of ['https://example.com/files/a.pdf', 'gs://bucket/files/a', 'https://www.youtube.com/watch?v=x']) expect(uri(u)).toBe(0);
   });
@@ -136,24 +140,24 @@ describe('the same names elsewhere are not references', () => {
 
 describe('references in the other places providers read them', () => {
   test('an interaction content uri, a computer screenshot, a reasoning item by id alone, an untyped Mistral file chunk', () => {
-    expect(ids(read('google', { input: [{ type: 'document', uri: 'https://generativelanguage.googleapis.com/v1beta/files/x' }] })).unowned).toEqual(['uri']);
-    expect(ids(read('openai', { input: [{ type: 'computer_call_output', call_id: 'c', output: { type: 'computer_screenshot', file_id: 'file-s' } }] })).owned).toEqual(['file-s']);
-    expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [] }] })).unowned).toEqual(['id']);
-    expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAA' }] })).unowned).toEqual([]);
-    expect(ids(read('mistral', { document: { file_id: 'f-2' } })).owned).toEqual(['f-2']);
+    expect(ids(read('google', { input: [{ type: 'document', uri: 'https://generativelanguage.googleapis.com/v1beta/files/x' }] })).unownedMembers).toEqual(['uri']);
+    expect(ids(read('openai', { input: [{ type: 'computer_call_output', call_id: 'c', output: { type: 'computer_screenshot', file_id: 'file-s' } }] })).ownedIds).toEqual(['file-s']);
+    expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [] }] })).unownedMembers).toEqual(['id']);
+    expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAA' }] })).unownedMembers).toEqual([]);
+    expect(ids(read('mistral', { document: { file_id: 'f-2' } })).ownedIds).toEqual(['f-2']);
   });
 
   test('the long s of case-insensitive parsers, an id member in another case, a flag spelt otherwise', () => {
-    expect(ids(read('openai', '{"conver\\u017fation":"c"}')).owned).toEqual(['c']);
-    expect(ids(read('openai', { conversation: { ID: 'conv_1' } })).owned).toEqual(['conv_1']);
+    expect(ids(read('openai', '{"conver\\u017fation":"c"}')).ownedIds).toEqual(['c']);
+    expect(ids(read('openai', { conversation: { ID: 'conv_1' } })).ownedIds).toEqual(['conv_1']);
     expect(read('openai', { background: 'True' }).ownerCollects.map((o) => o.member)).toEqual(['background']);
-    expect(ids(read('xai', { deferred: 1 })).unowned).toEqual(['deferred']);
+    expect(ids(read('xai', { deferred: 1 })).unownedMembers).toEqual(['deferred']);
   });
 });
 
 describe('a body read one way by arouter and another by a provider', () => {
   test('names are matched in any case, as lenient parsers match them; two spellings of one name in an object are refused', () => {
-    expect(ids(read('openai', { messages: [{ content: [{ type: 'file', file: { File_Id: 'file-a' } }] }] })).owned).toEqual(['file-a']);
+    expect(ids(read('openai', { messages: [{ content: [{ type: 'file', file: { File_Id: 'file-a' } }] }] })).ownedIds).toEqual(['file-a']);
     expect(thrown(() => read('openai', '{"messages":[{"content":[{"type":"file","file":{"file_id":"a","FILE_ID":"b"}}]}]}'))?.status).toBe(400);
   });
 
@@ -166,13 +170,13 @@ describe('a body read one way by arouter and another by a provider', () => {
   });
 
   test('a name spelled with escapes is read as the provider reads it, and strings holding quotes and backslashes do not confuse the count', () => {
-    expect(ids(read('openai', '{"m":"a\\"b\\\\","file":{"file\\u005fid":"file-\\u0061"}}')).owned).toEqual(['file-a']);
-    expect(ids(read('openai', '{"note":"\\"file_id\\": \\"x\\"","k":"file_id"}'))).toEqual({ owned: [], unowned: [] });
+    expect(ids(read('openai', '{"m":"a\\"b\\\\","file":{"file\\u005fid":"file-\\u0061"}}')).ownedIds).toEqual(['file-a']);
+    expect(ids(read('openai', '{"note":"\\"file_id\\": \\"x\\"","k":"file_id"}'))).toEqual({ ownedIds: [], unownedMembers: [] });
   });
 
   test('a pattern read anywhere sees the value JSON.parse drops for a repeated member', () => {
     const body = '{"messages":[{"role":"system","content":"fileid://file-theirs","content":"hi"}]}';
-    expect(ids(read('dashscope', body)).owned).toEqual(['file-theirs']);
+    expect(ids(read('dashscope', body)).ownedIds).toEqual(['file-theirs']);
   });
 
   test('not JSON (NaN is JSON to some parsers) is refused; deep nesting does not overflow', () => {
@@ -180,7 +184,7 @@ describe('a body read one way by arouter and another by a provider', () => {
     expect(thrown(() => read('openai', 'file_id=x'))?.status).toBe(400);
     expect(thrown(() => read('openai', '[{"file":{"file_id":"f"}}]'))?.status).toBe(400);
     const deep = `{"input":${'['.repeat(5000)}{"type":"input_file","file_id":"f"}${']'.repeat(5000)}}`;
-    expect(ids(read('openai', deep)).owned).toEqual(['f']);
+    expect(ids(read('openai', deep)).ownedIds).toEqual(['f']);
   });
 });
 
@@ -189,6 +193,7 @@ describe('the check', () => {
   const ownership: Ownership = {
     owners: async (_p, list) => list.map((id) => (id.startsWith('mine') ? 'acct-a' : id === 'unknown' ? null : 'acct-b')),
     claim: async () => {},
+    assign: async () => [],
   };
   const named = namedObjectCheck(ownership);
   const openai = spec('openai');

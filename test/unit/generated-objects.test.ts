@@ -17,11 +17,27 @@ function deps() {
   const unread: string[] = [];
   const d = {
     forwarder: undefined as never,
-    maxBodyBytes: 1 << 20,
-    ownership: { owners: async () => [], claim: async (_p: string, ids: readonly string[]) => void claimed.push(...ids) },
-    onUnrecorded: (requestId: string) => void unread.push(requestId),
+    ownership: { owners: async () => [], claim: async (_p: string, ids: readonly string[]) => void claimed.push(...ids), assign: async () => [] },
+    onUnreadableId: (requestId: string) => void unread.push(requestId),
   } satisfies OwnedDeps;
   return { d, claimed, unread };
+}
+
+/** A body pulled chunk by chunk, counting the chunks the reader asked for. */
+function pulled(text: string, size: number) {
+  const bytes = new TextEncoder().encode(text);
+  const state = { pulls: 0, chunks: Math.ceil(bytes.byteLength / size) };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(c) {
+        const at = state.pulls++ * size;
+        if (at >= bytes.byteLength) return c.close();
+        c.enqueue(bytes.subarray(at, at + size));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, state };
 }
 
 /** A body handed out in chunks of the given size; with `open`, it stays open after them until `close()`. */
@@ -52,16 +68,18 @@ describe('claimGenerated', () => {
     expect(await res.text()).toBe(text);
   });
 
-  test("a JSON answer is read only up to its leading id: the claim does not wait for the rest", async () => {
+  test('a JSON answer is read only up to its leading id: the claim does not wait for the rest', async () => {
     const { d, claimed } = deps();
-    const body = chunked(JSON.stringify(response), 64, true);
+    const body = pulled(JSON.stringify(response), 64);
     const res = await claimGenerated(d, post, call(), new Response(body.stream, { headers: { 'content-type': 'application/json' } }));
     expect(claimed).toEqual([response.id]);
-    body.close();
+    // The rest is read as the client reads it, not before the claim.
+    expect(body.state.pulls).toBeLessThan(body.state.chunks / 2);
     expect(JSON.parse(await res.text())).toEqual(response);
+    expect(body.state.pulls).toBeGreaterThan(body.state.chunks);
   });
 
-  test('an id that is not first is read from the whole answer; none, a cut answer or an error status claims nothing', async () => {
+  test('an id that is not first is read from the whole answer; a cut answer, an error status, another path or no id claims nothing', async () => {
     const { d, claimed, unread } = deps();
     const later = JSON.stringify({ object: 'response', id: 'resp_later' });
     await claimGenerated(d, post, call(), new Response(chunked(later, 5).stream, { headers: { 'content-type': 'application/json' } }));
@@ -75,5 +93,9 @@ describe('claimGenerated', () => {
     await claimGenerated(d, post, call(), new Response(JSON.stringify(response), { status: 400, headers: { 'content-type': 'application/json' } }));
     await claimGenerated(d, post, call('/v1/responses/input_tokens'), new Response(JSON.stringify(response)));
     expect(claimed).toEqual(['resp_later']);
+    expect(unread).toEqual(['r1']);
+    // A whole answer without an id: nothing to claim, and said so.
+    await claimGenerated(d, post, call(), new Response('{"object":"response"}', { headers: { 'content-type': 'application/json' } }));
+    expect(unread).toEqual(['r1', 'r1']);
   });
 });
