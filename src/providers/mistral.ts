@@ -21,16 +21,20 @@ export const mistral = openAiStyle({
         path: '/v1/batch/jobs',
         references: ['input_files'],
         derived: ['output_file', 'error_file'],
-        // Its lines carry no url: the job's endpoint applies to all of them.
-        inputLines: { endpoint: 'endpoint', urlPrefix: '', content: '/v1/files/{id}/content' },
+        inputLines: { body: 'body', content: '/v1/files/{id}/content' },
       },
     ],
     // OCR reads an uploaded file by id (`document: {type: "file", file_id}`), as a chat file chunk does; a
     // transcription takes one as a form field.
     bodyReferences: {
-      paths: /^\/v1\/(?:chat\/completions|ocr|audio\/transcriptions)(?![a-z0-9_-])/,
-      // A file chunk's type may be left out.
-      refs: [{ members: ['file_id'], owned: true, where: ['type', ['file', null]] }],
+      // A batch job's create too: its requests may be given inline instead of in a file.
+      paths: /^\/v1\/(?:chat\/completions|ocr|audio\/transcriptions|batch\/jobs)(?![a-z0-9_-])/,
+      refs: [
+        // A file chunk's type may be left out.
+        { members: ['file_id'], owned: true, where: ['type', ['file', null]] },
+        // An agent (a batch job may run one), kept off like the agents API.
+        { members: ['agent_id'] },
+      ],
       formFields: ['file_id'],
     },
     source: 'https://docs.mistral.ai/api/ (Files, Batch, Fine Tuning, Libraries, Agents, Conversations)',

@@ -40,8 +40,7 @@ export const OPENAI_STYLE_OWNED = (base: string) => [
     references: ['input_file_id'],
     derived: ['output_file_id', 'error_file_id'],
     after: 'after',
-    // A line's url is the provider's own `/v1/...` path, under the base the provider serves it at.
-    inputLines: { url: 'url', urlPrefix: base.slice(0, -'/v1'.length), content: `${base}/files/{id}/content` },
+    inputLines: { body: 'body', content: `${base}/files/{id}/content` },
   },
 ];
 

@@ -59,9 +59,9 @@ export interface OwnedCollection {
    *  account's. */
   generated?: { event: string; idPath: readonly string[] };
   /** The create names input files of one request a line (`{"custom_id", "url", "body"}`), which the provider runs as
-   *  they are: each line's body is read for the stored objects it names, like a request at `urlPrefix` + its `url`
-   *  member (or the create's `endpoint` member). `content` is the file content path, `{id}` standing for the file. */
-  inputLines?: { url?: string; endpoint?: string; urlPrefix: string; content: string };
+   *  they are: each line's `body` member is read for the stored objects it names, like a request of its own.
+   *  `content` is the file content path, `{id}` standing for the file. */
+  inputLines?: { body: string; content: string };
 }
 
 /** Members of a request body that name a stored object (a file in a chat message, a stored response to continue). */

@@ -206,10 +206,13 @@ export class Forwarder {
    * arouter's own read of a provider's stored object (a batch input file it checks): the operator's credential and the
    * provider's default headers, no client headers, and no usage row (it is not the client's call).
    */
-  async fetchStored(provider: ProviderSpec, path: string, signal: AbortSignal | undefined): Promise<Response> {
+  async fetchStored(provider: ProviderSpec, path: string, clientSignal: AbortSignal | undefined): Promise<Response> {
     const credential = this.d.providerKeys.get(provider.slug);
     if (!credential) throw providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`);
     const base = this.d.upstreams.get(provider.slug) ?? provider.baseUrl;
+    // The whole read, body included, within the first-byte timeout: it stands in the client's request before any answer.
+    const deadline = AbortSignal.timeout(this.d.firstByteTimeoutMs);
+    const signal = clientSignal ? AbortSignal.any([clientSignal, deadline]) : deadline;
     try {
       return await fetch(base + path, { headers: outboundHeaders(new Headers(), provider, credential, null), redirect: 'manual', decompress: true, signal } as RequestInit);
     } catch (err) {

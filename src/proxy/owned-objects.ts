@@ -152,7 +152,7 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
       const owners = await d.ownership.owners(slug, checked.ids);
       if (owners.some((o) => o !== account)) throw objectNotFound();
       // The account's own files, but their lines are requests the provider will run: read like requests.
-      if (collection.inputLines && d.named) await checkInputFiles({ forwarder: d.forwarder, named: d.named }, req, call, collection.inputLines, checked.create, checked.ids);
+      if (collection.inputLines && d.named) await checkInputFiles({ forwarder: d.forwarder, named: d.named }, req, call, collection.inputLines, checked.ids);
       forwarded = withBody(call, checked.body, d.forwarder.maxBodyBytes);
     }
     const res = await d.forwarder.forward(req, forwarded);

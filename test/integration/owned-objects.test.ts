@@ -43,6 +43,17 @@ function messageBatch(id: string): Record<string, unknown> {
 }
 
 const json = (body: unknown, status = 200) => ({ status, body: JSON.stringify(body) });
+/** One request of a batch input file, in the documented shape. */
+const BATCH_LINE = `${JSON.stringify({ custom_id: 'r1', method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'hi' }] } })}\n`;
+
+/** The bytes of the form's `file` part, as a provider keeps an upload (RFC 7578). */
+function uploadedFile(form: Uint8Array, type: string): Uint8Array {
+  const boundary = /boundary=("?)([^";]+)\1/.exec(type)?.[2] ?? '';
+  const text = Buffer.from(form).toString('latin1');
+  const part = text.indexOf('name="file"');
+  const start = text.indexOf('\r\n\r\n', part) + 4;
+  return Buffer.from(text.slice(start, text.indexOf(`\r\n--${boundary}`, start)), 'latin1');
+}
 /** A page of a list as both providers page them: `limit`, and `after` (OpenAI) or `after_id` (Anthropic). */
 function list(items: Iterable<Record<string, unknown>>, search: URLSearchParams) {
   const all = [...items];
@@ -94,8 +105,7 @@ function provider(req: Request) {
   if (kind === 'files') {
     if (req.method === 'POST') {
       const file = { id: `file-${++seq}`, object: 'file', bytes: sent.body.byteLength, created_at: 1, filename: 'in.jsonl', purpose: 'batch' };
-      // The upload as received (its form around the file's lines, which a reader of lines skips).
-      uploads.set(file.id, sent.body);
+      uploads.set(file.id, uploadedFile(sent.body, sent.headers['content-type'] ?? ''));
       files.set(file.id, file);
       return json(file);
     }
@@ -168,7 +178,7 @@ describe('openai files and batches', () => {
 
   test('an account uploads a file, lists only its own, and reads it; another account cannot see or use it', async () => {
     const a = openai(keys.a);
-    fileA = (await a.files.create({ file: await toFile(Buffer.from('{"custom_id":"r1"}\n'), 'in.jsonl'), purpose: 'batch' })).id;
+    fileA = (await a.files.create({ file: await toFile(Buffer.from(BATCH_LINE), 'in.jsonl'), purpose: 'batch' })).id;
     const ownList = [];
     for await (const f of a.files.list()) ownList.push(f.id);
     expect(ownList).toEqual([fileA]);
@@ -257,7 +267,7 @@ describe('what a list and a create may reveal or take', () => {
     expect(mock.received.length).toBe(before);
     // A member named twice (once through an escape) means one thing to JSON.parse and maybe another to the provider:
     // what reaches the provider is the object arouter checked, encoded again, naming only B's own file.
-    const own = (await openai(keys.b).files.create({ file: await toFile(Buffer.from('x'), 'b2.jsonl'), purpose: 'batch' })).id;
+    const own = (await openai(keys.b).files.create({ file: await toFile(Buffer.from(BATCH_LINE), 'b2.jsonl'), purpose: 'batch' })).id;
     const twice = `{"input\\u005ffile_id":"file-outside","input_file_id":"${own}","endpoint":"/v1/chat/completions","completion_window":"24h"}`;
     const res = await post({ 'content-type': 'application/json' }, twice);
     expect(res.status).toBe(200);
@@ -469,6 +479,20 @@ describe("a batch's input file", () => {
     // A line given its body twice could be run with the other one.
     const twice = await upload([`{"custom_id":"r","url":"/v1/responses","body":{"input":"hi"},"body":{"input":[{"type":"input_file","file_id":"${fileB}"}]}}`]);
     expect(await failure(create(twice))).toBeInstanceOf(OpenAI.BadRequestError);
+    // Whatever the line's url says, its body is read; a line arouter cannot read as a request is refused.
+    const elsewhere = await upload([JSON.stringify({ custom_id: 'r', method: 'POST', url: 'https://api.openai.com/v1/responses', body: { input: [{ type: 'input_file', file_id: fileB }] } })]);
+    expect(await failure(create(elsewhere))).toBeInstanceOf(OpenAI.NotFoundError);
+    for (const unreadable of ['{"custom_id":"r","body":{"input":"hi", "temperature": NaN}}', `${plain}\u2028${plain}`, JSON.stringify({ custom_id: 'r', body: '{"input":"hi"}' })]) {
+      const batchesBefore = batches.size;
+      expect(await failure(create(await upload([unreadable])))).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(batches.size).toBe(batchesBefore);
+    }
+    // Mistral takes a job's requests inline too: read the same way, before any provider call.
+    const before = mock.received.length;
+    const inline = { endpoint: '/v1/chat/completions', model: 'mistral-small-latest', requests: [{ custom_id: 'r', body: { messages: [{ role: 'user', content: [{ type: 'file', file_id: 'file-of-someone' }] }] } }] };
+    const job = await fetch(`${base}/mistral/v1/batch/jobs`, { method: 'POST', headers: { authorization: `Bearer ${keys.a}`, 'content-type': 'application/json' }, body: JSON.stringify(inline) });
+    expect(job.status).toBe(404);
+    expect(mock.received.length).toBe(before);
     const fine = await upload([plain, line({ model: 'gpt-4.1-nano', input: [{ role: 'user', content: [{ type: 'input_file', file_id: fileA }] }] })]);
     expect((await create(fine)).input_file_id).toBe(fine);
   });

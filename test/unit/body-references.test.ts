@@ -101,6 +101,9 @@ describe('what each provider finds', () => {
     expect(ids(read('minimax', { model: 'speech', file_id: 123456 })).unownedMembers).toEqual(['file_id']);
     expect(ids(read('minimax', { first_frame_image: 'mm_file://9' })).unownedMembers).toEqual(['*']);
     expect(ids(read('mistral', { model: 'mistral-ocr-latest', document: { type: 'file', file_id: 'f-1' } })).ownedIds).toEqual(['f-1']);
+    // A batch job's inline requests, and the agent a job may run.
+    const job = { endpoint: '/v1/chat/completions', agent_id: 'ag_1', requests: [{ custom_id: 'r', body: { messages: [{ role: 'user', content: [{ type: 'file', file_id: 'f-3' }] }] } }] };
+    expect(ids(read('mistral', job))).toEqual({ ownedIds: ['f-3'], unownedMembers: ['agent_id'] });
     expect(ids(read('xai', { previous_response_id: 'r', input: [{ type: 'input_file', file_id: 'file-x' }] }))).toEqual({ ownedIds: ['file-x'], unownedMembers: ['previous_response_id'] });
   });
 });
