@@ -15,6 +15,13 @@ Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
 
 const ACCOUNT = new RegExp(ACCOUNT_ID_PATTERN);
 
+/** --account, by the admin API's rule for account ids. */
+function accountOf(args: string[]): string {
+  const account = flag(args, 'account') ?? '';
+  if (!ACCOUNT.test(account) || account.length > ACCOUNT_ID_MAX) throw new Error('--account is required: letters, digits and . _ : @ - (at most 128)');
+  return account;
+}
+
 /**
  * Each command's options that take a value, and its switches; anything else is an error, so a misspelt switch cannot
  * make a key with more access than asked for.
@@ -77,8 +84,7 @@ async function objectsCommand(redis: Redis, prefix: string, cmd: string, rest: s
   }
   if (cmd === 'assign') {
     const { provider, ids } = objectArgs(rest, ['--provider', '--account']);
-    const account = flag(rest, 'account') ?? '';
-    if (!ACCOUNT.test(account) || account.length > ACCOUNT_ID_MAX) throw new Error('--account is required: letters, digits and . _ : @ - (at most 128)');
+    const account = accountOf(rest);
     const before = await redisOwnership(redis, prefix).assign(provider, ids, account);
     out(JSON.stringify({ provider, account, objects: ids.map((id, i) => ({ id, previous: before[i] ?? null })) }));
     return 0;
@@ -107,16 +113,14 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     if (group === 'objects') return await objectsCommand(redis, settings.env.AROUTER_KEY_PREFIX, cmd, rest, out);
     if (cmd === 'create') {
       checkOptions(rest, ['--account', '--name', '--rpm'], ['--no-stored-objects', '--own-stored-objects']);
-      const account = flag(rest, 'account');
-      if (!account) throw new Error('--account is required');
+      const account = accountOf(rest);
       const created = await store.create(account, { name: flag(rest, 'name') ?? '', rpm: rpmOf(rest), storedObjects: storedObjectsOf(rest) });
       out(JSON.stringify(created));
       return 0;
     }
     if (cmd === 'list') {
       checkOptions(rest, ['--account']);
-      const account = flag(rest, 'account');
-      if (!account) throw new Error('--account is required');
+      const account = accountOf(rest);
       const keys = (await store.list(account)).map(({ hash: _h, ...k }) => k);
       out(JSON.stringify({ account, keys }));
       return 0;

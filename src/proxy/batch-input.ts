@@ -39,7 +39,7 @@ export async function checkInputFiles(
       await res.body?.cancel();
       throw unreadableInput(call);
     }
-    for await (const text of lines(res.body)) {
+    for await (const text of readLines(res.body, req, call)) {
       if (OTHER_LINE_ENDS.test(text)) throw unreadableLine('it holds a line end other than LF');
       let line: unknown;
       try {
@@ -55,6 +55,17 @@ export async function checkInputFiles(
 
 const unreadableInput = (call: ForwardCall) =>
   new ArouterError(502, 'provider_unreadable_input', `Could not read the batch's input file from ${call.provider.displayName} to check the requests in it.`);
+
+/** The file's lines; a read that fails midway (the deadline, the provider) is the provider's failure, not arouter's. */
+async function* readLines(body: ReadableStream<Uint8Array>, req: Request, call: ForwardCall): AsyncGenerator<string> {
+  try {
+    yield* lines(body);
+  } catch (err) {
+    if (err instanceof ArouterError) throw err;
+    if (req.signal?.aborted) throw new ArouterError(499, 'client_closed_request', 'The client closed the request.');
+    throw unreadableInput(call);
+  }
+}
 
 const unreadableLine = (why: string) =>
   badRequest(`A line of the batch's input file is not a request arouter can read (${why}); this key's batches are read before they are made.`);

@@ -82,6 +82,8 @@ describe('admin API', () => {
     for (const args of [['--no-stored-object'], ['--stored-objects=false'], ['--name', '--no-stored-objects'], ['--rpm', '-5'], ['--rpm', 'abc']]) {
       expect(await runCli(['keys', 'create', '--account', other, ...args], (s) => void out.push(s))).toBe(1);
     }
+    // An account id the admin API would refuse is refused here too.
+    expect(await runCli(['keys', 'create', '--account', 'not an account'], (s) => void out.push(s))).toBe(1);
     expect(await runCli(['keys', 'list', '--account', other, '--rpm', '5'], (s) => void out.push(s))).toBe(1);
     expect(await runCli(['keys', 'revoke', 'key_1', '--bogus'], (s) => void out.push(s))).toBe(1);
     expect(out).toEqual([
@@ -90,6 +92,7 @@ describe('admin API', () => {
       'error: --name needs a value',
       'error: --rpm must be a whole number, 0 or more',
       'error: --rpm must be a whole number, 0 or more',
+      'error: --account is required: letters, digits and . _ : @ - (at most 128)',
       'error: unknown option --rpm',
       'error: revoke takes one key id and nothing else',
     ]);
