@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 /** A create body the collection accepts from arouter: a form for a file upload, else JSON naming nothing. */
-function create(collection: OwnedCollection): { body: BodyInit; headers: Record<string, string> } {
+function create(collection: OwnedCollection): { body: NonNullable<RequestInit['body']>; headers: Record<string, string> } {
   if (!collection.path.endsWith('/files')) return { body: JSON.stringify({}), headers: { 'content-type': 'application/json' } };
   const form = new FormData();
   form.set('purpose', 'batch');
@@ -52,7 +52,7 @@ function create(collection: OwnedCollection): { body: BodyInit; headers: Record<
   return { body: form, headers: {} };
 }
 
-const call = (provider: ProviderSpec, path: string, key: string, init: { method?: string; body?: BodyInit; headers?: Record<string, string> } = {}) =>
+const call = (provider: ProviderSpec, path: string, key: string, init: { method?: string; body?: NonNullable<RequestInit['body']>; headers?: Record<string, string> } = {}) =>
   proxy.app.handle(new Request(`http://arouter.test/${provider.slug}${path}`, { method: init.method ?? 'GET', body: init.body, headers: { authorization: `Bearer ${key}`, ...init.headers } }));
 
 describe.each(CASES)('$name', ({ provider, collection }) => {
