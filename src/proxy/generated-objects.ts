@@ -25,18 +25,45 @@ function generatedAt(routes: StoredObjectRoutes | undefined, path: string): Gene
 /**
  * After a key limited to its own objects made a generation request: the object the provider made becomes the
  * account's before the client holds its id. The answer is read through a tee up to the id (a stream's first event
- * naming it, a JSON answer's leading `id`, else the whole JSON up to the limit); the client's branch keeps every byte.
- * An id that cannot be read leaves the object unreachable for the account, reported like a failed record.
+ * naming it, a JSON answer's leading `id`, else the whole JSON up to the limit). The client gets the answer's
+ * headers at once and its bytes, every one of them, once the record is made: a provider that answers and then stalls
+ * is seen stalling. An id that cannot be read leaves the object unreachable for the account, and is reported.
  */
-export async function claimGenerated(d: OwnedDeps, req: Request, call: ForwardCall, res: Response): Promise<Response> {
+export function claimGenerated(d: OwnedDeps, req: Request, call: ForwardCall, res: Response): Response {
   const generated = generatedAt(call.provider.storedObjects, call.path);
   if (!generated || req.method !== 'POST' || !res.ok || !res.body) return res;
   const sse = (res.headers.get('content-type') ?? '').toLowerCase().includes('text/event-stream');
   const [mine, client] = res.body.tee();
-  const id = await (sse ? firstEventId(mine, generated) : jsonId(mine));
-  if (id) await claimAfter(d, call.provider.slug, [id], call.principal.accountId, call.requestId);
-  else d.onUnreadableId?.(call.requestId, call.provider.slug, call.principal.accountId);
-  return new Response(client, { status: res.status, statusText: res.statusText, headers: res.headers });
+  const recorded = (sse ? firstEventId(mine, generated) : jsonId(mine)).then(async (id) => {
+    if (id) await claimAfter(d, call.provider.slug, [id], call.principal.accountId, call.requestId);
+    else d.onUnreadableId?.(call.requestId, call.provider.slug, call.principal.accountId);
+  }).catch(() => {
+    // A reporting callback that throws must not keep the answer from the client.
+  });
+  return new Response(after(recorded, client), { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/** The stream's bytes, none of them before `first` settles. */
+function after(first: Promise<void>, stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  let ready = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(ctrl) {
+        if (!ready) {
+          await first;
+          ready = true;
+        }
+        const r = await reader.read();
+        if (r.done) ctrl.close();
+        else ctrl.enqueue(r.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** Reads a branch until `enough` says so, the limit, its end or its failure; then lets it go. */

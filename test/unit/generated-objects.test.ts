@@ -63,39 +63,52 @@ describe('claimGenerated', () => {
     const tools = Array.from({ length: 60 }, (_, i) => ({ type: 'function', name: `tool_${i}`, description: 'x'.repeat(1100), parameters: {} }));
     const text = sse('response.created', { ...response, tools, status: 'in_progress', output: [] }) + sse('response.completed', response);
     const body = chunked(text, 16 * 1024);
-    const res = await claimGenerated(d, post, call(), new Response(body.stream, { headers: { 'content-type': 'text/event-stream' } }));
-    expect(claimed).toEqual([response.id]);
+    const res = claimGenerated(d, post, call(), new Response(body.stream, { headers: { 'content-type': 'text/event-stream' } }));
     expect(await res.text()).toBe(text);
+    expect(claimed).toEqual([response.id]);
   });
 
   test('a JSON answer is read only up to its leading id: the claim does not wait for the rest', async () => {
     const { d, claimed } = deps();
     const body = pulled(JSON.stringify(response), 64);
-    const res = await claimGenerated(d, post, call(), new Response(body.stream, { headers: { 'content-type': 'application/json' } }));
+    const res = claimGenerated(d, post, call(), new Response(body.stream, { headers: { 'content-type': 'application/json' } }));
+    const reader = res.body!.getReader();
+    const parts = [(await reader.read()).value!];
+    // The client's first byte comes once the claim is made, and the rest is read as the client reads it.
     expect(claimed).toEqual([response.id]);
-    // The rest is read as the client reads it, not before the claim.
     expect(body.state.pulls).toBeLessThan(body.state.chunks / 2);
-    expect(JSON.parse(await res.text())).toEqual(response);
+    for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+    expect(JSON.parse(Buffer.concat(parts).toString())).toEqual(response);
     expect(body.state.pulls).toBeGreaterThan(body.state.chunks);
   });
 
   test('an id that is not first is read from the whole answer; a cut answer, an error status, another path or no id claims nothing', async () => {
     const { d, claimed, unread } = deps();
     const later = JSON.stringify({ object: 'response', id: 'resp_later' });
-    await claimGenerated(d, post, call(), new Response(chunked(later, 5).stream, { headers: { 'content-type': 'application/json' } }));
+    await claimGenerated(d, post, call(), new Response(chunked(later, 5).stream, { headers: { 'content-type': 'application/json' } })).text();
     expect(claimed).toEqual(['resp_later']);
     const cut = chunked('{"object":"response","output":[', 8, true);
-    const pending = claimGenerated(d, post, call(), new Response(cut.stream, { headers: { 'content-type': 'application/json' } }));
+    const res = claimGenerated(d, post, call(), new Response(cut.stream, { headers: { 'content-type': 'application/json' } }));
     cut.fail();
-    const res = await pending;
     expect(await res.text().then(() => 'read', () => 'cut')).toBe('cut');
     expect(unread).toEqual(['r1']);
-    await claimGenerated(d, post, call(), new Response(JSON.stringify(response), { status: 400, headers: { 'content-type': 'application/json' } }));
-    await claimGenerated(d, post, call('/v1/responses/input_tokens'), new Response(JSON.stringify(response)));
+    await claimGenerated(d, post, call(), new Response(JSON.stringify(response), { status: 400, headers: { 'content-type': 'application/json' } })).text();
+    await claimGenerated(d, post, call('/v1/responses/input_tokens'), new Response(JSON.stringify(response))).text();
     expect(claimed).toEqual(['resp_later']);
     expect(unread).toEqual(['r1']);
     // A whole answer without an id: nothing to claim, and said so.
-    await claimGenerated(d, post, call(), new Response('{"object":"response"}', { headers: { 'content-type': 'application/json' } }));
+    await claimGenerated(d, post, call(), new Response('{"object":"response"}', { headers: { 'content-type': 'application/json' } })).text();
     expect(unread).toEqual(['r1', 'r1']);
+  });
+
+  test('a provider that answers and then stalls: the client has the headers at once, and no byte before the record', async () => {
+    const { d, claimed } = deps();
+    const body = chunked('', 1, true);
+    const res = claimGenerated(d, post, call(), new Response(body.stream, { headers: { 'content-type': 'text/event-stream' } }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(claimed).toEqual([]);
+    body.close();
+    expect(await res.text()).toBe('');
   });
 });
