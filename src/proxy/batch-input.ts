@@ -48,7 +48,7 @@ export async function checkInputFiles(
         throw unreadableLine('it is not JSON');
       }
       if (!asObject(asObject(line)?.[spec.body])) throw unreadableLine(`it is not an object with a "${spec.body}" object`);
-      await deps.named.checkLine(call, text, { body: spec.body, counted: [] });
+      await deps.named.checkLine(call, text, spec.body);
     }
   }
 }

@@ -18,11 +18,10 @@ export interface NamedObjects {
 }
 
 /**
- * Reads a JSON text. With `line`, the text is a batch input file's line (`{custom_id, url, body}`): the request is
- * its `line.body` member, read as a body of its own, and the line's own members named in `line.counted` (the url the
- * body is for) must not be repeated either.
+ * Reads a JSON text. With `lineBody`, the text is a batch input file's line (`{custom_id, url, body}`): the request
+ * is its `lineBody` member, read as a body of its own, which must not be repeated either.
  */
-export type BodyReader = (text: string, line?: { body: string; counted: readonly string[] }) => NamedObjects;
+export type BodyReader = (text: string, lineBody?: string) => NamedObjects;
 
 /** The parent of a batch line's own members: matches no declared parent. */
 const LINE = '\u0000line';
@@ -72,9 +71,18 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
     }
   }
 
-  return (text, line) => {
-    const countedHere = line ? new Set([...counted, ...[line.body, ...line.counted].map(fold)]) : counted;
-    const bodyMember = line ? fold(line.body) : '';
+  // With a batch line's body member counted too, made once per member name rather than once per line.
+  const countedInLines = new Map<string, ReadonlySet<string>>();
+  const countedWith = (member: string) => {
+    let set = countedInLines.get(member);
+    if (!set) countedInLines.set(member, (set = new Set([...counted, member])));
+    return set;
+  };
+
+  return (text, lineBody) => {
+    const line = lineBody !== undefined;
+    const bodyMember = line ? fold(lineBody) : '';
+    const countedHere = line ? countedWith(bodyMember) : counted;
     let root: unknown;
     try {
       root = JSON.parse(text);

@@ -4,15 +4,15 @@ import type { ForwardCall, Forwarder } from './forward.ts';
 import { claimGenerated } from './generated-objects.ts';
 import { readCheckedBody, type NamedObjectCheck } from './named-objects.ts';
 import type { OwnedDeps } from './owned-objects.ts';
-import { NO_BODY, prepareJsonBody } from './request-body.ts';
+import { NO_BODY, preparedAsRead } from './request-body.ts';
 
 export async function forwardNamingChecked(forwarder: Forwarder, named: NamedObjectCheck, req: Request, call: ForwardCall, owned?: OwnedDeps): Promise<Response> {
   const body = await readCheckedBody(named, req, call, forwarder.maxBodyBytes);
   // A GET or HEAD goes without a body, as on every route (a list of models on a declared path, say).
   const preparedBody =
-    body.byteLength === 0 || req.method === 'GET' || req.method === 'HEAD'
+    req.method === 'GET' || req.method === 'HEAD'
       ? NO_BODY
-      : prepareJsonBody(body, { maxBytes: forwarder.maxBodyBytes, injectUsage: !!call.provider.injectStreamUsage?.paths.test(call.path) });
+      : preparedAsRead(body, { maxBytes: forwarder.maxBodyBytes, injectUsage: !!call.provider.injectStreamUsage?.paths.test(call.path) });
   const res = await forwarder.forward(req, { ...call, preparedBody });
   return owned && call.principal.storedObjects === 'own' ? claimGenerated(owned, req, call, res) : res;
 }

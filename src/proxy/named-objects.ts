@@ -19,7 +19,7 @@ export interface NamedObjectCheck {
   /** Throws when the request names an object the key may not reach (403, or 404 for another account's own object). */
   check(call: ForwardCall, headers: Headers, body: Uint8Array): Promise<void>;
   /** The same for a request in a batch input file's line (its path already known to be read). */
-  checkLine(call: ForwardCall, text: string, line: { body: string; counted: readonly string[] }): Promise<void>;
+  checkLine(call: ForwardCall, text: string, bodyMember: string): Promise<void>;
 }
 
 /** Readers compiled once per provider. Without an ownership store a key limited to its own names nothing stored. */
@@ -53,9 +53,9 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
       }
       await judge(call, read(strictUtf8Text(headers, body)));
     },
-    async checkLine(call, text, line) {
+    async checkLine(call, text, bodyMember) {
       const read = readers.get(call.provider.slug);
-      if (read && call.principal.storedObjects !== true) await judge(call, read(text, line));
+      if (read) await judge(call, read(text, bodyMember));
     },
   };
 

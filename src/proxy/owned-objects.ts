@@ -8,7 +8,7 @@ import type { ForwardCall, Forwarder } from './forward.ts';
 import { checkInputFiles } from './batch-input.ts';
 import { unreadable } from './body-references.ts';
 import { readCheckedBody, strictUtf8Text, type NamedObjectCheck } from './named-objects.ts';
-import { NO_BODY, prepareJsonBody, readWholeBody } from './request-body.ts';
+import { preparedAsRead, readWholeBody } from './request-body.ts';
 
 /** Which account's requests made each object, per provider. */
 export interface Ownership {
@@ -174,7 +174,7 @@ async function bodyChecked(d: OwnedDeps, req: Request, call: ForwardCall): Promi
 }
 
 function withBody(call: ForwardCall, body: Uint8Array, maxBytes: number): ForwardCall {
-  return { ...call, preparedBody: body.byteLength === 0 ? NO_BODY : prepareJsonBody(body, { maxBytes, injectUsage: false }) };
+  return { ...call, preparedBody: preparedAsRead(body, { maxBytes, injectUsage: false }) };
 }
 
 /** Upstream pages a list reads for the first of the account's objects before it answers with none: each is a

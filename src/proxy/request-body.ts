@@ -30,6 +30,11 @@ export interface PreparedBody {
 /** Nothing to send: a request without a body, or a GET or HEAD whose body is dropped. */
 export const NO_BODY: PreparedBody = { body: null, length: null, bytesIn: () => 0, model: '', stream: false, injectedUsage: false };
 
+/** A body a caller read whole (to check it) forwarded as read: nothing at all when it is empty. */
+export function preparedAsRead(body: Uint8Array, policy: BodyPolicy): PreparedBody {
+  return body.byteLength === 0 ? NO_BODY : prepareJsonBody(body, policy);
+}
+
 export interface BodyPolicy {
   maxBytes: number;
   /** Whether include_usage should be injected for this path when the body streams without it. */
