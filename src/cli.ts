@@ -18,7 +18,7 @@ const ACCOUNT = new RegExp(ACCOUNT_ID_PATTERN);
 /** --account, by the admin API's rule for account ids. */
 function accountOf(args: string[]): string {
   const account = flag(args, 'account') ?? '';
-  if (!ACCOUNT.test(account) || account.length > ACCOUNT_ID_MAX) throw new Error('--account is required: letters, digits and . _ : @ - (at most 128)');
+  if (!ACCOUNT.test(account) || account.length > ACCOUNT_ID_MAX) throw new Error(`--account is required: letters, digits and . _ : @ - (at most ${ACCOUNT_ID_MAX})`);
   return account;
 }
 
