@@ -49,6 +49,8 @@ export const providerNotConfigured = (slug: string, envVar: string) =>
   new ArouterError(503, 'provider_not_configured', `Provider "${slug}" has no credential configured on this arouter (set ${envVar}).`);
 export const providerUnreachable = (slug: string, detail: string) =>
   new ArouterError(502, 'provider_unreachable', `Could not reach provider "${slug}": ${detail}.`);
+export const providerInvalidStatus = (slug: string, status: number) =>
+  new ArouterError(502, 'provider_invalid_response', `Provider "${slug}" answered with HTTP status ${status}, outside the 200-599 a final answer may carry.`);
 export const providerTimeout = (slug: string, phase: string, ms: number) =>
   new ArouterError(504, 'provider_timeout', `Provider "${slug}" timed out ${phase} after ${ms} ms.`);
 export const keyStoreUnavailable = () =>

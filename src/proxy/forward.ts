@@ -1,5 +1,5 @@
 // Forwards one request to its provider and relays the answer; every exit path hands one snippet to the usage sink.
-import { ArouterError, errorResponse, providerNotConfigured, providerTimeout, providerUnreachable } from '../errors.ts';
+import { ArouterError, errorResponse, providerInvalidStatus, providerNotConfigured, providerTimeout, providerUnreachable } from '../errors.ts';
 import type { Principal } from '../keys/auth.ts';
 import type { Logger } from '../log.ts';
 import { envName } from '../providers/index.ts';
@@ -260,6 +260,9 @@ export class Forwarder {
     const upstreamBase = d.upstreams.get(provider.slug) ?? provider.baseUrl;
     d.inflight.add(x);
     req.signal?.addEventListener('abort', x, { once: true });
+    // A client gone while its key or body was checked fired its abort before anyone listened: the fetch below then
+    // fails at once instead of running a generation nobody will read.
+    if (req.signal?.aborted) x.abort('client_abort');
     x.stopProbe = d.connectProbe.watch(upstreamBase, () => x.abort('timeout_connect'));
 
     let upstream: Response;
@@ -284,6 +287,13 @@ export class Forwarder {
     x.settled();
     d.connectProbe.markReachable(upstreamBase);
     x.ttfbMs = Math.max(0, Date.now() - call.startedAt);
+    // fetch passes any three-digit status on, but a Response carries only 200-599 (RFC 9110 15: 1xx are interim):
+    // anything else is refused here, before a relay or a stream gauge exists that nothing would ever close.
+    if (upstream.status < 200 || upstream.status > 599) {
+      x.done();
+      upstream.body?.cancel().catch(() => {});
+      return x.fail(providerInvalidStatus(provider.slug, upstream.status), 'upstream_reset');
+    }
 
     const secrets = [credential, call.principal.secret];
     const headers = inboundHeaders(upstream.headers, call.requestId, secrets);

@@ -273,3 +273,45 @@ test('client gone mid-stream: the upstream request is aborted and the snippet sa
   expect(s.outcome).toBe('client_abort');
   expect(s.stream).toBe(true);
 });
+
+test('client gone before the provider is called (during the key check, say): no upstream call, 499 client_abort', async () => {
+  const before = mock.received.length;
+  const res = await handle('/openai/v1/chat/completions', {
+    method: 'POST',
+    headers: { ...auth(), 'content-type': 'application/json' },
+    body: '{"model":"gpt-4.1-nano","messages":[]}',
+    // Already aborted: its abort event fired before arouter could listen for it, as for a client that leaves mid-auth.
+    signal: AbortSignal.abort(),
+  });
+  await expectError(res, 499, 'client_closed_request');
+  expect(mock.received.length).toBe(before);
+  const id = res.headers.get('x-arouter-request-id');
+  expect(proxy.snippets.find((x) => x.requestId === id)?.outcome).toBe('client_abort');
+});
+
+test('a provider status outside 200-599 is a 502 with nothing left open, not a 500', async () => {
+  // Bun.serve cannot send a status 600, so the upstream writes its bytes itself.
+  const raw = Bun.listen({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      data(s) {
+        s.write('HTTP/1.1 600 Odd\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n6\r\ndata: x\r\n');
+      },
+    },
+  });
+  const p = await createTestProxy({ upstream: `http://127.0.0.1:${raw.port}` });
+  try {
+    const k = (await p.createKey()).key;
+    const res = await p.app.handle(
+      new Request('http://arouter.test/openai/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body: '{"stream":true}' }),
+    );
+    await expectError(res, 502, 'provider_invalid_response');
+    const s = p.snippets.find((x) => x.requestId === res.headers.get('x-arouter-request-id'));
+    expect([s?.status, s?.outcome]).toEqual([502, 'upstream_reset']);
+    expect(p.forwarder.inflight.size).toBe(0);
+  } finally {
+    raw.stop(true);
+    await p.close();
+  }
+});
