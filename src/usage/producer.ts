@@ -73,6 +73,8 @@ export interface UsageProducerStats {
   /** Snippets dropped because neither Redis nor the disk would take them for too long. */
   droppedIoError: number;
   redisUp: boolean;
+  /** Redis attempts (probes, sends, drains) failed since it last took a batch; each doubles the retry delay. */
+  consecutiveFailures: number;
   /** False while the outbox is full or its last write failed: a pod with Redis down and this false is losing usage. */
   outboxWritable: boolean;
 }
@@ -212,6 +214,7 @@ class Producer implements UsageProducer {
       droppedOutboxFull: this.outbox.droppedFull,
       droppedIoError: this.droppedIo,
       redisUp: this.link === 'up',
+      consecutiveFailures: this.failures,
       outboxWritable: !this.diskFailing && !this.outbox.full,
     };
   }
@@ -278,7 +281,7 @@ class Producer implements UsageProducer {
       const p =
         batches.length === 1
           ? this.queue.add(USAGE_JOB_NAME, encodeUsageJob(first.snippets), { jobId: first.id })
-          : this.queue.addBulk(batches.map((b) => ({ name: USAGE_JOB_NAME, data: encodeUsageJob(b.snippets), opts: { jobId: b.id } })));
+          : this.queue.addBulk(await encodeYielding(batches));
       await within<unknown>(p, this.o.sendTimeoutMs, 'redis add');
     } catch (e) {
       this.markDown(e);
@@ -286,6 +289,9 @@ class Producer implements UsageProducer {
     }
     for (const b of batches) this.sent += b.snippets.length;
     if (this.link === 'unknown') this.link = 'up';
+    // Only a batch Redis took ends a failure streak: a Redis that answers PING but refuses writes (MISCONF, OOM under
+    // noeviction, READONLY after a failover) would otherwise be retried at the shortest delay forever.
+    this.failures = 0;
     return true;
   }
 
@@ -329,7 +335,6 @@ class Producer implements UsageProducer {
       this.log('info', 'usage: redis reachable again; draining the outbox', { redis: this.o.redisTarget, outboxFiles: this.outbox.files });
     }
     this.link = 'up';
-    this.failures = 0;
   }
 
   private backoff(): number {
@@ -462,6 +467,19 @@ class Producer implements UsageProducer {
     await within(this.queue.close(), this.o.sendTimeoutMs, 'queue close').catch(() => undefined);
     await within(this.redis.quit(), this.o.sendTimeoutMs, 'redis quit').catch(() => this.redis.disconnect());
   }
+}
+
+/**
+ * A drain's jobs, one batch encoded per turn of the event loop: a chunk of full batches takes 100 ms and more to
+ * encode, which in one go would stall every response the process is relaying.
+ */
+async function encodeYielding(batches: readonly OutboxBatch[]): Promise<{ name: string; data: UsageJobData; opts: JobsOptions }[]> {
+  const jobs = [];
+  for (const b of batches) {
+    jobs.push({ name: USAGE_JOB_NAME, data: encodeUsageJob(b.snippets), opts: { jobId: b.id } });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return jobs;
 }
 
 /** Build a producer; options are validated here, once (TypeError on bad input). */

@@ -1,6 +1,7 @@
 // Usage producer against real Redis: batching, and the outbox through Redis killed, frozen and restarted.
 import { afterEach, describe, expect, test } from 'bun:test';
 import { Queue, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +251,31 @@ describe('usage producer', () => {
     await waitFor(() => p.stats().outboxFiles === 0 && readdirSync(dir).length === 0, 15_000, 'outbox drained');
     expectExactlyOnce(await queuedJobs(redis.url, queueName), want);
     expect(p.stats()).toMatchObject({ redisUp: true, drained: 500, sent: 500, outboxBytes: 0 });
+  });
+
+  test('Redis answering PING but refusing writes: retries back off instead of looping; writes back: every snippet once', async () => {
+    const redis = await RedisServer.start();
+    const admin = new Redis(redis.url);
+    cleanups.push(() => admin.quit());
+    const dir = tempDir();
+    const queueName = uniqueName('usage_refusing');
+    const p = producer({ redisUrl: redis.url, queueName, outboxDir: dir, batchMax: 50, batchIntervalMs: 20 });
+    await waitFor(() => p.stats().redisUp, 5_000, 'producer connected');
+
+    // Writes fail with NOREPLICAS while PING still answers, as under MISCONF or OOM with noeviction.
+    await admin.config('SET', 'min-replicas-to-write', '1');
+    const want = ids('refused', 200);
+    for (const id of want) p.push(snippet(id));
+    await p.flush();
+    expect(p.stats()).toMatchObject({ spooled: 200, sent: 0 });
+    // Each probe succeeds and each drain fails: the streak must still grow (it used to restart at every PING).
+    await waitFor(() => p.stats().consecutiveFailures >= 4, 10_000, 'failure streak grows');
+    expect(p.stats().outboxFiles).toBeGreaterThanOrEqual(4);
+
+    await admin.config('SET', 'min-replicas-to-write', '0');
+    await waitFor(() => p.stats().outboxFiles === 0 && readdirSync(dir).length === 0, 15_000, 'outbox drained');
+    expectExactlyOnce(await queuedJobs(redis.url, queueName), want);
+    expect(p.stats()).toMatchObject({ sent: 200, drained: 200, consecutiveFailures: 0 });
   });
 
   test('Redis frozen (SIGSTOP): push still returns, batches spool; after SIGCONT nothing is missing or doubled', async () => {
