@@ -1,9 +1,11 @@
-// Command-line management against the same Redis the proxy uses: keys (create, list, revoke) and whose stored objects are.
+// Command-line management against the same Redis the proxy uses: keys, whose stored objects are, failed usage jobs.
+import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { ConfigError, loadSettings } from './config.ts';
 import { ACCOUNT_ID_MAX, ACCOUNT_ID_PATTERN, KeyStore, type StoredObjectAccess } from './keys/store.ts';
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import { redisOwnership } from './proxy/owned-objects.ts';
+import { listFailed, retryFailed } from './usage/failed-jobs.ts';
 
 const USAGE = `usage:
   bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>] [--no-stored-objects | --own-stored-objects]
@@ -11,7 +13,9 @@ const USAGE = `usage:
   bun run src/cli.ts keys revoke <key id>
   bun run src/cli.ts objects owner --provider <provider> <object id>...
   bun run src/cli.ts objects assign --provider <provider> --account <account> <object id>...
-Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX).`;
+  bun run src/cli.ts usage failed [--limit <n>] [--queue <name>]
+  bun run src/cli.ts usage retry [--queue <name>] (--all | <job id>...)
+Settings come from the environment (REDIS_URL, AROUTER_KEY_PREFIX, AROUTER_USAGE_QUEUE).`;
 
 const ACCOUNT = new RegExp(ACCOUNT_ID_PATTERN);
 
@@ -93,9 +97,46 @@ async function objectsCommand(redis: Redis, prefix: string, cmd: string, rest: s
   return 2;
 }
 
+/** `usage` commands: the usage queue's failed set, listed or put back to be processed again. */
+async function usageCommand(redis: Redis, defaultQueue: string, cmd: string, rest: string[], out: (s: string) => void): Promise<number> {
+  if (cmd !== 'failed' && cmd !== 'retry') {
+    out(USAGE);
+    return 2;
+  }
+  const options: string[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--all') options.push(a);
+    else if (a.startsWith('--')) options.push(a, rest[++i] ?? '');
+    else ids.push(a);
+  }
+  checkOptions(options, cmd === 'failed' ? ['--queue', '--limit'] : ['--queue'], cmd === 'retry' ? ['--all'] : []);
+  const name = flag(options, 'queue') ?? defaultQueue;
+  if (!/^[^:]{1,200}$/.test(name)) throw new Error('--queue must be a queue name (no ":")');
+  const queue = new Queue(name, { connection: redis });
+  queue.on('error', () => {});
+  try {
+    if (cmd === 'failed') {
+      if (ids.length > 0) throw new Error('failed takes no job ids');
+      const limit = flag(options, 'limit') ?? '20';
+      if (!/^\d{1,4}$/.test(limit) || Number(limit) > 1000) throw new Error('--limit must be a whole number up to 1000');
+      out(JSON.stringify({ queue: name, ...(await listFailed(queue, Number(limit))) }));
+      return 0;
+    }
+    const all = options.includes('--all');
+    if (all === ids.length > 0) throw new Error('retry takes --all or job ids, not both and not neither');
+    const result = await retryFailed(queue, all ? 'all' : ids);
+    out(JSON.stringify({ queue: name, ...result }));
+    return result.notFailed.length === 0 ? 0 : 1;
+  } finally {
+    await queue.close();
+  }
+}
+
 export async function runCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
   const [group, cmd, ...rest] = argv;
-  if ((group !== 'keys' && group !== 'objects') || !cmd) {
+  if ((group !== 'keys' && group !== 'objects' && group !== 'usage') || !cmd) {
     out(USAGE);
     return 2;
   }
@@ -111,6 +152,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   const store = new KeyStore(redis, settings.env.AROUTER_KEY_PREFIX);
   try {
     if (group === 'objects') return await objectsCommand(redis, settings.env.AROUTER_KEY_PREFIX, cmd, rest, out);
+    if (group === 'usage') return await usageCommand(redis, settings.env.AROUTER_USAGE_QUEUE, cmd, rest, out);
     if (cmd === 'create') {
       checkOptions(rest, ['--account', '--name', '--rpm'], ['--no-stored-objects', '--own-stored-objects']);
       const account = accountOf(rest);

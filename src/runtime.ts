@@ -93,7 +93,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const usageQueue = new Queue(env.AROUTER_USAGE_QUEUE, { connection: redis });
   usageQueue.on('error', () => {});
   const queueSampler = sampleQueue(usageQueue, QUEUE_SAMPLE_MS);
-  const metrics = new ProxyMetrics(() => producer.stats(), queueSampler.depth, queueSampler.lagSeconds, () => cache.revocationFeedUp);
+  const metrics = new ProxyMetrics(() => producer.stats(), queueSampler, () => cache.revocationFeedUp);
   const observer: ProxyObserver = {
     finished: (s) => {
       metrics.finished(s);

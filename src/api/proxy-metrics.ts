@@ -23,7 +23,7 @@ export class ProxyMetrics implements ProxyObserver {
     new Counter('arouter_refused_total', 'Requests arouter answered itself before reaching a provider (key refused, over a limit, stored objects, bad path), by provider and error type.'),
   );
 
-  constructor(queueStats?: () => QueueStats, queueDepth?: () => number, workerLagS?: () => number, revocationFeedUp?: () => boolean) {
+  constructor(queueStats?: () => QueueStats, queue?: QueueSampler, revocationFeedUp?: () => boolean) {
     if (revocationFeedUp) {
       this.registry.register(
         new Gauge('arouter_revocation_feed_up', '1 while the key-revocation subscription is confirmed and unbroken; 0 while it is down.', () => (revocationFeedUp() ? 1 : 0)),
@@ -34,8 +34,13 @@ export class ProxyMetrics implements ProxyObserver {
       this.registry.register(new Gauge('arouter_outbox_files', 'Usage batches waiting in the local outbox.', () => queueStats().outboxFiles));
       this.registry.register(new Gauge('arouter_usage_buffered', 'Usage snippets buffered in memory, not yet sent.', () => queueStats().queued));
     }
-    if (queueDepth) this.registry.register(new Gauge('arouter_usage_queue_depth', 'Usage jobs waiting in the queue (last sample).', queueDepth));
-    if (workerLagS) this.registry.register(new Gauge('arouter_usage_worker_lag_seconds', 'Age of the oldest waiting usage job (last sample).', workerLagS));
+    if (queue) {
+      this.registry.register(new Gauge('arouter_usage_queue_depth', 'Usage jobs waiting in the queue (last sample).', queue.depth));
+      this.registry.register(new Gauge('arouter_usage_worker_lag_seconds', 'Age of the oldest waiting usage job (last sample).', queue.lagSeconds));
+      this.registry.register(
+        new Gauge('arouter_usage_failed_jobs', "Usage jobs in the queue's failed set, whose usage is not written until retried (last sample).", queue.failed),
+      );
+    }
   }
 
   /** Rendered label sets per provider/status/outcome: a few dozen at most, and rendering them per request showed in profiles. */
@@ -89,37 +94,42 @@ export class ProxyMetrics implements ProxyObserver {
   }
 }
 
-/** The two BullMQ Queue calls the sampler needs. */
+/** The BullMQ Queue calls the sampler needs. */
 export interface WaitingQueue {
   getWaitingCount(): Promise<number>;
+  getFailedCount(): Promise<number>;
   getJobs(types: 'wait', start: number, end: number, asc: boolean): Promise<ReadonlyArray<{ timestamp: number } | undefined>>;
 }
 
 export interface QueueSampler {
   depth(): number;
   lagSeconds(): number;
+  failed(): number;
   stop(): void;
 }
 
 /**
  * Samples the usage queue every `everyMs`, off the request path: how many jobs wait, and how old the oldest is
- * (how far the workers are behind). Both read NaN until the first sample, and while Redis does not answer.
+ * (how far the workers are behind), and how many failed. All read NaN until the first sample, and while Redis does not answer.
  */
 export function sampleQueue(q: WaitingQueue, everyMs: number): QueueSampler {
   let depth = Number.NaN;
   let lag = Number.NaN;
+  let failed = Number.NaN;
   let busy = false;
   const sample = async () => {
     if (busy) return;
     busy = true;
     try {
-      const [n, oldest] = await Promise.all([q.getWaitingCount(), q.getJobs('wait', 0, 0, true)]);
+      const [n, oldest, f] = await Promise.all([q.getWaitingCount(), q.getJobs('wait', 0, 0, true), q.getFailedCount()]);
       depth = n;
+      failed = f;
       const ts = oldest[0]?.timestamp;
       lag = ts ? Math.max(0, (Date.now() - ts) / 1000) : 0;
     } catch {
       depth = Number.NaN;
       lag = Number.NaN;
+      failed = Number.NaN;
     } finally {
       busy = false;
     }
@@ -127,5 +137,5 @@ export function sampleQueue(q: WaitingQueue, everyMs: number): QueueSampler {
   void sample();
   const timer = setInterval(() => void sample(), everyMs);
   timer.unref();
-  return { depth: () => depth, lagSeconds: () => lag, stop: () => clearInterval(timer) };
+  return { depth: () => depth, lagSeconds: () => lag, failed: () => failed, stop: () => clearInterval(timer) };
 }

@@ -187,9 +187,10 @@ describe('metrics and logs after real traffic', () => {
       const x = await metrics();
       const depth = x.get('arouter_usage_queue_depth') ?? Number.NaN;
       const lag = x.get('arouter_usage_worker_lag_seconds') ?? Number.NaN;
-      return depth >= 1 && lag > 0 ? { depth, lag } : null;
+      return depth >= 1 && lag > 0 ? { depth, lag, failed: x.get('arouter_usage_failed_jobs') } : null;
     }, 15_000, 'a queue sample');
     expect(sampled.lag).toBeLessThan(600);
+    expect(sampled.failed).toBe(0);
   }, 30_000);
 
   test('an open stream counts until its client leaves', async () => {

@@ -1,8 +1,9 @@
 // Usage worker end to end on real Redis (BullMQ) and ClickHouse 18.16, through the real normalizer and price table.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { Queue, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { queryUsage } from '../../src/api/usage-query.ts';
+import { runCli } from '../../src/cli.ts';
 import { USAGE_JOB_NAME } from '../../src/usage/producer-options.ts';
 import { USAGE_TABLE } from '../../workers/migrations.ts';
 import { readWorkerSettings, type WorkerSettings } from '../../workers/settings.ts';
@@ -128,6 +129,41 @@ describe('usage worker', () => {
     const job = await finished(queue, 'shape-1', 'failed');
     expect(job.failedReason).toContain('{ snippets: UsageSnippet[] }');
     expect(job.attemptsMade).toBe(1);
+  });
+
+  test('failed jobs are listed by the CLI and, retried with it, written by a worker that can read them', async () => {
+    const account = uniqueName('acct');
+    const qName = uniqueName('t_usage_failed');
+    const q = new Queue(qName, { connection: redis });
+    extraQueues.push(q);
+    // An older worker that cannot read these snippets fails the job for good, as the README's upgrade note describes.
+    const old = new Worker(qName, async () => { throw new UnrecoverableError('snippet shape unknown to this worker'); }, { connection: { url: TEST_REDIS_URL } });
+    const snippets = [fixtureSnippet(OPENAI_CHAT, { requestId: 'retried_1', accountId: account }), fixtureSnippet(MISTRAL_CHAT, { requestId: 'retried_2', accountId: account })];
+    await q.add(USAGE_JOB_NAME, { snippets }, { jobId: 'old-worker-1' });
+    await finished(q, 'old-worker-1', 'failed');
+    await old.close();
+
+    const out: string[] = [];
+    const cli = (args: string[]) => runCli(['usage', ...args, '--queue', qName], (s) => void out.push(s));
+    expect(await cli(['failed'])).toBe(0);
+    expect(JSON.parse(out.at(-1)!)).toMatchObject({ queue: qName, failed: 1, jobs: [{ id: 'old-worker-1', reason: 'snippet shape unknown to this worker', snippets: 2 }] });
+    expect(await cli(['retry'])).toBe(1); // neither --all nor ids: an error, nothing retried
+    expect(out.at(-1)).toContain('--all or job ids');
+    expect(await cli(['retry', 'no-such-job'])).toBe(1);
+    expect(JSON.parse(out.at(-1)!)).toEqual({ queue: qName, retried: [], notFailed: ['no-such-job'] });
+
+    const upgraded = await startUsageWorker(settingsFor(qName), { log: quiet });
+    try {
+      expect(await cli(['retry', '--all'])).toBe(0);
+      expect(JSON.parse(out.at(-1)!)).toEqual({ queue: qName, retried: ['old-worker-1'], notFailed: [] });
+      const job = await finished(q, 'old-worker-1');
+      expect(job.returnvalue).toEqual({ written: 2, rejected: 0 });
+      expect((await rowsOf(account)).map((r) => r.request_id)).toEqual(['retried_1', 'retried_2']);
+      expect(await cli(['failed'])).toBe(0);
+      expect(JSON.parse(out.at(-1)!)).toMatchObject({ failed: 0, jobs: [] });
+    } finally {
+      await upgraded.close();
+    }
   });
 
   test('several workers on one queue store every event exactly once', async () => {
