@@ -11,8 +11,12 @@ import { createMemberLocator, createMemberReader } from '../usage/json-top-level
  */
 export const CHECKED_BODY_MAX_BYTES = 32 * 1024 * 1024;
 
-/** JSON bodies up to this size are read whole (the upstream needs them whole anyway); larger ones stream. */
-const SNIFF_MAX_BYTES = 1 << 20;
+/**
+ * JSON bodies up to this size are read whole: the upstream needs them whole anyway, and only a whole body gives the
+ * model (Cohere's and Dashscope's native answers name none) and lets include_usage be added to a stream. A chat with a
+ * few images inlined as base64 is easily several MiB. Larger bodies stream through unread.
+ */
+const WHOLE_JSON_MAX_BYTES = CHECKED_BODY_MAX_BYTES;
 
 export interface PreparedBody {
   body: ReadableStream<Uint8Array> | Uint8Array | null;
@@ -55,7 +59,7 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
   const declared = parseLength(req.headers.get('content-length'));
   if (declared !== null && declared > policy.maxBytes) throw bodyTooLarge(policy.maxBytes);
   const ct = req.headers.get('content-type') ?? '';
-  if (declared !== null && declared <= SNIFF_MAX_BYTES && ct.includes('json')) {
+  if (declared !== null && declared <= WHOLE_JSON_MAX_BYTES && ct.includes('json')) {
     const buf = new Uint8Array(await req.arrayBuffer());
     received();
     return prepareJsonBody(buf, policy);
@@ -64,7 +68,7 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
     // Chunked JSON: read a bounded prefix; a body that ends within it is as good as a declared small one.
     // The prefix stops at the limit, so a chunked body over it is refused before any provider is contacted.
     const reader = req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-    const head = await readUpTo(reader, Math.min(SNIFF_MAX_BYTES, policy.maxBytes));
+    const head = await readUpTo(reader, Math.min(WHOLE_JSON_MAX_BYTES, policy.maxBytes));
     if (head.bytes.byteLength > policy.maxBytes) {
       await reader.cancel().catch(() => {});
       throw bodyTooLarge(policy.maxBytes);

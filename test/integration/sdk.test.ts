@@ -80,6 +80,24 @@ describe('openai SDK', () => {
     expect(sent.stream_options?.include_usage).toBe(true);
   });
 
+  test('a streamed chat with a 2 MiB image inlined: arouter still asks for usage and records the model', async () => {
+    mock.on('/v1/chat/completions', { events: sseEvents(sseFromChunks('openai/chat-stream-include-usage.chunks.jsonl', 'openai')) });
+    const image = `data:image/png;base64,${'A'.repeat(2 * 1024 * 1024)}`;
+    const stream = await client().chat.completions.create({
+      model: 'gpt-4.1-nano',
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: image } }] }],
+      stream: true,
+    });
+    const got: unknown[] = [];
+    for await (const chunk of stream) got.push(chunk);
+    expect(got).toEqual(withoutInjectedUsage(jsonLines('openai/chat-stream-include-usage.chunks.jsonl')));
+    const sent = JSON.parse(new TextDecoder().decode(lastReceived().body)) as { stream_options?: { include_usage?: boolean }; messages: unknown };
+    expect(sent.stream_options?.include_usage).toBe(true);
+    expect(JSON.stringify(sent.messages)).toContain(image);
+    const s = proxy.snippets.at(-1);
+    expect([s?.requestModel, s?.outcome]).toEqual(['gpt-4.1-nano', 'complete']);
+  });
+
   test('streamed without include_usage, events paced apart: the stream still ends after the removed usage chunk', async () => {
     // Each event in its own write, as a real provider sends them: the usage-only chunk then arrives alone, and
     // removing it must not leave the client waiting for a stream end that never comes.
