@@ -172,6 +172,8 @@ export function createApp(d: AppDeps) {
       })
       .delete('/admin/keys/:id', async ({ params }) => {
         const id = newRequestId();
+        // Elysia hands a malformed percent-escape over as null: no key has such an id.
+        if (typeof params.id !== 'string') return errorResponse(new ArouterError(404, 'key_not_found', 'No key with that id.'), id);
         const ok = await d.keys.revoke(params.id);
         if (!ok) return errorResponse(new ArouterError(404, 'key_not_found', `No key with id ${params.id.slice(0, 64)}.`), id);
         d.log('info', 'key revoked', { request_id: id, key_id: params.id });
