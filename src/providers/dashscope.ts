@@ -6,6 +6,8 @@ import type { ProviderSpec } from './types.ts';
 // (https://www.alibabacloud.com/help/en/model-studio/batch-interfaces-compatible-with-openai).
 const BATCH_OUTPUT = /^\/compatible-mode\/v1\/files\/[^/]+\/content$/;
 const BATCH_CHOICE = batchOutputChoice(0.5);
+// Its OpenAI Responses-compatible API: the Responses shapes, usage in `usage` or `response.usage`.
+const RESPONSES = /^\/api\/v2\/apps\/protocols\/compatible-mode\/v1\/responses(\/|$)/;
 
 export const dashscope: ProviderSpec = {
   slug: 'dashscope',
@@ -16,6 +18,7 @@ export const dashscope: ProviderSpec = {
   chatCompletionsSource: 'https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope',
   formatFor(path, method) {
     if (method === 'GET' && BATCH_OUTPUT.test(path)) return BATCH_CHOICE;
+    if (RESPONSES.test(path)) return { format: 'openai-responses' };
     return path.startsWith('/compatible-mode/') ? { format: 'openai-chat' } : { format: 'dashscope-native' };
   },
   streamRequested: (req) =>

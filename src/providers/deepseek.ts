@@ -7,5 +7,6 @@ export const deepseek = openAiStyle({
   baseUrl: 'https://api.deepseek.com',
   chatCompletionsPath: '/chat/completions',
   chatCompletionsSource: 'https://api-docs.deepseek.com/api/create-chat-completion',
-  injectUsageOn: /^(\/v1)?\/chat\/completions$/,
+  // Chat, and FIM completion on the beta base (/beta/completions), both take stream_options.
+  injectUsageOn: /^(\/v1|\/beta)?\/(chat\/)?completions$/,
 });

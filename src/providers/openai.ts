@@ -7,13 +7,18 @@ export const openai = openAiStyle({
   baseUrl: 'https://api.openai.com',
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://platform.openai.com/docs/api-reference/chat/create',
-  injectUsageOn: /^\/v1\/chat\/completions$/,
-  formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
+  // Legacy completions stream usage only when asked too (stream_options is on both create calls).
+  injectUsageOn: /^\/v1\/(chat\/)?completions$/,
+  formats: [
+    [/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }],
+    // A stored chat completion (store: true) comes back whole, usage included, when read (GET) and when its metadata
+    // is updated (POST): its usage was recorded when it was created.
+    [/^\/v1\/chat\/completions\/[^/]+$/, { format: 'openai-chat', options: { retrieval: true } }],
+  ],
   // A batch's output file (GET /v1/files/{output_file_id}/content) is where its usage is first seen; the Batch API
   // costs 50% of the synchronous rates (https://openai.com/api/pricing/, "Batch API").
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.5 },
-  // Stored completions (store: true) are read back at GET /v1/chat/completions/{id}.
-  retrievals: [RESPONSE_RETRIEVAL, [/^\/v1\/chat\/completions\/[^/]+$/, { format: 'openai-chat', options: { retrieval: true } }]],
+  retrievals: [RESPONSE_RETRIEVAL],
   storedObjects: {
     prefixes: [
       '/v1/files', '/v1/uploads', '/v1/batches', '/v1/vector_stores', '/v1/assistants', '/v1/threads', '/v1/containers',

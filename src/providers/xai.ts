@@ -9,7 +9,11 @@ export const xai = openAiStyle({
   chatCompletionsSource: 'https://docs.x.ai/docs/api-reference#chat-completions',
   injectUsageOn: /^\/v1\/chat\/completions$/,
   chatOptions: { reasoningOutsideCompletion: true },
-  formats: [[/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
+  // /v1/messages is its Anthropic-compatible endpoint: Anthropic's answer and stream shapes, usage included.
+  formats: [
+    [/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }],
+    [/^\/v1\/messages$/, { format: 'anthropic-messages' }],
+  ],
   retrievals: [RESPONSE_RETRIEVAL],
   storedObjects: {
     // Collections are searched by id on the same key; video results are fetched by request id.

@@ -195,6 +195,26 @@ describe('openai-responses', () => {
     expect(providerBySlug('deepseek')!.formatFor('/chat/completions', 'GET').options).toBeUndefined();
   });
 
+  test("updating a stored chat completion's metadata (POST /v1/chat/completions/{id}) returns it whole: a retrieval too", () => {
+    const openai = providerBySlug('openai')!;
+    expect(openai.formatFor('/v1/chat/completions/chatcmpl_1', 'POST')).toEqual({ format: 'openai-chat', options: { retrieval: true } });
+    expect(openai.formatFor('/v1/chat/completions/chatcmpl_1/messages', 'GET')).toEqual({ format: 'openai-chat' });
+  });
+
+  test("OpenAI-shaped APIs at other providers' own paths are read in their own shape", () => {
+    const responses = { format: 'openai-responses' };
+    expect(providerBySlug('dashscope')!.formatFor('/api/v2/apps/protocols/compatible-mode/v1/responses', 'POST')).toEqual(responses);
+    expect(providerBySlug('dashscope')!.formatFor('/api/v1/services/aigc/text-generation/generation', 'POST')).toEqual({ format: 'dashscope-native' });
+    expect(providerBySlug('xai')!.formatFor('/v1/messages', 'POST')).toEqual({ format: 'anthropic-messages' });
+  });
+
+  test('streamed legacy and FIM completions get include_usage like chat', () => {
+    const injects = (slug: string, path: string) => !!providerBySlug(slug)!.injectStreamUsage?.paths.test(path);
+    expect(['/v1/chat/completions', '/v1/completions'].map((p) => injects('openai', p))).toEqual([true, true]);
+    expect(['/chat/completions', '/v1/chat/completions', '/beta/completions', '/beta/chat/completions'].map((p) => injects('deepseek', p))).toEqual([true, true, true, true]);
+    expect(injects('openai', '/v1/completions/x')).toBe(false);
+  });
+
   const response = jsonFixture('openai/responses-nonstream.json');
   const event = (type: string, r: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: 1, response: r })}\n\n`;
 
