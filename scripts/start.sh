@@ -37,6 +37,11 @@ export CLICKHOUSE_URL="${CLICKHOUSE_URL:-http://127.0.0.1:8123}"
 export AROUTER_OUTBOX_DIR="${AROUTER_OUTBOX_DIR:-$STATE/outbox}"
 mkdir -p "$AROUTER_OUTBOX_DIR"
 DRAIN_MS="${AROUTER_DRAIN_TIMEOUT_MS:-30000}"
+# The worker takes up to AROUTER_WORKER_SHUTDOWN_MS for its last insert; both size the kill watchdog at stop time,
+# so they are checked now, as the processes will (digits only), rather than fail the arithmetic then.
+WORKER_SHUTDOWN_MS="${AROUTER_WORKER_SHUTDOWN_MS:-25000}"
+[[ "$DRAIN_MS" =~ ^[0-9]+$ ]] || die "AROUTER_DRAIN_TIMEOUT_MS must be a whole number of milliseconds"
+[[ "$WORKER_SHUTDOWN_MS" =~ ^[0-9]+$ ]] || die "AROUTER_WORKER_SHUTDOWN_MS must be a whole number of milliseconds"
 
 # loopback_port <url> <default port>: the port of a URL whose host is this machine; nothing for another host.
 loopback_port() {
@@ -167,10 +172,9 @@ if [ "$stopping" = 0 ]; then
   signal_children TERM
 fi
 
-# Reap both, killing whatever is still running well after the drain timeout.
-# The worker takes up to AROUTER_WORKER_SHUTDOWN_MS for its last insert: whichever is longer.
-WORKER_SHUTDOWN_MS="${AROUTER_WORKER_SHUTDOWN_MS:-25000}"
-grace=$(( (DRAIN_MS > WORKER_SHUTDOWN_MS ? DRAIN_MS : WORKER_SHUTDOWN_MS) / 1000 + 15 ))
+# Reap both, killing whatever is still running well after the longer of the two shutdown deadlines.
+drain=$((10#$DRAIN_MS)) worker_shutdown=$((10#$WORKER_SHUTDOWN_MS))
+grace=$(( (drain > worker_shutdown ? drain : worker_shutdown) / 1000 + 15 ))
 (
   trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
   sleep "$grace" & sleeper=$!

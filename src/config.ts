@@ -1,12 +1,14 @@
 // All settings, read from the environment and validated once (TypeBox).
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { notWholeNumbers, TIMER_MAX_MS } from './env-integers.ts';
 import { envName, PROVIDERS } from './providers/index.ts';
 import { serviceUrlsProblem } from './service-url.ts';
 import { MAX_SNIPPETS_PER_JOB } from './usage/job-payload.ts';
 import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_MAX } from './usage/producer-options.ts';
 
-const Int = (def: number, min = 0) => Type.Integer({ default: def, minimum: min });
+// Timer-sized by default: every duration here ends up in a setTimeout.
+const Int = (def: number, min = 0, max = TIMER_MAX_MS) => Type.Integer({ default: def, minimum: min, maximum: max });
 
 const SettingsSchema = Type.Object({
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65_535 }),
@@ -15,9 +17,11 @@ const SettingsSchema = Type.Object({
   CLICKHOUSE_URL: Type.String({ default: 'http://127.0.0.1:8123' }),
   CLICKHOUSE_USER: Type.String({ default: 'default' }),
   CLICKHOUSE_PASSWORD: Type.String({ default: '' }),
-  CLICKHOUSE_DB: Type.String({ default: 'arouter', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
-  AROUTER_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
-  AROUTER_MAX_BODY_BYTES: Int(536_870_912, 1),
+  // The worker's own limit (workers/settings.ts), so a name one process takes the other does too.
+  CLICKHOUSE_DB: Type.String({ default: 'arouter', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }),
+  // No whitespace: a token read from a file with its trailing newline could never be sent back in a header.
+  AROUTER_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^\\S+$' })),
+  AROUTER_MAX_BODY_BYTES: Int(536_870_912, 1, Number.MAX_SAFE_INTEGER),
   AROUTER_CONNECT_TIMEOUT_MS: Int(10_000, 1),
   AROUTER_FIRST_BYTE_TIMEOUT_MS: Int(600_000, 1),
   AROUTER_IDLE_TIMEOUT_MS: Int(300_000, 1),
@@ -57,12 +61,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     const v = env[key];
     if (v !== undefined && v !== '') raw[key] = v;
   }
+  // Convert reads "30e3" as 30 and "1.5" as 1: integers must be digits only.
+  const names = notWholeNumbers(SettingsSchema, raw).map((k) => `${k}: must be a whole number, digits only`);
   const converted = Value.Default(SettingsSchema, Value.Convert(SettingsSchema, raw));
-  const errors = [...Value.Errors(SettingsSchema, converted)];
-  if (errors.length > 0) {
-    const names = errors.map((e) => `${e.path.slice(1)}: ${e.message}`);
-    throw new ConfigError(`invalid settings: ${names.join('; ')}`);
-  }
+  names.push(...[...Value.Errors(SettingsSchema, converted)].map((e) => `${e.path.slice(1)}: ${e.message}`));
+  if (names.length > 0) throw new ConfigError(`invalid settings: ${names.join('; ')}`);
   const parsed = converted as EnvSettings;
   const urlProblem = serviceUrlsProblem(parsed.REDIS_URL, parsed.CLICKHOUSE_URL);
   if (urlProblem) throw new ConfigError(`invalid settings: ${urlProblem}`);

@@ -13,6 +13,8 @@ try {
   log('error', (e as Error).message);
   process.exit(1);
 }
+/** Beyond AROUTER_WORKER_SHUTDOWN_MS (the last insert's retries), for BullMQ's own close and the job moves. */
+const CLOSE_MARGIN_MS = 5_000;
 let handle: UsageWorkerHandle | undefined;
 let stopping = false;
 
@@ -20,8 +22,16 @@ async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('info', 'usage worker stopping', { signal });
+  // close() waits on Redis (BullMQ's close, the jobs' moves) with no deadline of its own: with Redis unreachable it
+  // would never return. Jobs still active stay in Redis and come back after the stalled interval, so nothing is lost.
+  const deadlineMs = settings.shutdownMs + CLOSE_MARGIN_MS;
+  const deadline = setTimeout(() => {
+    log('error', 'usage worker did not stop within its shutdown deadline; exiting, its active jobs will be retried', { deadlineMs });
+    process.exit(1);
+  }, deadlineMs);
   try {
     await handle?.close();
+    clearTimeout(deadline);
     process.exit(0);
   } catch (e) {
     log('error', 'usage worker did not stop cleanly', { error: (e as Error).message });

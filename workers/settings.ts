@@ -1,6 +1,7 @@
 // Usage worker settings: read once from the environment, validated with TypeBox, typed for the rest of workers/.
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { notWholeNumbers } from '../src/env-integers.ts';
 import { serviceUrlsProblem } from '../src/service-url.ts';
 
 /*
@@ -91,12 +92,16 @@ export function readWorkerSettings(env: Record<string, string | undefined> = pro
     const v = env[name];
     if (v !== undefined && v !== '') raw[key] = v;
   }
-  // Convert turns numeric strings into integers; Default fills what the environment left out.
+  // Convert turns numeric strings into integers (digits only: it would read "30e3" as 30); Default fills what the
+  // environment left out.
+  const bad = notWholeNumbers(WorkerSettingsSchema, raw).map((k) => ENV[k as keyof WorkerSettings]);
   const value = Value.Default(WorkerSettingsSchema, Value.Convert(WorkerSettingsSchema, raw));
+  const refuse = () => new SettingsError(`invalid worker settings: ${[...new Set(bad)].join(', ')}`);
   if (!Value.Check(WorkerSettingsSchema, value)) {
-    const bad = [...Value.Errors(WorkerSettingsSchema, value)].map((e) => ENV[e.path.slice(1) as keyof WorkerSettings] ?? e.path);
-    throw new SettingsError(`invalid worker settings: ${[...new Set(bad)].join(', ')}`);
+    bad.push(...[...Value.Errors(WorkerSettingsSchema, value)].map((e) => ENV[e.path.slice(1) as keyof WorkerSettings] ?? e.path));
+    throw refuse();
   }
+  if (bad.length > 0) throw refuse();
   const urlProblem = serviceUrlsProblem(value.redisUrl, value.clickhouseUrl);
   if (urlProblem) throw new SettingsError(`invalid worker settings: ${urlProblem}`);
   return value;

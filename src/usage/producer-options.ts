@@ -109,6 +109,7 @@ function keep(name: string, v: Partial<KeepPolicy> | undefined, def: KeepPolicy)
 }
 
 function redisTarget(raw: string): string {
+  if (raw.startsWith('/')) return raw; // a Unix socket path: no password in it
   let u: URL;
   try {
     u = new URL(raw);

@@ -35,3 +35,30 @@ test('service URLs, the port and the queue name are checked at start, by name, n
   expect(loadSettings({ REDIS_URL: 'rediss://u:p@redis.example:6380/2', CLICKHOUSE_URL: 'https://ch.example:8443' }).env.REDIS_URL).toBe('rediss://u:p@redis.example:6380/2');
   expect(loadSettings({ REDIS_URL: '/run/redis/redis.sock' }).env.REDIS_URL).toBe('/run/redis/redis.sock');
 });
+
+test('whole numbers only: an exponent, a fraction or a sign is refused, not read as its leading digits', () => {
+  for (const env of [{ AROUTER_DRAIN_TIMEOUT_MS: '30e3' }, { PORT: '1e3' }, { AROUTER_IDLE_TIMEOUT_MS: '30000.9' }, { AROUTER_KEY_RPM: '-1' }]) {
+    const [name] = Object.keys(env);
+    expect(() => loadSettings(env)).toThrow(new RegExp(`${name}: must be a whole number`));
+  }
+  expect(loadSettings({ AROUTER_DRAIN_TIMEOUT_MS: '30000' }).env.AROUTER_DRAIN_TIMEOUT_MS).toBe(30_000);
+});
+
+test('a timeout longer than a timer can wait (2^31 - 1 ms) is refused: it would fire at once', () => {
+  for (const name of ['AROUTER_CONNECT_TIMEOUT_MS', 'AROUTER_FIRST_BYTE_TIMEOUT_MS', 'AROUTER_IDLE_TIMEOUT_MS', 'AROUTER_DRAIN_TIMEOUT_MS']) {
+    expect(() => loadSettings({ [name]: '3000000000' })).toThrow(new RegExp(name));
+    expect(loadSettings({ [name]: '2147483647' }).env).toMatchObject({ [name]: 2_147_483_647 });
+  }
+  expect(loadSettings({ AROUTER_MAX_BODY_BYTES: '4294967296' }).env.AROUTER_MAX_BODY_BYTES).toBe(4_294_967_296);
+});
+
+test('an admin token with whitespace (a secret file read with its newline) is refused by name, not echoed', () => {
+  const err = thrown(() => loadSettings({ AROUTER_ADMIN_TOKEN: 'abcdefghijklmnop-secret\n' }));
+  expect(err).toBeInstanceOf(ConfigError);
+  expect((err as Error).message).toContain('AROUTER_ADMIN_TOKEN');
+  expect((err as Error).message).not.toContain('secret');
+});
+
+test('a Unix socket path is a Redis URL the producer takes too; it is no ClickHouse URL', () => {
+  expect(() => loadSettings({ CLICKHOUSE_URL: '/run/clickhouse.sock' })).toThrow(/CLICKHOUSE_URL/);
+});

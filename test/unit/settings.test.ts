@@ -28,6 +28,10 @@ describe('readWorkerSettings', () => {
     expect(msg).not.toContain('lots');
     expect(msg).not.toContain('hunter2');
     expect(() => readWorkerSettings({ AROUTER_USAGE_QUEUE: 'a:b' })).toThrow(/AROUTER_USAGE_QUEUE/);
+    // Not read as their leading digits (30 ms, 1 row).
+    const notWhole = thrown(() => readWorkerSettings({ AROUTER_WORKER_SHUTDOWN_MS: '30e3', AROUTER_WORKER_BATCH_ROWS: '1.5' }));
+    expect(notWhole).toBeInstanceOf(SettingsError);
+    for (const name of ['AROUTER_WORKER_SHUTDOWN_MS', 'AROUTER_WORKER_BATCH_ROWS']) expect((notWhole as Error).message).toContain(name);
   });
 
   test('a malformed service URL stops the worker at start by name, its password never echoed', () => {
