@@ -22,6 +22,8 @@ need_apt() {
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   { command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]; } || missing+=(clickhouse-server)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  # stop finds the servers it started with ps; a minimal image has none, and stop would then leave them running.
+  command -v ps >/dev/null 2>&1 || missing+=(procps)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "services: installing ${missing[*]} from Debian's packages" >&2
     local sudo=""
