@@ -133,16 +133,27 @@ function addRange(ranges: Ranges, from: number, to: number): void {
   else ranges.push([from, to]);
 }
 
+/**
+ * At most this many runs of sealed hours are read from the rollup. Only hours with traffic are sealed, so an account
+ * with idle hours has many short runs, each a clause (twice): past about 1,000 of them the query is over ClickHouse's
+ * 256 KiB `max_query_size` and fails on every try. The shortest runs past the cap are read raw: slower, same answer.
+ */
+export const MAX_ROLLUP_RUNS = 256;
+
 /** Split [fromS, toS) into whole hours with a valid seal (read from the rollup) and the rest (read raw), as second ranges. */
 function plan(fromS: number, toS: number, sealed: ReadonlySet<number>): { rollup: Ranges; raw: Ranges } {
-  const rollup: Ranges = [];
+  let rollup: Ranges = [];
+  for (let hour = Math.ceil(fromS / HOUR_SECONDS); (hour + 1) * HOUR_SECONDS <= toS; hour++) {
+    if (sealed.has(hour)) addRange(rollup, hour * HOUR_SECONDS, (hour + 1) * HOUR_SECONDS);
+  }
+  if (rollup.length > MAX_ROLLUP_RUNS) {
+    rollup = rollup.sort((x, y) => y[1] - y[0] - (x[1] - x[0])).slice(0, MAX_ROLLUP_RUNS).sort((x, y) => x[0] - y[0]);
+  }
   const raw: Ranges = [];
   let cursor = fromS;
-  for (let hour = Math.ceil(fromS / HOUR_SECONDS); (hour + 1) * HOUR_SECONDS <= toS; hour++) {
-    if (!sealed.has(hour)) continue;
-    if (cursor < hour * HOUR_SECONDS) addRange(raw, cursor, hour * HOUR_SECONDS);
-    addRange(rollup, hour * HOUR_SECONDS, (hour + 1) * HOUR_SECONDS);
-    cursor = (hour + 1) * HOUR_SECONDS;
+  for (const [from, to] of rollup) {
+    if (cursor < from) addRange(raw, cursor, from);
+    cursor = to;
   }
   if (cursor < toS) addRange(raw, cursor, toS);
   return { rollup, raw };

@@ -1,6 +1,6 @@
 // queryUsage on the real ClickHouse 18.16: every group_by, replays counted once, the sealed rollup agreeing with raw FINAL.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { queryUsage, type GroupBy, type UsageReport } from '../../src/api/usage-query.ts';
+import { MAX_ROLLUP_RUNS, queryUsage, type GroupBy, type UsageReport } from '../../src/api/usage-query.ts';
 import { DIRTY_TABLE, SEALS_TABLE, USAGE_TABLE } from '../../workers/migrations.ts';
 import { DAY_SECONDS, HOUR_SECONDS, markHoursDirty, sealPass, validSeals } from '../../workers/rollup.ts';
 import type { UsageRow } from '../../workers/row.ts';
@@ -131,3 +131,21 @@ describe('queryUsage with the sealed hourly rollup', () => {
     expect(await scalar(u.ch, `SELECT count() FROM ${u.db}.${SEALS_TABLE} WHERE hour = toDateTime(${late * HOUR_SECONDS})`)).toBeGreaterThanOrEqual(2);
   });
 });
+
+test('an account with more runs of sealed hours than one query may name: the rest read raw, the same answer', async () => {
+  const own = await freshUsageDb('t_query_runs');
+  try {
+    // One event every other hour: each sealed hour is a run of its own, MAX_ROLLUP_RUNS + 14 of them.
+    const n = MAX_ROLLUP_RUNS + 14;
+    const first = (today - 30) * 24;
+    const rows = Array.from({ length: n }, (_, i) => usageRow({ request_id: `r${i}`, account_id: 'acct_runs', ts: (first + 2 * i) * HOUR_SECONDS + 60, input_tokens: i, output_tokens: 1, cost_micro_usd: 2 }));
+    await own.ch.insert({ table: `${own.db}.${USAGE_TABLE}`, values: rows, format: 'JSONEachRow' });
+    const ask = () => queryUsage(own.ch, own.db, { accountId: 'acct_runs', from: new Date(first * HOUR_SECONDS * 1000), to: new Date((first + 2 * n) * HOUR_SECONDS * 1000) });
+    const raw = await ask();
+    expect(raw.totals).toMatchObject({ requests: n, input_tokens: (n * (n - 1)) / 2, output_tokens: n, cost_micro_usd: 2 * n });
+    expect(await sealPass(own.ch, own.db, { lookbackHours: 31 * 24, maxHours: n })).toHaveLength(n);
+    expect(await ask()).toEqual(raw);
+  } finally {
+    await own.drop();
+  }
+}, 60_000);

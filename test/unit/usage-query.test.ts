@@ -1,6 +1,6 @@
 // Usage query parameters and SQL: validation errors (code/status 400), literal escaping, and the rollup/raw split.
 import { describe, expect, test } from 'bun:test';
-import { buildUsageSql, checkParams, parseUsageQuery, quoteString, UsageQueryError, type UsageQueryParams } from '../../src/api/usage-query.ts';
+import { buildUsageSql, checkParams, MAX_ROLLUP_RUNS, parseUsageQuery, quoteString, UsageQueryError, type UsageQueryParams } from '../../src/api/usage-query.ts';
 
 const DAY = 86_400;
 const day = (n: number) => new Date(n * DAY * 1000);
@@ -85,6 +85,18 @@ describe('buildUsageSql', () => {
     expect(sql).not.toContain('usage_hourly');
     expect(sql).toContain(`(ts >= toDateTime(${100 * H + 1800}) AND ts < toDateTime(${104 * H + 60}))`);
     expect(sql).toContain("account_id = 'acct'");
+  });
+
+  test("400 days of every other hour sealed stay within ClickHouse's 256 KiB query: the longest runs from the rollup", () => {
+    const long = checkParams({ accountId: 'acct', from: new Date(0), to: new Date(400 * 24 * H * 1000) });
+    const everyOther = new Set(Array.from({ length: 200 * 24 }, (_, i) => 2 * i));
+    // Three hours in a row somewhere late: the one run longer than the rest must be among those kept.
+    for (const h of [9001, 9002, 9003]) everyOther.add(h);
+    const sql = buildUsageSql('db1', long, everyOther);
+    expect(sql.length).toBeLessThan(256 * 1024);
+    const runs = sql.split('FROM db1.usage_seals')[1]!.match(/hour >= toDateTime/g)!.length;
+    expect(runs).toBe(MAX_ROLLUP_RUNS);
+    expect(sql).toContain(`(hour >= toDateTime(${9000 * H}) AND hour < toDateTime(${9005 * H}))`); // 9000 to 9004, evens around
   });
 
   test('whole sealed hours come from the rollup, the gaps and partial edges from raw FINAL', () => {
