@@ -93,5 +93,7 @@ export const storedObjectNamed = (displayName: string, member: string, access: f
       ' Send the request without it: the content itself rather than an id, a response in the foreground.',
   );
 
+export const unifiedBodyTooLarge = (limit: number) =>
+  new ArouterError(413, 'request_too_large', `The unified endpoint reads a chat request whole to pick its provider, so it is limited to ${limit} bytes; larger ones stream through /<provider>/... routes.`);
 export const checkedBodyTooLarge = (limit: number) =>
   new ArouterError(413, 'request_too_large', `This key's request bodies are read whole to check the stored objects they name, so they are limited to ${limit} bytes.`);

@@ -1,6 +1,6 @@
 // Reads and replaces a top-level string member of a JSON body in place: every other byte stays as the client sent it.
 import { splice } from '../usage/bytes.ts';
-import { parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
+import { bomLength, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
 import { createMemberLocator, type MemberLocator } from '../usage/json-top-level.ts';
 
 const locators = new Map<string, MemberLocator>();
@@ -22,7 +22,7 @@ export interface TopLevelString {
  */
 export function topLevelString(body: Uint8Array, key: string): TopLevelString | undefined | null {
   // A UTF-8 byte order mark before the JSON is allowed (RFC 8259 8.1 lets a parser ignore it) and kept as sent.
-  const skip = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  const skip = bomLength(body);
   const found = locatorFor(key)(body.subarray(skip));
   if (found === null) return null;
   const at = found.get(key);

@@ -1,6 +1,6 @@
 // One OpenAI-compatible endpoint for every provider: `model: "provider/model"` picks the provider, nothing else changes.
 import type { Elysia } from 'elysia';
-import { ArouterError, badRequest, errorResponse, providerNotConfigured } from '../errors.ts';
+import { ArouterError, badRequest, errorResponse, providerNotConfigured, unifiedBodyTooLarge } from '../errors.ts';
 import type { Authenticator, Principal } from '../keys/auth.ts';
 import { extractClientKey } from '../keys/extract.ts';
 import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
@@ -8,7 +8,7 @@ import { namedObjectCheck, type NamedObjectCheck } from '../proxy/named-objects.
 import type { Forwarder } from '../proxy/forward.ts';
 import type { RefusalRecorder } from '../proxy/refusals.ts';
 import type { ProviderSpec } from '../providers/types.ts';
-import { prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
+import { CHECKED_BODY_MAX_BYTES, prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
 import { topLevelString } from './json-field.ts';
 
 export interface UnifiedDeps {
@@ -32,6 +32,7 @@ const UNIFIED_PATH = '/v1/chat/completions';
 
 export function unifiedRoutes(d: UnifiedDeps) {
   const named = d.named ?? namedObjectCheck(undefined);
+  const readLimit = Math.min(d.maxBodyBytes, CHECKED_BODY_MAX_BYTES);
   const chat = async (req: Request): Promise<Response> => {
     const requestId = d.newRequestId();
     const startedAt = Date.now();
@@ -39,7 +40,8 @@ export function unifiedRoutes(d: UnifiedDeps) {
     let provider: ProviderSpec | undefined;
     try {
       principal = await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
-      const body = await readWholeBody(req, d.maxBodyBytes);
+      // Read whole (the model picks the provider), so bounded as any body arouter reads whole, not by the streaming limit.
+      const body = await readWholeBody(req, readLimit, readLimit < d.maxBodyBytes ? () => unifiedBodyTooLarge(readLimit) : undefined);
       const member = topLevelString(body, 'model');
       if (member === null) throw badRequest('The body must be a JSON chat completions request.');
       if (member === undefined || !member.value.includes('/')) {

@@ -1,7 +1,7 @@
 // Prepares the request body for the upstream: size limits, the model it names, and include_usage injection.
 import { ArouterError, badRequest, bodyTooLarge } from '../errors.ts';
 import { equalsAt, splice } from '../usage/bytes.ts';
-import { CLOSE_OBJECT, isJsonSpace, OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
+import { bomLength, CLOSE_OBJECT, isJsonSpace, OPEN_OBJECT, parseJsonOrUndefined, QUOTE } from '../usage/json-bytes.ts';
 import { createMemberLocator, createMemberReader } from '../usage/json-top-level.ts';
 
 /**
@@ -130,8 +130,10 @@ const readSniffed = createMemberReader(['model', 'stream', 'stream_options']);
 
 /** A JSON body already in memory: its model and stream flag read, include_usage added when the policy asks. */
 export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBody {
-  // Null when the body is not a JSON object after all: it is forwarded untouched and the provider answers.
-  const members = readSniffed(buf);
+  // Null when the body is not a JSON object after all: it is forwarded untouched and the provider answers. A byte
+  // order mark is read past and kept as sent, as the unified endpoint reads the model.
+  const skip = bomLength(buf);
+  const members = readSniffed(skip ? buf.subarray(skip) : buf);
   const model = stringValue(members?.get('model'));
   const stream = members?.get('stream') === 'true';
   let body = buf;
@@ -142,7 +144,7 @@ export function prepareJsonBody(buf: Uint8Array, policy: BodyPolicy): PreparedBo
       body = withIncludeUsage(buf);
       injectedUsage = true;
     } else if (!hasIncludeUsage(parseJsonOrUndefined(options))) {
-      const merged = mergeIncludeUsage(buf);
+      const merged = mergeIncludeUsage(buf, skip);
       if (merged) {
         body = merged;
         injectedUsage = true;
@@ -182,10 +184,10 @@ const OPTIONS_WITH_USAGE = enc.encode('{"include_usage":true}');
  * becomes one. Every other byte stays as sent (a re-encode would reformat numbers and round integers past 2^53), and
  * a stream_options that is not an object is left for the provider to refuse.
  */
-function mergeIncludeUsage(buf: Uint8Array): Uint8Array | null {
-  const at = locateStreamOptions(buf)?.get('stream_options');
+function mergeIncludeUsage(buf: Uint8Array, skip: number): Uint8Array | null {
+  const at = locateStreamOptions(buf.subarray(skip))?.get('stream_options');
   if (!at) return null;
-  const [start, end] = at;
+  const [start, end] = [skip + at[0], skip + at[1]];
   if (buf[start] !== OPEN_OBJECT) return end - start === NULL.length && equalsAt(buf, start, NULL) ? splice(buf, start, end, OPTIONS_WITH_USAGE) : null;
   const existing = locateIncludeUsage(buf.subarray(start, end))?.get('include_usage');
   if (existing) return splice(buf, start + existing[0], start + existing[1], TRUE);

@@ -14,6 +14,11 @@ export function isJsonSpace(b: number | undefined): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
+/** 3 when the text opens with a UTF-8 byte order mark (RFC 8259 8.1 lets a parser ignore one), else 0. */
+export function bomLength(b: Uint8Array): number {
+  return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+}
+
 /** JSON.parse, with undefined for text that is not JSON. */
 export function parseJsonOrUndefined(text: string): unknown {
   try {

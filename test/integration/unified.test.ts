@@ -122,6 +122,30 @@ test('a body over the limit is a 413, counted in bytes, also when it arrives chu
   expect(mock.received.length).toBe(sent);
 });
 
+test('read whole to pick the provider, a chat body is limited to 32 MiB here even when the streaming limit is higher', async () => {
+  const wide = await startPipeline(mock.url, {});
+  try {
+    const k = await wide.createKey('acct-unified-wide');
+    const before = mock.received.length;
+    const chunk = new Uint8Array(1 << 20).fill(0x20);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent === 0) c.enqueue(new TextEncoder().encode('{"model":"openai/gpt-4.1-nano","messages":[]'));
+        if (sent++ < 40) c.enqueue(chunk);
+        else c.close();
+      },
+    });
+    const init = { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body, duplex: 'half' };
+    const res = await wide.runtime.app.handle(new Request('http://arouter.test/v1/chat/completions', init as RequestInit));
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('/<provider>/');
+    expect(mock.received.length).toBe(before);
+  } finally {
+    await wide.close();
+  }
+});
+
 test('the key may ride in ?key= as on the provider routes; /v1/usage answers for its account', async () => {
   const res = await fetch(`http://127.0.0.1:${server.port}/v1/usage?key=${key}`);
   expect(res.status).toBe(200);

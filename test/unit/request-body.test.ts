@@ -81,6 +81,20 @@ describe('prepareJsonBody', () => {
     expect(prepare('[{"model":"m","stream":true}]').model).toBe('');
   });
 
+  test('a body opening with a UTF-8 byte order mark is read past it (RFC 8259 8.1), the mark kept as sent', () => {
+    const BOM = [0xef, 0xbb, 0xbf];
+    for (const [text, want] of [
+      ['{"model":"m","stream":true}', '{"stream_options":{"include_usage":true},"model":"m","stream":true}'],
+      ['{"model":"m","stream":true,"stream_options":{}}', '{"model":"m","stream":true,"stream_options":{"include_usage":true}}'],
+    ] as const) {
+      const p = prepareJsonBody(new Uint8Array([...BOM, ...enc.encode(text)]), INJECT);
+      const body = p.body as Uint8Array;
+      expect([...body.subarray(0, 3)]).toEqual(BOM);
+      expect(dec.decode(body.subarray(3))).toBe(want);
+      expect([p.model, p.stream, p.injectedUsage]).toEqual(['m', true, true]);
+    }
+  });
+
   test('a model written with escapes is read unescaped; a model that is not a string is none', () => {
     expect(prepare('{"model":"gpt\\u002d4.1"}').model).toBe('gpt-4.1');
     expect(prepare('{"model":42,"stream":"true"}').model).toBe('');
