@@ -404,11 +404,18 @@ function bodyUrlRewrites(bases: readonly string[], slug: string, origin: string)
   return [...new Set(bases)].map((base): Replacement => [`"${base}/`, `"${origin}/${slug}/`]);
 }
 
-/** The origin the client used: its Host, and the scheme a TLS-terminating proxy in front reports (X-Forwarded-Proto). */
+/** A host, or host:port, as RFC 3986 3.2.2 writes one: a name, IPv4 or bracketed IPv6; nothing that could add a path. */
+const HOST = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+/**
+ * The origin the client used: the host and scheme a proxy in front reports (X-Forwarded-Host, X-Forwarded-Proto; the
+ * first hop's, as each appends), else its own Host. A client that forges them only misdirects its own follow-up calls.
+ */
 function clientOrigin(req: Request): string {
   const url = new URL(req.url);
   const proto = req.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
-  return `${proto === 'https' || proto === 'http' ? proto : url.protocol.slice(0, -1)}://${url.host}`;
+  const host = req.headers.get('x-forwarded-host')?.split(',')[0]?.trim();
+  return `${proto === 'https' || proto === 'http' ? proto : url.protocol.slice(0, -1)}://${host && HOST.test(host) ? host : url.host}`;
 }
 
 function concat(a: Uint8Array, b: Uint8Array | null): Uint8Array {

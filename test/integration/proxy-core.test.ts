@@ -124,6 +124,13 @@ describe("the provider's own URLs in answers point back through arouter", () => 
     expect(res.headers.get('x-goog-upload-url')).toBe('http://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
     const behindTls = await handle('/google/upload/v1beta/files', { ...init, headers: { ...init.headers, 'x-forwarded-proto': 'https' } });
     expect(behindTls.headers.get('x-goog-upload-url')).toBe('https://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
+    // Behind a proxy that rewrites Host (nginx's default), the host the client used comes in X-Forwarded-Host.
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'llm.example.com:8443, inner.proxy' };
+    const behindProxy = await handle('/google/upload/v1beta/files', { ...init, headers: { ...init.headers, ...forwarded } });
+    expect(behindProxy.headers.get('x-goog-upload-url')).toBe('https://llm.example.com:8443/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
+    // Not a host (it would add a path or user info): the request's own Host.
+    const odd = await handle('/google/upload/v1beta/files', { ...init, headers: { ...init.headers, 'x-forwarded-host': 'evil.example/x@' } });
+    expect(odd.headers.get('x-goog-upload-url')).toBe('http://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
   });
 });
 
