@@ -80,7 +80,7 @@ describe('ClickHouseWriter', () => {
     await pending;
     expect(await countOf('drain')).toBe(7);
     expect(w.pendingRows).toBe(0);
-    expect(w.write(rows('late', 1))).rejects.toBeInstanceOf(WriterClosedError);
+    await expect(w.write(rows('late', 1))).rejects.toBeInstanceOf(WriterClosedError);
   });
 
   test('ClickHouse unreachable: retried with capped backoff, nothing dropped or doubled once it is back', async () => {

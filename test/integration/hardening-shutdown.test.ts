@@ -74,7 +74,6 @@ test(
       await waitFor(async () => (await inProgress()) >= 3, 10_000, 'the upload in progress');
       const endlessBefore = eventCount(endless);
 
-      const t0 = Date.now();
       proxy.kill('SIGTERM');
 
       // New connections are refused at once...
@@ -96,9 +95,9 @@ test(
       expect(cut.status).toBe(503);
       expect(JSON.parse(cut.body)).toMatchObject({ error: { type: 'shutting_down', request_id: requestId(noAnswer) } });
 
-      // A client that stopped reading did not hold the process open; what it gets when it reads again is a cut stream.
+      // A client that stopped reading did not hold the process open (the test's own timeout would end a wait for it);
+      // what it gets when it reads again is a cut stream.
       expect(await proxy.exited).toBe(0);
-      expect(Date.now() - t0).toBeLessThan(DRAIN_MS + 10_000);
       stalledReader.socket.resume();
       await stalledReader.waitForClose(10_000);
       expect(stalledReader.tail.endsWith('0\r\n\r\n')).toBe(false);
@@ -181,13 +180,12 @@ test('SIGTERM while a client is still sending its body: the request is served an
   }
 }, 60_000);
 
-test('SIGTERM with nothing in flight: exit 0 well before the drain deadline', async () => {
-  const proxy = await startProxyProcess({ upstream: mock.url, env: { AROUTER_DRAIN_TIMEOUT_MS: '30000' } });
+test('SIGTERM with nothing in flight: exit 0, nothing cut, without waiting out the drain deadline', async () => {
+  // A deadline longer than the test's own timeout: a drain that waited it out would fail the test.
+  const proxy = await startProxyProcess({ upstream: mock.url, env: { AROUTER_DRAIN_TIMEOUT_MS: '600000' } });
   try {
-    const t0 = Date.now();
     proxy.kill('SIGTERM');
     expect(await proxy.exited).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(15_000);
     expect(proxy.logs().find((l) => l.msg === 'stopped')).toMatchObject({ cut_requests: 0 });
   } finally {
     await proxy.stop();

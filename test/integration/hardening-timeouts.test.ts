@@ -44,13 +44,12 @@ interface Observed {
   status: number;
   requestId: string;
   text: string;
-  elapsedMs: number;
   snippet: UsageSnippet;
 }
 
 /** One request through arouter; waits for the usage snippet it must leave behind. */
 async function call(slug: string, path: string): Promise<Observed> {
-  const t0 = Date.now();
+  // A hang ends at the fetch's own timeout (BOUND_MS) with an error, failing the test without timing it.
   const res = await fetch(`http://127.0.0.1:${server.port}/${slug}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -58,10 +57,9 @@ async function call(slug: string, path: string): Promise<Observed> {
     signal: AbortSignal.timeout(BOUND_MS),
   });
   const text = await res.text();
-  const elapsedMs = Date.now() - t0;
   const requestId = res.headers.get('x-arouter-request-id') ?? '';
   const snippet = await waitFor(() => proxy.snippets.find((s) => s.requestId === requestId), 5_000, 'the usage snippet');
-  return { status: res.status, requestId, text, elapsedMs, snippet };
+  return { status: res.status, requestId, text, snippet };
 }
 
 function expectJsonError(o: Observed, status: number, type: string): string {
@@ -69,7 +67,6 @@ function expectJsonError(o: Observed, status: number, type: string): string {
   const body = JSON.parse(o.text) as { error: { type: string; message: string; request_id: string } };
   expect(body.error.type).toBe(type);
   expect(body.error.request_id).toBe(o.requestId);
-  expect(o.elapsedMs).toBeLessThan(BOUND_MS);
   return body.error.message;
 }
 
@@ -102,10 +99,9 @@ describe('provider side: each phase has its own timeout, status and outcome', ()
       expect((await post()).status).toBe(200);
       dark.kill('SIGSTOP');
       release = (await fillBacklog(dark.port)).release;
-      const t0 = Date.now();
+      // A hang would end at the fetch's own timeout (BOUND_MS) with an error instead of this 504.
       const res = await post();
       expect(res.status).toBe(504);
-      expect(Date.now() - t0).toBeLessThan(BOUND_MS);
       const id = res.headers.get('x-arouter-request-id');
       expect(await waitFor(() => p.snippets.find((x) => x.requestId === id), 5_000, 'the usage snippet')).toMatchObject({ status: 504, outcome: 'timeout_connect' });
     } finally {
@@ -194,7 +190,6 @@ describe('client side: the real server cuts slow clients (slowloris) and keeps s
     'trickled or stalled headers and bodies, and idle keep-alive after a proxied request, are all disconnected',
     async () => {
       const auth = `Authorization: Bearer ${real.key}`;
-      const t0 = Date.now();
       const timers: Array<ReturnType<typeof setInterval>> = [];
       /** Writes `text` one byte every `gapMs`; a trickle that never ends within the test. */
       const trickle = (c: RawConn, text: string, gapMs: number) => {
@@ -237,7 +232,6 @@ describe('client side: the real server cuts slow clients (slowloris) and keeps s
         // restored after each proxied exchange) applies, and a trickled body does not reset it.
         const names = Object.keys(slow) as Array<keyof typeof slow>;
         await waitFor(() => names.every((n) => slow[n].closed), 50_000, `all slow clients cut (open: ${names.filter((n) => !slow[n].closed).join(', ')})`);
-        expect(Date.now() - t0).toBeLessThan(50_000);
         // The trickled bodies never completed, so no provider got a whole request from them.
         expect(slow.bodyTrickleJson.response()).toBeNull();
         expect(slow.bodyTrickleChunked.response()).toBeNull();

@@ -161,26 +161,27 @@ describe('keys', () => {
     const prefix = uniqueName('pods');
     const podA = await createTestProxy({ upstream: mock.url, keyPrefix: prefix, keyCacheMs: 1_000 });
     const podB = await createTestProxy({ upstream: mock.url, keyPrefix: prefix, keyCacheMs: 1_000 });
-    const created = await podA.app.handle(new Request('http://arouter.test/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ account: 'acme', name: 'ci' }) }));
-    expect(created.status).toBe(201);
-    const { id, key: secret, account } = (await created.json()) as { id: string; key: string; account: string };
-    expect(secret).toMatch(/^lr_live_[A-Za-z0-9_-]{40,}$/);
-    expect(account).toBe('acme');
-    const stored = JSON.stringify(await podA.redis.keys(`${prefix}:*`)) + JSON.stringify(await podA.redis.hgetall(`${prefix}:key:${new Bun.CryptoHasher('sha256').update(secret).digest('hex')}`));
-    expect(stored).not.toContain(secret);
-    const listed = await podA.app.handle(new Request('http://arouter.test/admin/keys?account=acme', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
-    const listText = await listed.text();
-    expect(listText).toContain(id);
-    expect(listText).not.toContain(secret);
-    const use = (p: TestProxy) => p.app.handle(new Request('http://arouter.test/openai/v1/models', { headers: { 'x-api-key': secret } }));
-    expect((await use(podB)).status).toBe(200);
-    const t0 = Date.now();
-    const del = await podA.app.handle(new Request(`http://arouter.test/admin/keys/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
-    expect(del.status).toBe(200);
-    await waitFor(async () => (await use(podB)).status === 401, 5_000, 'revocation on pod B');
-    expect(Date.now() - t0).toBeLessThan(5_000);
-    await podA.close();
-    await podB.close();
+    try {
+      const created = await podA.app.handle(new Request('http://arouter.test/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ account: 'acme', name: 'ci' }) }));
+      expect(created.status).toBe(201);
+      const { id, key: secret, account } = (await created.json()) as { id: string; key: string; account: string };
+      expect(secret).toMatch(/^lr_live_[A-Za-z0-9_-]{40,}$/);
+      expect(account).toBe('acme');
+      const stored = JSON.stringify(await podA.redis.keys(`${prefix}:*`)) + JSON.stringify(await podA.redis.hgetall(`${prefix}:key:${new Bun.CryptoHasher('sha256').update(secret).digest('hex')}`));
+      expect(stored).not.toContain(secret);
+      const listed = await podA.app.handle(new Request('http://arouter.test/admin/keys?account=acme', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+      const listText = await listed.text();
+      expect(listText).toContain(id);
+      expect(listText).not.toContain(secret);
+      const use = (p: TestProxy) => p.app.handle(new Request('http://arouter.test/openai/v1/models', { headers: { 'x-api-key': secret } }));
+      expect((await use(podB)).status).toBe(200);
+      const del = await podA.app.handle(new Request(`http://arouter.test/admin/keys/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+      expect(del.status).toBe(200);
+      await waitFor(async () => (await use(podB)).status === 401, 5_000, 'revocation on pod B');
+    } finally {
+      await podA.close();
+      await podB.close();
+    }
   });
   test('admin API refuses a wrong token', async () => {
     const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: '{"account":"a"}' });

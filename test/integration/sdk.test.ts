@@ -108,8 +108,8 @@ describe('openai SDK', () => {
       for await (const chunk of stream) got.push(chunk);
       return true;
     })();
-    const deadline = new Promise<false>((resolve) => setTimeout(() => resolve(false), 4_000));
-    expect(await Promise.race([ended, deadline])).toBe(true);
+    // A stream that never ends fails the test at its own timeout.
+    expect(await ended).toBe(true);
     const expected = withoutInjectedUsage(jsonLines('openai/chat-stream-include-usage.chunks.jsonl'));
     expect(got).toEqual(expected);
   });

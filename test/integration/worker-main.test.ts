@@ -63,28 +63,33 @@ test('SIGTERM with Redis gone: the worker exits at its shutdown deadline instead
   const server = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   const own = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
-  await waitFor(async () => own.connect().then(() => true, () => false), 10_000, 'a private redis-server');
-  const q = new Queue(uniqueName('t_main_gone'), { connection: own });
-  const proc = Bun.spawn(['bun', 'run', 'workers/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env, REDIS_URL: url, CLICKHOUSE_URL: TEST_CLICKHOUSE_URL, CLICKHOUSE_DB: u.db, AROUTER_USAGE_QUEUE: q.name,
-      AROUTER_WORKER_FLUSH_MS: '600000', AROUTER_ROLLUP_INTERVAL_MS: '0', AROUTER_WORKER_SHUTDOWN_MS: '300',
-    },
-    stdout: 'ignore',
-    stderr: 'pipe',
-  });
+  let q: Queue | undefined;
+  let proc: ReturnType<typeof Bun.spawn> | undefined;
   try {
-    await q.add(USAGE_JOB_NAME, { snippets: [fixtureSnippet(OPENAI_CHAT, { requestId: 'gone_0', accountId: uniqueName('acct') })] }, { jobId: 'gone-job' });
-    await waitFor(async () => (await q.getJobState('gone-job')) === 'active', 20_000, 'the worker took the job');
+    await waitFor(async () => own.connect().then(() => true, () => false), 10_000, 'a private redis-server');
+    const queue = new Queue(uniqueName('t_main_gone'), { connection: own });
+    q = queue;
+    proc = Bun.spawn(['bun', 'run', 'workers/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env, REDIS_URL: url, CLICKHOUSE_URL: TEST_CLICKHOUSE_URL, CLICKHOUSE_DB: u.db, AROUTER_USAGE_QUEUE: queue.name,
+        AROUTER_WORKER_FLUSH_MS: '600000', AROUTER_ROLLUP_INTERVAL_MS: '0', AROUTER_WORKER_SHUTDOWN_MS: '300',
+      },
+      stdout: 'ignore',
+      stderr: 'pipe',
+    });
+    await queue.add(USAGE_JOB_NAME, { snippets: [fixtureSnippet(OPENAI_CHAT, { requestId: 'gone_0', accountId: uniqueName('acct') })] }, { jobId: 'gone-job' });
+    await waitFor(async () => (await queue.getJobState('gone-job')) === 'active', 20_000, 'the worker took the job');
     own.disconnect();
     server.kill('SIGKILL');
     await server.exited;
     proc.kill('SIGTERM');
     expect(await proc.exited).toBe(1);
-    expect(await new Response(proc.stderr).text()).toContain('did not stop within its shutdown deadline');
+    expect(await new Response(proc.stderr as ReadableStream<Uint8Array>).text()).toContain('did not stop within its shutdown deadline');
   } finally {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
+    if (proc && proc.exitCode === null) proc.kill('SIGKILL');
     if (server.exitCode === null) server.kill('SIGKILL');
+    await q?.close().catch(() => {});
+    own.disconnect();
   }
 }, 60_000);
