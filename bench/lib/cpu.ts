@@ -21,10 +21,10 @@ async function busyOver(ms: number): Promise<number> {
  * Returns the machine-wide busy fraction (0..1 over all cores) of the last window. Other work on a
  * shared machine may never go quiet, so this is bounded and the figure is kept with each round.
  */
-export async function settle(opts: { minMs: number; maxMs: number; below: number }): Promise<number> {
+export async function settle(opts: { minMs: number; maxMs: number; below: number; windowMs: number }): Promise<number> {
   const t0 = performance.now();
-  await Bun.sleep(Math.max(0, opts.minMs - 300));
-  let busy = await busyOver(300);
-  while (busy > opts.below && performance.now() - t0 < opts.maxMs) busy = await busyOver(300);
+  await Bun.sleep(Math.max(0, opts.minMs - opts.windowMs));
+  let busy = await busyOver(opts.windowMs);
+  while (busy > opts.below && performance.now() - t0 < opts.maxMs) busy = await busyOver(opts.windowMs);
   return Math.round(busy * 100) / 100;
 }

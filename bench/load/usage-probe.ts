@@ -38,8 +38,10 @@ async function poll(): Promise<void> {
     if (ids.length) {
       const list = ids.map((id) => `'${id.replace(/[^0-9a-zA-Z_-]/g, "")}'`).join(",");
       try {
-        const rows = await chQuery(cfg.clickhouseUrl, cfg.database, `SELECT toString(request_id) FROM usage_events WHERE toString(request_id) IN (${list}) FORMAT TabSeparated`);
+        // Stamped when the query is sent, not when its answer is back: the query's own time is not the pipeline's lag
+        // (a row that lands while the query runs is counted at most that much early).
         const now = performance.now();
+        const rows = await chQuery(cfg.clickhouseUrl, cfg.database, `SELECT toString(request_id) FROM usage_events WHERE toString(request_id) IN (${list}) FORMAT TabSeparated`);
         for (const id of rows.split("\n")) {
           const end = endedAt.get(id);
           if (end !== undefined) {

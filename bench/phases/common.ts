@@ -24,8 +24,9 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Rep r starts at a different target (rotation), so no target always runs first after a quiet
- * pause or last after a hot one; each round waits for the machine to settle and records how busy it was.
+ * Rep r starts at a different target and odd reps run the other way round, so no target always follows the same one
+ * (arouter's pipeline keeps working after its round) nor always runs first after a quiet pause; each round waits for
+ * the machine to settle and records how busy it was.
  */
 export async function interleaved<R>(
   ctx: PhaseContext,
@@ -36,7 +37,7 @@ export async function interleaved<R>(
   const n = ctx.targets.length;
   for (let rep = 0; rep < reps; rep++) {
     for (let k = 0; k < n; k++) {
-      const t = ctx.targets[(k + rep) % n] as RunningTarget;
+      const t = ctx.targets[rep % 2 === 0 ? (k + rep) % n : (rep - k + n) % n] as RunningTarget;
       if (!alive(ctx.mockPid)) throw new Error("the mock upstream exited");
       // A proxy killed from outside (a shared machine) must show up as missing rounds, not as 100% errors.
       const gone = t.pids.find((p) => !alive(p));

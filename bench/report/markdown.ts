@@ -80,14 +80,15 @@ export function markdown(r: BenchResults, chartFile: string): string {
   if (!u) out.push("not run", "");
   else if ("skipped" in u) out.push(`skipped: ${u.skipped}`, "");
   else {
-    out.push(table(["load", "rows expected", "rows seen (FINAL)", "ingest rows/s", "peak rows/s (1 s)", "all rows in after load end", "probe lag p50 / p99 / max ms"], [[
+    out.push(table(["load", "rows expected", "rows seen (FINAL)", "ingest rows/s", "peak rows/s (3 s)", "all rows in after load end", "probe lag p50 / p99 / max ms"], [[
       `${num(u.wrkRps, 0)} req/s`, u.rowsExpected, u.rowsSeen, num(u.ingestRowsPerS, 0), num(u.peakRowsPerS, 0), u.drainAfterLoadMs === null ? "**never (incomplete)**" : `${u.drainAfterLoadMs} ms`,
       `${num(u.probe.lagMs.p50, 0)} / ${num(u.probe.lagMs.p99, 0)} / ${num(u.probe.lagMs.max, 0)} (${u.probe.found}/${u.probe.withId} found, ${u.probe.pollMs} ms polls)`,
     ]]), "");
     const cpu = Object.entries(u.cpuMsPerKRows).map(([k, v]) => `${k} ${num(v, 1)}`).join(", ");
     out.push(`CPU ms per 1,000 rows, load start to all rows in (the probe's polling included): ${cpu}.`, "");
   }
-  out.push("## 6. Analytics (`GET /v1/usage`, bench/usage-query.ts)", "");
+  out.push("## 6. Analytics (the query behind `GET /v1/usage`, `queryUsage` timed in-process against ClickHouse; bench/usage-query.ts)", "");
+  out.push("Nearest-rank percentiles: with 10 FINAL-only iterations, their p99 is the maximum.", "");
   const a = r.analytics;
   if (!a) out.push("not run", "");
   else if ("skipped" in a) out.push(`skipped: ${a.skipped}`, "");
