@@ -152,15 +152,17 @@ export async function startStack(o: StackOptions): Promise<FaultStack> {
     },
     async settle(served, timeoutMs = 30_000) {
       const t0 = Date.now();
+      // More rows than requests can only grow: it ends the wait at once (waitFor retries on a throw, so it is returned).
       const s = await waitFor(
         async () => {
           const now = await within(stored(), 3_000, 'stored rows');
-          if (now.uniq > served.size) throw new Error(`more rows than served requests: ${now.uniq} > ${served.size}`);
+          if (now.uniq > served.size) return now;
           return now.uniq === served.size && (await stack.idle()) ? now : null;
         },
         timeoutMs,
         `${served.size} rows in ClickHouse and an idle pipeline`,
       );
+      if (s.uniq > served.size) throw new Error(`more rows than served requests: ${s.uniq} > ${served.size}`);
       return { ...s, ids: await stack.storedIds(), ms: Date.now() - t0 };
     },
     async close() {
