@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
 import { uniqueName, waitFor } from '../helpers/env.ts';
+import { fixtureText, sseEvents, sseFromChunks } from '../helpers/fixtures.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
 import { ADMIN_TOKEN, createTestProxy, type TestProxy } from '../helpers/proxy-harness.ts';
 
@@ -85,9 +86,11 @@ describe('errors arouter raises', () => {
     expect(proxy.snippets.at(-1)?.requestModel).toBe('g%zz');
   });
   test('a GET that reads back a stored response is recorded as a retrieval, so its usage is not counted twice', async () => {
-    mock.on('/v1/responses/resp_1', { body: '{"id":"resp_1","object":"response","status":"completed","usage":{"input_tokens":5,"output_tokens":7}}' });
+    const stored = fixtureText('openai/responses-nonstream.json');
+    const id = (JSON.parse(stored) as { id: string }).id;
+    mock.on(`/v1/responses/${id}`, { body: stored });
     const before = proxy.snippets.length;
-    const res = await handle('/openai/v1/responses/resp_1', { headers: auth() });
+    const res = await handle(`/openai/v1/responses/${id}`, { headers: auth() });
     expect(res.status).toBe(200);
     await waitFor(() => proxy.snippets.length > before, 5_000, 'the snippet');
     expect(proxy.snippets.at(-1)?.formatOptions).toEqual({ retrieval: true });
@@ -264,13 +267,16 @@ describe('keys', () => {
 });
 
 test('client gone mid-stream: the upstream request is aborted and the snippet says client_abort', async () => {
+  // The recorded stream's content events, over and over: a stream that only ends when arouter cancels it.
+  const events = sseEvents(sseFromChunks('openai/chat-stream-include-usage.chunks.jsonl', 'openai')).filter((e) => e.includes('"delta"'));
+  let sent = 0;
   let upstreamCancelled = false;
   mock.on('/v1/chat/completions', {
     raw: () =>
       new Response(
         new ReadableStream<Uint8Array>({
           async pull(c) {
-            c.enqueue(new TextEncoder().encode('data: {"choices":[{"delta":{"content":"x"}}]}\n\n'));
+            c.enqueue(new TextEncoder().encode(events[sent++ % events.length]!));
             await Bun.sleep(20);
           },
           cancel() {
