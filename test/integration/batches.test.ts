@@ -112,8 +112,10 @@ describe('Anthropic message batches', () => {
     const cutId = 'msgbatch_01CutShortReadOfResults';
     const path = `/v1/messages/batches/${cutId}/results`;
     const key = await pipe.createKey('acct-anthropic-cut');
-    const lines = anthropicResults().split('\n').filter((l) => l).map((l) => `${l}\n`);
-    mock.on(path, { events: lines, gapMs: 300, headers: { 'content-type': 'application/binary' } });
+    const first = `${anthropicResults().split('\n')[0]}\n`;
+    // The first result, then nothing until arouter cancels: no timing decides how much of the read gets through.
+    const openAfterFirst = () => new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode(first)) });
+    mock.on(path, { raw: () => new Response(openAfterFirst(), { headers: { 'content-type': 'application/binary' } }) });
     const res = await fetch(`${base}/anthropic${path}`, { headers: { 'x-api-key': key } });
     const reader = res.body!.getReader();
     let seen = '';
