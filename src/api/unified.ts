@@ -8,7 +8,7 @@ import { namedObjectCheck, type NamedObjectCheck } from '../proxy/named-objects.
 import type { Forwarder } from '../proxy/forward.ts';
 import type { RefusalRecorder } from '../proxy/refusals.ts';
 import type { ProviderSpec } from '../providers/types.ts';
-import { CHECKED_BODY_MAX_BYTES, prepareJsonBody, readWholeBody } from '../proxy/request-body.ts';
+import { prepareJsonBody, readWholeChecked } from '../proxy/request-body.ts';
 import { topLevelString } from './json-field.ts';
 
 export interface UnifiedDeps {
@@ -32,7 +32,6 @@ const UNIFIED_PATH = '/v1/chat/completions';
 
 export function unifiedRoutes(d: UnifiedDeps) {
   const named = d.named ?? namedObjectCheck(undefined);
-  const readLimit = Math.min(d.maxBodyBytes, CHECKED_BODY_MAX_BYTES);
   const chat = async (req: Request): Promise<Response> => {
     const requestId = d.newRequestId();
     const startedAt = Date.now();
@@ -41,7 +40,7 @@ export function unifiedRoutes(d: UnifiedDeps) {
     try {
       principal = await d.auth.authenticate(extractClientKey(req.headers, queryOf(req)));
       // Read whole (the model picks the provider), so bounded as any body arouter reads whole, not by the streaming limit.
-      const body = await readWholeBody(req, readLimit, readLimit < d.maxBodyBytes ? () => unifiedBodyTooLarge(readLimit) : undefined);
+      const body = await readWholeChecked(req, d.maxBodyBytes, unifiedBodyTooLarge);
       const member = topLevelString(body, 'model');
       if (member === null) throw badRequest('The body must be a JSON chat completions request.');
       if (member === undefined || !member.value.includes('/')) {

@@ -6,7 +6,7 @@ import type { ProviderSpec } from '../providers/types.ts';
 import { bodyReferenceReader, fold, unreadable, type BodyReader, type NamedObjects } from './body-references.ts';
 import type { ForwardCall } from './forward.ts';
 import type { Ownership } from './owned-objects.ts';
-import { CHECKED_BODY_MAX_BYTES, readWholeBody } from './request-body.ts';
+import { CHECKED_BODY_MAX_BYTES, readWholeChecked } from './request-body.ts';
 import { lenientPath } from './stored-objects.ts';
 
 /** Distinct owned objects one body may name: each is looked up in Redis. */
@@ -42,7 +42,7 @@ export function namedObjectCheck(ownership: Ownership | undefined): NamedObjectC
       const { displayName } = call.provider;
       const header = spec.headers?.find((h) => headers.has(h));
       if (header) throw storedObjectNamed(displayName, header, access);
-      // The unified endpoint reads bodies up to AROUTER_MAX_BODY_BYTES before it knows the provider.
+      // Both callers read bodies with readWholeChecked, which stops at this limit; kept for any caller that does not.
       if (body.byteLength > CHECKED_BODY_MAX_BYTES) throw checkedBodyTooLarge(CHECKED_BODY_MAX_BYTES);
       // No body names nothing (the provider refuses it for its own reasons).
       if (body.byteLength === 0) return;
@@ -152,8 +152,7 @@ export function strictUtf8Text(headers: Headers, body: Uint8Array): string {
  * it and maxBodyBytes) and checked. Answers the bytes, to be forwarded as read.
  */
 export async function readCheckedBody(named: NamedObjectCheck, req: Request, call: ForwardCall, maxBodyBytes: number): Promise<Uint8Array> {
-  const limit = Math.min(maxBodyBytes, CHECKED_BODY_MAX_BYTES);
-  const body = await readWholeBody(req, limit, limit < maxBodyBytes ? () => checkedBodyTooLarge(CHECKED_BODY_MAX_BYTES) : undefined);
+  const body = await readWholeChecked(req, maxBodyBytes, checkedBodyTooLarge);
   await named.check(call, req.headers, body);
   return body;
 }

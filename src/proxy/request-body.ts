@@ -103,6 +103,15 @@ export async function readWholeBody(req: Request, maxBytes: number, tooLarge: ()
   return read.bytes;
 }
 
+/**
+ * A body arouter reads whole to look into it (to pick the provider, to check the objects it names): bounded by
+ * CHECKED_BODY_MAX_BYTES as well as by the request limit, with the caller's own 413 when the first is the lower.
+ */
+export function readWholeChecked(req: Request, maxBodyBytes: number, overChecked: (limit: number) => ArouterError): Promise<Uint8Array> {
+  const limit = Math.min(maxBodyBytes, CHECKED_BODY_MAX_BYTES);
+  return readWholeBody(req, limit, limit < maxBodyBytes ? () => overChecked(limit) : undefined);
+}
+
 async function readUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number): Promise<{ bytes: Uint8Array; done: boolean }> {
   const parts: Uint8Array[] = [];
   let n = 0;
