@@ -59,14 +59,22 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-/** `objects` arguments: the provider (one with collections kept per account), then object ids after the options. */
-function objectArgs(args: string[], valued: readonly string[]): { provider: string; ids: string[] } {
+/** Options (each `--name` with the value after it, a switch alone) apart from the ids among them. */
+function splitArgs(args: string[], switches: readonly string[] = []): { options: string[]; ids: string[] } {
   const ids: string[] = [];
   const options: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i]!.startsWith('--')) options.push(args[i]!, args[++i] ?? '');
-    else ids.push(args[i]!);
+    const a = args[i]!;
+    if (switches.includes(a)) options.push(a);
+    else if (a.startsWith('--')) options.push(a, args[++i] ?? '');
+    else ids.push(a);
   }
+  return { options, ids };
+}
+
+/** `objects` arguments: the provider (one with collections kept per account), then object ids after the options. */
+function objectArgs(args: string[], valued: readonly string[]): { provider: string; ids: string[] } {
+  const { options, ids } = splitArgs(args);
   checkOptions(options, valued);
   const provider = flag(options, 'provider') ?? '';
   const spec = providerBySlug(provider);
@@ -103,15 +111,9 @@ async function usageCommand(redis: Redis, defaultQueue: string, cmd: string, res
     out(USAGE);
     return 2;
   }
-  const options: string[] = [];
-  const ids: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (a === '--all') options.push(a);
-    else if (a.startsWith('--')) options.push(a, rest[++i] ?? '');
-    else ids.push(a);
-  }
-  checkOptions(options, cmd === 'failed' ? ['--queue', '--limit'] : ['--queue'], cmd === 'retry' ? ['--all'] : []);
+  const switches = cmd === 'retry' ? ['--all'] : [];
+  const { options, ids } = splitArgs(rest, switches);
+  checkOptions(options, cmd === 'failed' ? ['--queue', '--limit'] : ['--queue'], switches);
   const name = flag(options, 'queue') ?? defaultQueue;
   if (!/^[^:]{1,200}$/.test(name)) throw new Error('--queue must be a queue name (no ":")');
   const queue = new Queue(name, { connection: redis });
