@@ -96,12 +96,10 @@ export function readWorkerSettings(env: Record<string, string | undefined> = pro
   // environment left out.
   const bad = notWholeNumbers(WorkerSettingsSchema, raw).map((k) => ENV[k as keyof WorkerSettings]);
   const value = Value.Default(WorkerSettingsSchema, Value.Convert(WorkerSettingsSchema, raw));
-  const refuse = () => new SettingsError(`invalid worker settings: ${[...new Set(bad)].join(', ')}`);
-  if (!Value.Check(WorkerSettingsSchema, value)) {
+  if (!Value.Check(WorkerSettingsSchema, value) || bad.length > 0) {
     bad.push(...[...Value.Errors(WorkerSettingsSchema, value)].map((e) => ENV[e.path.slice(1) as keyof WorkerSettings] ?? e.path));
-    throw refuse();
+    throw new SettingsError(`invalid worker settings: ${[...new Set(bad)].join(', ')}`);
   }
-  if (bad.length > 0) throw refuse();
   const urlProblem = serviceUrlsProblem(value.redisUrl, value.clickhouseUrl);
   if (urlProblem) throw new SettingsError(`invalid worker settings: ${urlProblem}`);
   return value;
