@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import { USAGE_JOB_NAME } from '../../src/usage/producer-options.ts';
 import { USAGE_TABLE } from '../../workers/migrations.ts';
 import { TEST_CLICKHOUSE_URL, TEST_REDIS_URL, uniqueName, waitFor } from '../helpers/env.ts';
-import { freePort, freshUsageDb, scalar, type UsageDb } from '../helpers/usage-db.ts';
+import { startPrivateRedis } from '../helpers/hardening-proc.ts';
+import { freshUsageDb, scalar, type UsageDb } from '../helpers/usage-db.ts';
 import { fixtureSnippet, OPENAI_CHAT } from '../helpers/usage-snippets.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -59,20 +60,15 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
 test('SIGTERM with Redis gone: the worker exits at its shutdown deadline instead of waiting forever', async () => {
   // A Redis of its own, killed while the worker holds a job.
-  const port = freePort();
-  const server = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  const own = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
-  let q: Queue | undefined;
+  const redisServer = await startPrivateRedis();
+  const own = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  const queue = new Queue(uniqueName('t_main_gone'), { connection: own });
   let proc: ReturnType<typeof Bun.spawn> | undefined;
   try {
-    await waitFor(async () => own.connect().then(() => true, () => false), 10_000, 'a private redis-server');
-    const queue = new Queue(uniqueName('t_main_gone'), { connection: own });
-    q = queue;
     proc = Bun.spawn(['bun', 'run', 'workers/main.ts'], {
       cwd: ROOT,
       env: {
-        ...process.env, REDIS_URL: url, CLICKHOUSE_URL: TEST_CLICKHOUSE_URL, CLICKHOUSE_DB: u.db, AROUTER_USAGE_QUEUE: queue.name,
+        ...process.env, REDIS_URL: redisServer.url, CLICKHOUSE_URL: TEST_CLICKHOUSE_URL, CLICKHOUSE_DB: u.db, AROUTER_USAGE_QUEUE: queue.name,
         AROUTER_WORKER_FLUSH_MS: '600000', AROUTER_ROLLUP_INTERVAL_MS: '0', AROUTER_WORKER_SHUTDOWN_MS: '300',
       },
       stdout: 'ignore',
@@ -81,15 +77,15 @@ test('SIGTERM with Redis gone: the worker exits at its shutdown deadline instead
     await queue.add(USAGE_JOB_NAME, { snippets: [fixtureSnippet(OPENAI_CHAT, { requestId: 'gone_0', accountId: uniqueName('acct') })] }, { jobId: 'gone-job' });
     await waitFor(async () => (await queue.getJobState('gone-job')) === 'active', 20_000, 'the worker took the job');
     own.disconnect();
-    server.kill('SIGKILL');
-    await server.exited;
+    redisServer.child.kill('SIGKILL');
+    await redisServer.child.exited;
     proc.kill('SIGTERM');
     expect(await proc.exited).toBe(1);
     expect(await new Response(proc.stderr as ReadableStream<Uint8Array>).text()).toContain('did not stop within its shutdown deadline');
   } finally {
     if (proc && proc.exitCode === null) proc.kill('SIGKILL');
-    if (server.exitCode === null) server.kill('SIGKILL');
-    await q?.close().catch(() => {});
+    redisServer.child.kill('SIGKILL');
+    await queue.close().catch(() => {});
     own.disconnect();
   }
 }, 60_000);
