@@ -6,7 +6,7 @@ import { ArouterError, errorResponse, unauthorized } from '../errors.ts';
 const BEARER_SCHEME = /^Bearer[ \t]+/i;
 
 /** The token of an `Authorization: Bearer <token>` header, surrounding whitespace dropped; '' when there is none. */
-export function bearerToken(header: string | null): string {
+function bearerToken(header: string | null): string {
   const v = (header ?? '').trim();
   const scheme = BEARER_SCHEME.exec(v);
   return scheme ? v.slice(scheme[0].length).trim() : '';
