@@ -71,7 +71,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
     try {
       provider = providerBySlug(slug);
       if (!provider) throw unknownProvider(slug, SLUGS);
-      path = checkProviderPath(rest);
+      path = checkProviderPath(rest, req.method === 'GET' && provider.slashedIdReads?.test(rest) === true);
       const hasQuery = search.length > 1;
       principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
       const call = { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt };

@@ -9,5 +9,8 @@ export const groq = openAiStyle({
   chatCompletionsSource: 'https://console.groq.com/docs/openai',
   // Batch output files as OpenAI's, billed at 50% (https://console.groq.com/docs/batch).
   batchOutput: { path: /^\/openai\/v1\/files\/[^/]+\/content$/, priceFactor: 0.5 },
+  // Model ids name their maker (`openai/gpt-oss-20b`): `models.retrieve` sends the slash as %2F
+  // (https://console.groq.com/docs/models).
+  slashedIdReads: /^\/openai\/v1\/models\/[^/]+$/,
   storedObjects: { prefixes: ['/openai/v1/files', '/openai/v1/batches'], owned: OPENAI_STYLE_OWNED('/openai/v1'), source: 'https://console.groq.com/docs/batch' },
 });

@@ -8,4 +8,6 @@ export const nvidia = openAiStyle({
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://docs.api.nvidia.com/nim/reference/llm-apis',
   injectUsageOn: /^\/v1\/chat\/completions$/,
+  // Model ids name their maker (`meta/llama-3.1-8b-instruct`): `models.retrieve` sends the slash as %2F.
+  slashedIdReads: /^\/v1\/models\/[^/]+$/,
 });

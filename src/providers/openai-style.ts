@@ -22,6 +22,8 @@ export interface OpenAiStyleOptions {
    *  share of the synchronous price that batched requests cost. */
   batchOutput?: BatchOutput;
   storedObjects?: StoredObjectRoutes;
+  /** See ProviderSpec.slashedIdReads. */
+  slashedIdReads?: RegExp;
 }
 
 const BEARER = { header: 'authorization', prefix: 'Bearer ' } as const;
@@ -76,5 +78,6 @@ export function openAiStyle(o: OpenAiStyleOptions): ProviderSpec {
     },
     ...(o.injectUsageOn ? { injectStreamUsage: { paths: o.injectUsageOn } } : {}),
     ...(o.storedObjects ? { storedObjects: o.storedObjects } : {}),
+    ...(o.slashedIdReads ? { slashedIdReads: o.slashedIdReads } : {}),
   };
 }

@@ -142,4 +142,7 @@ export interface ProviderSpec {
   bodyUrlPaths?: RegExp;
   /** Its stored-object APIs, when it has any. */
   storedObjects?: StoredObjectRoutes;
+  /** GET paths (as sent) reading one object whose id may hold a "/" that SDKs send as %2F (Groq's and NVIDIA's model
+   *  ids, `openai/gpt-oss-20b`); an encoded slash is refused everywhere else (src/proxy/target.ts). */
+  slashedIdReads?: RegExp;
 }

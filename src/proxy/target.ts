@@ -26,16 +26,35 @@ function decodeUnreserved(path: string): string {
   });
 }
 
-/** Validates the raw path after the slug ("" or starting with "/") and returns it, unreserved escapes decoded. */
-export function checkProviderPath(rest: string): string {
+const ENCODED_SLASH = /%2f/i;
+/** A part of an id that holds slashes, once its escapes of unreserved characters are read: a name, not dots alone. */
+const SLASHED_ID_PART = /^(?!\.+$)[A-Za-z0-9\-._~:@+]+$/;
+
+/**
+ * Validates the raw path after the slug ("" or starting with "/") and returns it, unreserved escapes decoded.
+ * `slashedId`: the path reads one object by an id that may hold a "/" (Groq's model `openai/gpt-oss-20b`, which SDKs
+ * send as `openai%2Fgpt-oss-20b`). Its last segment may then carry %2F, kept as written, between plain names: reading
+ * each %2F as a "/", as a provider may, still names a path below the base.
+ */
+export function checkProviderPath(rest: string, slashedId = false): string {
   if (rest === '') return '/';
   if (rest[0] !== '/') throw badPath('it must start with "/"');
   if (rest.startsWith('//')) throw badPath('"//" would name another host');
   if (rest.includes('\\')) throw badPath('backslashes are not allowed');
-  if (ENCODED_DANGER.test(rest)) throw badPath('encoded dots, slashes, backslashes or NUL are not allowed');
+  const lastSegment = rest.slice(rest.lastIndexOf('/') + 1);
+  const checked = slashedId && ENCODED_SLASH.test(lastSegment) ? checkSlashedId(rest, lastSegment) : rest;
+  if (ENCODED_DANGER.test(checked)) throw badPath('encoded dots, slashes, backslashes or NUL are not allowed');
   if (DOT_SEGMENT.test(rest)) throw badPath('"." and ".." segments are not allowed');
   if (CONTROL.test(rest)) throw badPath('control characters and spaces are not allowed');
   return decodeUnreserved(rest);
+}
+
+/** Refuses a slashed id unless every part is a plain name; returns what is left to check: the path before it. */
+function checkSlashedId(rest: string, lastSegment: string): string {
+  for (const part of lastSegment.split(/%2f/i)) {
+    if (!SLASHED_ID_PART.test(decodeUnreserved(part))) throw badPath('an id with encoded slashes must be plain names between them');
+  }
+  return rest.slice(0, rest.length - lastSegment.length);
 }
 
 /**

@@ -134,6 +134,42 @@ describe('openai SDK', () => {
   });
 });
 
+describe('openai SDK against providers whose model ids hold a slash', () => {
+  // The SDK sends `openai/gpt-oss-20b` in the path as `openai%2Fgpt-oss-20b`; no fixture holds a model object, so the
+  // mock answers with the path it was asked for.
+  const echoPath = (req: Request) => ({ body: JSON.stringify({ id: 'echo', object: 'model', path: new URL(req.url).pathname }) });
+
+  test('groq: models.retrieve reaches the provider with the %2F as sent', async () => {
+    const sent = '/openai/v1/models/openai%2Fgpt-oss-20b';
+    mock.on(sent, echoPath);
+    const groq = new OpenAI({ apiKey: key, baseURL: `${base}/groq/openai/v1`, maxRetries: 0 });
+    const model = (await groq.models.retrieve('openai/gpt-oss-20b')) as unknown as { path: string };
+    expect(model.path).toBe(sent);
+    expect(lastReceived().method).toBe('GET');
+    expect(lastReceived().headers.authorization).toBe(`Bearer ${PROVIDER_SECRET('groq')}`);
+  });
+
+  test('nvidia: models.retrieve too', async () => {
+    mock.on('/v1/models/meta%2Fllama-3.1-8b-instruct', echoPath);
+    const nvidia = new OpenAI({ apiKey: key, baseURL: `${base}/nvidia/v1`, maxRetries: 0 });
+    const model = (await nvidia.models.retrieve('meta/llama-3.1-8b-instruct')) as unknown as { path: string };
+    expect(model.path).toBe('/v1/models/meta%2Fllama-3.1-8b-instruct');
+  });
+
+  test('an encoded slash anywhere else is still refused before any provider call', async () => {
+    const before = mock.received.length;
+    const openai = new OpenAI({ apiKey: key, baseURL: `${base}/openai/v1`, maxRetries: 0 });
+    const groq = new OpenAI({ apiKey: key, baseURL: `${base}/groq/openai/v1`, maxRetries: 0 });
+    const refused = [openai.models.retrieve('openai/gpt-oss-20b'), groq.models.delete('openai/gpt-oss-20b'), groq.files.retrieve('file-1/content')];
+    for (const call of refused) {
+      const err = await call.then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('encoded dots, slashes');
+    }
+    expect(mock.received.length).toBe(before);
+  });
+});
+
 describe('anthropic SDK', () => {
   const client = () => new Anthropic({ apiKey: key, baseURL: `${base}/anthropic`, maxRetries: 0 });
 

@@ -21,6 +21,22 @@ describe('checkProviderPath', () => {
     expect(checkProviderPath('/v1/messages/batches/msgbatch_1/%72%45sults%7E%2D%5F')).toBe('/v1/messages/batches/msgbatch_1/rEsults~-_');
     expect(checkProviderPath('/v1beta/models/g%3Agenerate%20x%zz%2')).toBe('/v1beta/models/g%3Agenerate%20x%zz%2');
   });
+  test('a read of an id holding slashes keeps its %2F in the last segment, between plain names', () => {
+    const read = '/openai/v1/models/openai%2Fgpt-oss-20b';
+    expect(checkProviderPath(read, true)).toBe(read);
+    expect(checkProviderPath('/v1/models/meta%2fllama-3.1-8b-instruct', true)).toBe('/v1/models/meta%2fllama-3.1-8b-instruct');
+    expect(checkProviderPath('/v1/models/a%2Fb%2E1', true)).toBe('/v1/models/a%2Fb.1');
+    expect(thrown(() => checkProviderPath(read))).toBeInstanceOf(ArouterError);
+  });
+  const slashedRefused = ['/v1/models/..%2F..%2Fadmin', '/v1/models/a%2F%2Fb', '/v1/models/%2Fb', '/v1/models/a%2F', '/v1/models/a%2F%2E%2E', '/v1/models/a%2F.',
+    '/v1/models/a%2Fb%5c', '/v1/models/a%2Fb%00', '/v1/models/a%2Fb%3F', '/v1%2Fx/models/a', '/v1%2Fx/models/a%2Fb', '/v1/../models/a%2Fb'];
+  for (const p of slashedRefused) {
+    test(`refuses ${JSON.stringify(p)} even where ids may hold slashes`, () => {
+      const err = thrown(() => checkProviderPath(p, true));
+      expect(err).toBeInstanceOf(ArouterError);
+      expect((err as ArouterError).status).toBe(400);
+    });
+  }
 });
 
 describe('splitTarget', () => {
