@@ -2,7 +2,7 @@
 import type { Capture, SseEventRecord } from './snippet.ts';
 import type { SseKeep, UsageFormat } from './formats/types.ts';
 import { createLinesCapture } from './lines.ts';
-import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture } from './json-capture.ts';
+import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture, type OversizeValues } from './json-capture.ts';
 import { createMemberReader, type MemberReader } from './json-top-level.ts';
 import { pickMembers, topLevelMembers, type MemberTree } from './large-event.ts';
 import { createSseParser, type SseParser } from './sse.ts';
@@ -42,7 +42,7 @@ export function createCapture(format: UsageFormat, contentType: string | null): 
     if (format.lines) body = createLinesCapture(format.lines);
     // A missing content type is sniffed by the JSON scanner itself: it stops at once unless the body opens with { or [.
     else if (kind === 'sse') body = sseBody(format);
-    else if (kind === 'json' || kind === 'sniff') body = jsonBody(createJsonCapture(format.jsonKeys));
+    else if (kind === 'json' || kind === 'sniff') body = jsonBody(createJsonCapture(format.jsonKeys, MAX_CAPTURED_VALUE_BYTES, oversizeOf(format)));
   } catch (e) {
     failure = messageOf(e);
   }
@@ -81,7 +81,7 @@ export function captureWholeBody(format: UsageFormat, contentType: string | null
   const kind = bodyKindOf(contentType);
   if ((kind === 'json' || kind === 'sniff') && !format.lines) {
     const members = memberReaderOf(format)(body);
-    if (members) return pickFields(members);
+    if (members) return pickFields(members, oversizeOf(format));
   }
   const c = createCapture(format, contentType);
   c.feed(body);
@@ -95,12 +95,14 @@ function memberReaderOf(format: UsageFormat): MemberReader {
   return read;
 }
 
-function pickFields(members: ReadonlyMap<string, string>): Capture {
+function pickFields(members: ReadonlyMap<string, string>, oversize: OversizeValues | undefined): Capture {
   const fields: Record<string, string> = {};
   let truncated = false;
   for (const [key, raw] of members) {
-    if (Buffer.byteLength(raw) > MAX_CAPTURED_VALUE_BYTES) truncated = true;
-    else fields[key] = raw;
+    const bytes = Buffer.byteLength(raw);
+    const kept = bytes <= MAX_CAPTURED_VALUE_BYTES ? raw : bytes <= MAX_SSE_EVENT_BYTES ? oversize?.cut(key, raw) : null;
+    if (kept == null || Buffer.byteLength(kept) > MAX_CAPTURED_VALUE_BYTES) truncated = true;
+    else fields[key] = kept;
   }
   return truncated ? { kind: 'json', fields, truncated: true } : { kind: 'json', fields };
 }
@@ -185,6 +187,22 @@ function largeEventMembers(format: UsageFormat): MemberTree {
   let tree = largeEventTrees.get(format);
   if (!tree) largeEventTrees.set(format, (tree = format.sseLargeEvent ?? topLevelMembers(format.jsonKeys)));
   return tree;
+}
+
+const oversizeValues = new WeakMap<UsageFormat, OversizeValues>();
+/** The format's large members as the JSON scanner takes them; undefined for the formats that declare none. */
+function oversizeOf(format: UsageFormat): OversizeValues | undefined {
+  const trees = format.jsonLargeMembers;
+  if (!trees) return undefined;
+  let o = oversizeValues.get(format);
+  if (!o) {
+    const cut = (key: string, raw: string): string | null => {
+      const tree = trees[key];
+      return tree ? pickMembers(raw, tree) : null;
+    };
+    oversizeValues.set(format, (o = { keys: new Set(Object.keys(trees)), maxBytes: MAX_SSE_EVENT_BYTES, cut }));
+  }
+  return o;
 }
 
 function messageOf(e: unknown): string {

@@ -16,6 +16,16 @@ export interface JsonCaptureResult {
   sawJson: boolean;
 }
 
+/**
+ * Chosen values that may outgrow the cap and still hold usage deep inside (Cohere v1's stream-end `response` repeats
+ * the whole chat history): read up to `maxBytes`, and when over the cap, kept only as `cut` makes them (null: not kept).
+ */
+export interface OversizeValues {
+  keys: ReadonlySet<string>;
+  maxBytes: number;
+  cut(key: string, raw: string): string | null;
+}
+
 export interface JsonCapture {
   push(chunk: Uint8Array): void;
   finish(): JsonCaptureResult;
@@ -35,12 +45,14 @@ const enum Slot {
   AfterValue,
 }
 
-export function createJsonCapture(keys: readonly string[], maxValueBytes = MAX_CAPTURED_VALUE_BYTES): JsonCapture {
+export function createJsonCapture(keys: readonly string[], maxValueBytes = MAX_CAPTURED_VALUE_BYTES, oversize?: OversizeValues): JsonCapture {
   const wanted = new Set(keys);
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const fields: Record<string, string> = {};
   const keyBytes = new CappedBytes(MAX_KEY_BYTES);
-  const valueBytes = new CappedBytes(maxValueBytes);
+  const smallValueBytes = new CappedBytes(maxValueBytes);
+  const largeValueBytes = oversize ? new CappedBytes(oversize.maxBytes) : smallValueBytes;
+  let valueBytes = smallValueBytes;
   let truncated = false;
   let sawJson = false;
 
@@ -67,6 +79,7 @@ export function createJsonCapture(keys: readonly string[], maxValueBytes = MAX_C
       recording = true;
       recordKey = key;
       recordStart = at;
+      valueBytes = oversize?.keys.has(key) ? largeValueBytes : smallValueBytes;
       valueBytes.reset();
     }
   }
@@ -76,9 +89,16 @@ export function createJsonCapture(keys: readonly string[], maxValueBytes = MAX_C
     if (!recording) return;
     recording = false;
     valueBytes.append(chunk.subarray(recordStart, endExclusive));
-    if (valueBytes.overflowed) truncated = true;
-    else fields[recordKey] = decoder.decode(valueBytes.view());
+    const kept = valueBytes.overflowed ? null : keptText(recordKey, decoder.decode(valueBytes.view()), valueBytes.length);
+    if (kept === null) truncated = true;
+    else fields[recordKey] = kept;
     valueBytes.reset();
+  }
+
+  function keptText(key: string, raw: string, bytes: number): string | null {
+    if (bytes <= maxValueBytes) return raw;
+    const small = oversize?.cut(key, raw) ?? null;
+    return small !== null && Buffer.byteLength(small) <= maxValueBytes ? small : null;
   }
 
   function endString(at: number): void {
@@ -229,7 +249,7 @@ export function createJsonCapture(keys: readonly string[], maxValueBytes = MAX_C
   }
 
   function retainedBytes(): number {
-    let total = keyBytes.reserved + valueBytes.reserved;
+    let total = keyBytes.reserved + smallValueBytes.reserved + (largeValueBytes === smallValueBytes ? 0 : largeValueBytes.reserved);
     for (const k in fields) total += (fields[k] as string).length * 2;
     return total;
   }

@@ -4,7 +4,9 @@ import { providerBySlug, PROVIDERS } from '../../src/providers/index.ts';
 import { formatById, USAGE_FORMATS } from '../../src/usage/formats/index.ts';
 import { normalizeSnippet } from '../../src/usage/normalize.ts';
 import type { CanonicalUsage, Capture, Outcome } from '../../src/usage/snippet.ts';
-import { captureOf, chunkLines, fixtureText, snippet } from './usage-wire.ts';
+import { captureWholeBody } from '../../src/usage/capture.ts';
+import { MAX_CAPTURED_VALUE_BYTES } from '../../src/usage/json-capture.ts';
+import { captureOf, chunked, chunkLines, fixtureText, snippet } from './usage-wire.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 type Json = Record<string, unknown>;
@@ -302,6 +304,30 @@ describe('cohere', () => {
     ].join('\n');
     const capture = captureOf('cohere', 'application/stream+json', [enc(lines)]);
     expect(nums(normalizeSnippet(snippet({ format: 'cohere', capture })))).toEqual([12, 0, 0, 1, 0, 'reported']);
+  });
+
+  test('v1 streaming: a stream-end response far over the capture cap (a long chat history) still yields its billed units', () => {
+    const turn = { role: 'USER', message: 'x'.repeat(1000) };
+    const response = { text: 'Paris', chat_history: Array.from({ length: 300 }, () => turn), meta: { billed_units: { input_tokens: 75012, output_tokens: 1 } } };
+    const end = JSON.stringify({ is_finished: true, event_type: 'stream-end', response, finish_reason: 'COMPLETE' });
+    const bytes = enc(`{"is_finished":false,"event_type":"stream-start","generation_id":"g"}\n${end}\n`);
+    expect(bytes.length).toBeGreaterThan(4 * MAX_CAPTURED_VALUE_BYTES);
+    for (const size of [1, 7, 4096, bytes.length]) {
+      const capture = captureOf('cohere', 'application/stream+json', chunked(bytes, size));
+      expect(capture.kind === 'json' && capture.truncated).toBeFalsy();
+      expect(nums(normalizeSnippet(snippet({ format: 'cohere', capture })))).toEqual([75012, 0, 0, 1, 0, 'reported']);
+    }
+    // Read whole (a body already in memory) the same way.
+    const whole = captureWholeBody(formatById('cohere')!, 'application/json', enc(end));
+    expect(nums(normalizeSnippet(snippet({ format: 'cohere', capture: whole })))).toEqual([75012, 0, 0, 1, 0, 'reported']);
+  });
+
+  test('v1 streaming: a stream-end response over 4 MiB is flagged truncated, never thrown', () => {
+    const response = { text: 'x'.repeat(5 * 1024 * 1024), meta: { billed_units: { input_tokens: 1, output_tokens: 1 } } };
+    const bytes = enc(JSON.stringify({ event_type: 'stream-end', response }));
+    const capture = captureOf('cohere', 'application/stream+json', chunked(bytes, 65536));
+    expect(capture).toMatchObject({ kind: 'json', truncated: true });
+    expect(normalizeSnippet(snippet({ format: 'cohere', capture })).usage_status).not.toBe('reported');
   });
 });
 

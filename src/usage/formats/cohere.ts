@@ -41,6 +41,8 @@ function read(s: UsageSnippet): FormatReading {
 export const cohere: UsageFormat = {
   id: 'cohere',
   jsonKeys: ['usage', 'meta', 'response'],
+  // v1's stream-end line repeats the whole chat history in `response`: only its meta is needed.
+  jsonLargeMembers: { response: { meta: true } },
   sseKeep: keep,
   normalize: (s: UsageSnippet): CanonicalUsage => toCanonical(s, read(s)),
 };

@@ -29,6 +29,9 @@ export interface UsageFormat {
   sseKeep(event: string | undefined, data: string): SseKeep | null;
   /** What a kept SSE event too large to keep whole is cut down to (default: the jsonKeys members). */
   sseLargeEvent?: MemberTree;
+  /** Top-level JSON members whose value may outgrow the capture's cap with usage deep inside (Cohere v1's stream-end
+   *  `response`, chat history included): each is read up to 4 MiB and cut down to its subtree's members. */
+  jsonLargeMembers?: { readonly [key: string]: MemberTree };
   /** Set for batch results: the body is read as JSON lines whatever its content type, usage summed per model. */
   lines?: LineFormat;
   /** Turn the snippet into canonical usage. Must not throw on odd input it can recognise as "no usage";
