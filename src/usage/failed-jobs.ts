@@ -35,7 +35,7 @@ export interface RetryResult {
 }
 
 /**
- * Moves failed jobs back to the wait list with fresh attempts. A retried batch cannot count twice: its rows collapse by
+ * Moves failed jobs back to the wait list with fresh attempts and no stalls counted. A retried batch cannot count twice: its rows collapse by
  * request id, like any replay. Without ids, every failed job is retried.
  */
 export async function retryFailed(queue: Queue, ids: readonly string[] | 'all'): Promise<RetryResult> {
@@ -47,6 +47,9 @@ export async function retryFailed(queue: Queue, ids: readonly string[] | 'all'):
       out.notFailed.push(id);
       continue;
     }
+    // BullMQ's retry keeps the stall count ("stc"): a job failed for stalling too often would fail again at its next
+    // stall. The job sits in the failed set, where no worker touches it, until the retry below moves it.
+    await (await queue.getBackend().client).hdel(queue.toKey(id), 'stc');
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     out.retried.push(id);
   }

@@ -152,9 +152,12 @@ describe('usage worker', () => {
     expect(await cli(['retry', 'no-such-job'])).toBe(1);
     expect(JSON.parse(out.at(-1)!)).toEqual({ queue: qName, retried: [], notFailed: ['no-such-job'] });
 
+    // As if it had also stalled as often as the worker allows: a retry starts its stall count afresh too.
+    await redis.hset(q.toKey('old-worker-1'), 'stc', '11');
     const upgraded = await startUsageWorker(settingsFor(qName), { log: quiet });
     try {
       expect(await cli(['retry', '--all'])).toBe(0);
+      expect(await redis.hexists(q.toKey('old-worker-1'), 'stc')).toBe(0);
       expect(JSON.parse(out.at(-1)!)).toEqual({ queue: qName, retried: ['old-worker-1'], notFailed: [] });
       const job = await finished(q, 'old-worker-1');
       expect(job.returnvalue).toEqual({ written: 2, rejected: 0 });
