@@ -1,6 +1,7 @@
 // All settings, read from the environment and validated once (TypeBox).
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { parseCorsOrigins } from './api/cors.ts';
 import { notWholeNumbers, TIMER_MAX_MS } from './env-integers.ts';
 import { envName, PROVIDERS } from './providers/index.ts';
 import { serviceUrlsProblem } from './service-url.ts';
@@ -37,6 +38,8 @@ const SettingsSchema = Type.Object({
   AROUTER_KEY_CACHE_MS: Int(2_000, 100),
   /** Requests per minute per key; 0 = no limit. */
   AROUTER_KEY_RPM: Int(0, 0),
+  /** Origins whose pages may call arouter from a browser (`*` or a comma-separated list); empty: none (CORS off). */
+  AROUTER_CORS_ORIGINS: Type.String({ default: '' }),
   AROUTER_LOG_LEVEL: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info' }),
 });
 
@@ -67,6 +70,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   names.push(...[...Value.Errors(SettingsSchema, converted)].map((e) => `${e.path.slice(1)}: ${e.message}`));
   if (names.length > 0) throw new ConfigError(`invalid settings: ${names.join('; ')}`);
   const parsed = converted as EnvSettings;
+  try {
+    parseCorsOrigins(parsed.AROUTER_CORS_ORIGINS);
+  } catch (e) {
+    throw new ConfigError(`invalid settings: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const urlProblem = serviceUrlsProblem(parsed.REDIS_URL, parsed.CLICKHOUSE_URL);
   if (urlProblem) throw new ConfigError(`invalid settings: ${urlProblem}`);
   const providerKeys = new Map<string, string>();

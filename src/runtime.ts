@@ -2,6 +2,7 @@
 import { createClient } from '@clickhouse/client';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
+import { withCors } from './api/cors.ts';
 import { unifiedRoutes } from './api/unified.ts';
 import { usageRoutes } from './api/usage-routes.ts';
 import { loadPriceTable } from './usage/prices.ts';
@@ -177,23 +178,25 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   const handling = new Set<Request>();
   metrics.registry.register(new Gauge('arouter_requests_in_progress', 'Requests whose handler has not answered yet; a drain waits for them and for open streams.', () => handling.size));
 
+  const dispatch = (req: Request): Response | Promise<Response> => {
+    let handled = req;
+    let res = route(req);
+    if (res === undefined) {
+      // The app's handlers (the unified endpoint among them) see the routable request, and forward that one.
+      handled = routable(req);
+      res = app.handle(handled);
+    }
+    if (res instanceof Promise) {
+      handling.add(handled);
+      const settled = () => void handling.delete(handled);
+      res.then(settled, settled);
+    }
+    return res;
+  };
+
   return {
     app,
-    fetch: (req) => {
-      let handled = req;
-      let res = route(req);
-      if (res === undefined) {
-        // The app's handlers (the unified endpoint among them) see the routable request, and forward that one.
-        handled = routable(req);
-        res = app.handle(handled);
-      }
-      if (res instanceof Promise) {
-        handling.add(handled);
-        const settled = () => void handling.delete(handled);
-        res.then(settled, settled);
-      }
-      return res;
-    },
+    fetch: withCors(dispatch, { origins: env.AROUTER_CORS_ORIGINS, newRequestId, refused: (req, id, err) => refused(req, id, err, {}) }),
     forwarder,
     setServer: (s) => (server = s),
     async drain(deadlineMs) {

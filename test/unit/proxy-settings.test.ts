@@ -62,3 +62,11 @@ test('an admin token with whitespace (a secret file read with its newline) is re
 test('a Unix socket path is a Redis URL the producer takes too; it is no ClickHouse URL', () => {
   expect(() => loadSettings({ CLICKHOUSE_URL: '/run/clickhouse.sock' })).toThrow(/CLICKHOUSE_URL/);
 });
+
+test('CORS is off unless origins are listed; a list entry that is not an origin is refused by name', () => {
+  expect(loadSettings({}).env.AROUTER_CORS_ORIGINS).toBe('');
+  expect(loadSettings({ AROUTER_CORS_ORIGINS: 'https://app.example.com' }).env.AROUTER_CORS_ORIGINS).toBe('https://app.example.com');
+  const err = thrown(() => loadSettings({ AROUTER_CORS_ORIGINS: 'https://app.example.com/chat' }));
+  expect(err).toBeInstanceOf(ConfigError);
+  expect((err as Error).message).toContain('AROUTER_CORS_ORIGINS: "https://app.example.com/chat" is not an origin');
+});
