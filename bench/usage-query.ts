@@ -1,7 +1,10 @@
-// Bench: writer insert rate (batches of 1000) and queryUsage p50/p99 for one account over 30 days of 10M rows. Prints JSON.
-// Usage: bun run bench/usage-query.ts   (CLICKHOUSE_URL, default the test server on :18123; BENCH_ROWS, BENCH_ITER,
-// BENCH_FINAL_ITER, BENCH_WRITER_ROWS, BENCH_KEEP=1 to keep the database)
+// Bench: writer insert rate (batches of 1000), and p50/p99 of the usage API for one account over 30 days of 10M rows:
+// queryUsage in-process, then GET /v1/usage over HTTP from a real arouter (its key check and JSON answer included).
+// Prints JSON. Usage: bun run bench/usage-query.ts   (CLICKHOUSE_URL and REDIS_URL, default the test servers on :18123
+// and :16379; BENCH_ROWS, BENCH_ITER, BENCH_FINAL_ITER, BENCH_WRITER_ROWS, BENCH_KEEP=1 to keep the database)
 import { createClient } from '@clickhouse/client';
+import { join } from 'node:path';
+import { timeUsageRoute } from './lib/usage-route.ts';
 import { queryUsage, type GroupBy } from '../src/api/usage-query.ts';
 import { ClickHouseWriter } from '../workers/clickhouse-writer.ts';
 import { runMigrations, USAGE_TABLE } from '../workers/migrations.ts';
@@ -9,6 +12,7 @@ import { DAY_SECONDS, sealPass } from '../workers/rollup.ts';
 import type { UsageRow } from '../workers/row.ts';
 
 const url = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:18123';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
 const ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
 const REPLAYS = Math.floor(ROWS / 100);
 const ITER = Number(process.env.BENCH_ITER ?? 40);
@@ -101,7 +105,10 @@ try {
   const sealed = await sealPass(ch, db, { lookbackHours: 31 * 24, maxHours: 31 * 24 });
   const sealSeconds = (performance.now() - s0) / 1000;
   const withRollup = [];
-  for (const g of [undefined, 'day', 'model', 'provider', 'key'] as const) withRollup.push(await timeQueries(g, from, to));
+  const groupings = [undefined, 'day', 'model', 'provider', 'key'] as const;
+  for (const g of groupings) withRollup.push(await timeQueries(g, from, to));
+  const overHttp = await timeUsageRoute({ root: join(import.meta.dir, '..'), clickhouseUrl: url, redisUrl, db, account: ACCOUNT, from, to, groupings, iterations: ITER, pct })
+    .catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
 
   console.log(JSON.stringify({
     clickhouse: (await (await ch.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>())[0]?.v,
@@ -110,6 +117,8 @@ try {
     query: { account: ACCOUNT, window_days: 30, iterations: ITER, final_only_iterations: FINAL_ITER, expected_requests: ROWS },
     final_only: finalOnly,
     rollup: { sealed_hours: sealed.length, seal_seconds: Number(sealSeconds.toFixed(2)), queries: withRollup },
+    // The same queries as a client of GET /v1/usage sees them: HTTP, key check, the query and its JSON answer.
+    http: overHttp,
   }, null, 2));
 } finally {
   if (process.env.BENCH_KEEP !== '1') await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` });

@@ -87,7 +87,7 @@ export function markdown(r: BenchResults, chartFile: string): string {
     const cpu = Object.entries(u.cpuMsPerKRows).map(([k, v]) => `${k} ${num(v, 1)}`).join(", ");
     out.push(`CPU ms per 1,000 rows, load start to all rows in (the probe's polling included): ${cpu}.`, "");
   }
-  out.push("## 6. Analytics (the query behind `GET /v1/usage`, `queryUsage` timed in-process against ClickHouse; bench/usage-query.ts)", "");
+  out.push("## 6. Analytics (`GET /v1/usage`: `queryUsage` timed in-process against ClickHouse, then over HTTP from a real arouter with the account's key, under `http`; bench/usage-query.ts)", "");
   out.push("Nearest-rank percentiles: with 10 FINAL-only iterations, their p99 is the maximum.", "");
   const a = r.analytics;
   if (!a) out.push("not run", "");
