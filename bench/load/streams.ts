@@ -1,4 +1,5 @@
 // SSE client (own process): time to first byte and each event's delay against the mock's fixed cadence.
+import { settle } from "../lib/cpu.ts";
 import { pairRelays } from "../lib/relay-pairing.ts";
 import { latencyPercentiles } from "../lib/stats.ts";
 import type { Endpoint, LatencyPercentiles } from "../lib/types.ts";
@@ -18,6 +19,9 @@ export interface StreamsConfig {
   warmupBody?: string;
   /** How many times `concurrency` warm-up requests are sent (default 3). */
   warmupRounds?: number;
+  /** After the warm-up, wait for the machine to settle (as between rounds) before anything is timed: the warm-up's
+   *  aftermath (a proxy's usage records, its garbage collection) must not land on the measured streams. */
+  settleAfterWarmup?: { minMs: number; maxMs: number; below: number; windowMs: number };
   /**
    * The mock's GET /emitted URL. When set, each stream's model gets a unique "#tag", the mock notes when it sent
    * each event, and every event's relay delay (sent by the mock → read here, one shared clock) is measured too.
@@ -129,6 +133,7 @@ if (cfg.warmupBody) {
   for (let round = 0; round < (cfg.warmupRounds ?? 3); round++) {
     await Promise.allSettled(Array.from({ length: cfg.concurrency }, () => fetch(cfg.endpoint.url, init).then((r) => r.arrayBuffer())));
   }
+  if (cfg.settleAfterWarmup) await settle(cfg.settleAfterWarmup);
 }
 const t0 = performance.now();
 await Promise.all(Array.from({ length: Math.min(cfg.concurrency, cfg.streams) }, (_, w) => worker(w)));

@@ -86,7 +86,9 @@ export async function streamPhase(ctx: PhaseContext) {
     // rows being written, a proxy's garbage collection) must not land on the measured streams.
     await runLoad<StreamsResult>("streams.ts", { ...cfg, streams: 0, warmupRounds: Math.ceil(WARMUP_STREAMS / p.concurrency) }, budget);
     await settle(ctx.profile.settle);
-    const r = await runLoad<StreamsResult>("streams.ts", cfg, budget);
+    // The measuring process warms its own connections and client code with one short round, then waits for the
+    // machine to settle again before it times anything.
+    const r = await runLoad<StreamsResult>("streams.ts", { ...cfg, warmupRounds: 1, settleAfterWarmup: ctx.profile.settle }, budget);
     ctx.log(`stream rep ${rep} ${t.name}: ttfb p50 ${r.ttfbMs.p50.toFixed(2)} ms, event delay p50 ${r.eventDelayMs.p50.toFixed(2)} p99 ${r.eventDelayMs.p99.toFixed(2)} ms, relay p50 ${r.relayDelayMs?.p50.toFixed(2)} p99 ${r.relayDelayMs?.p99.toFixed(2)} ms`);
     return toRound(rep, t.name, bgBusy, r);
   });
