@@ -47,6 +47,8 @@ test('the preflight is answered with no key and no provider call; the call then 
   expect(res.headers.get('x-arouter-request-id')).toBeTruthy();
   expect(await res.text()).toBe(fixtureText('openai/chat-nonstream.json'));
   expect(mock.received.length).toBe(before + 1);
+  // The provider sees a server's request, with no Origin for it to apply browser rules to (Anthropic refuses those).
+  expect(mock.received.at(-1)!.headers.origin).toBeUndefined();
 });
 
 test("arouter's own errors reach the page too: a bad key's 401 is readable", async () => {
