@@ -75,11 +75,18 @@ function toRound(rep: number, target: RoundBase["target"], bgBusy: number, r: St
  */
 const WARMUP_SSE = chatRequest(modelSse(5, 0), true);
 const WARMUP_STREAMS = 1000;
+/**
+ * The measuring process's settle after its warm-up round stays under 5 s: a Node-style server closes a connection
+ * idle that long (keepAliveTimeout), and the measured streams must reuse the warmed connections, not open new ones.
+ */
+const MEASURER_SETTLE_MAX_MS = 3_500;
 
 export async function streamPhase(ctx: PhaseContext) {
   const p = ctx.profile.stream;
   const body = chatRequest(modelSse(p.events, p.cadenceMs), true);
-  const budget = ((p.streams / p.concurrency) * (p.events * p.cadenceMs + 2000) + 20_000);
+  // The measuring process's own settle (at most its maxMs and one more window) comes on top of the streams.
+  const afterWarmup = { ...ctx.profile.settle, maxMs: Math.min(ctx.profile.settle.maxMs, MEASURER_SETTLE_MAX_MS) };
+  const budget = (p.streams / p.concurrency) * (p.events * p.cadenceMs + 2000) + afterWarmup.maxMs + afterWarmup.windowMs + 20_000;
   const rounds = await interleaved(ctx, ctx.profile.reps, async (t, rep, bgBusy) => {
     const cfg: StreamsConfig = { endpoint: t.endpoint, body, streams: p.streams, concurrency: p.concurrency, rampMs: p.cadenceMs, events: p.events, cadenceMs: p.cadenceMs, timeoutMs: 30_000, warmupBody: WARMUP_SSE, emittedUrl: `${ctx.mockUrl}/emitted` };
     // Warm up in a run of its own, then let the machine settle again: the warm-up's own aftermath (arouter's usage
@@ -88,7 +95,7 @@ export async function streamPhase(ctx: PhaseContext) {
     await settle(ctx.profile.settle);
     // The measuring process warms its own connections and client code with one short round, then waits for the
     // machine to settle again before it times anything.
-    const r = await runLoad<StreamsResult>("streams.ts", { ...cfg, warmupRounds: 1, settleAfterWarmup: ctx.profile.settle }, budget);
+    const r = await runLoad<StreamsResult>("streams.ts", { ...cfg, warmupRounds: 1, settleAfterWarmup: afterWarmup }, budget);
     ctx.log(`stream rep ${rep} ${t.name}: ttfb p50 ${r.ttfbMs.p50.toFixed(2)} ms, event delay p50 ${r.eventDelayMs.p50.toFixed(2)} p99 ${r.eventDelayMs.p99.toFixed(2)} ms, relay p50 ${r.relayDelayMs?.p50.toFixed(2)} p99 ${r.relayDelayMs?.p99.toFixed(2)} ms`);
     return toRound(rep, t.name, bgBusy, r);
   });
