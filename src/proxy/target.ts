@@ -3,8 +3,9 @@ import { badPath } from '../errors.ts';
 import { KEY_QUERY_PARAM } from '../keys/extract.ts';
 
 // Encoded dot, slash, backslash or NUL: legitimate provider paths never need them, and
-// RFC 3986 section 6.2.2.2 lets an intermediary decode them, which would let a path climb out of the base.
-const ENCODED_DANGER = /%(2e|2f|5c|00)/i;
+// RFC 3986 section 6.2.2.2 lets an intermediary decode them, which would let a path climb out of the base. Encoded
+// again (%252e) too: a chain that decodes twice would read them the same way.
+const ENCODED_DANGER = /%(?:25)*(?:2e|2f|5c|00)/i;
 // RFC 3986 section 5.2.4: "." and ".." segments are removed by normalization, i.e. they move across the base.
 const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|$)/;
 const CONTROL = /[\u0000-\u001f\u007f\s]/;

@@ -4,7 +4,7 @@ import { checkProviderPath, splitTarget, stripKeyFromQuery } from '../../src/pro
 import { thrown } from '../helpers/thrown.ts';
 
 describe('checkProviderPath', () => {
-  const refused = ['/..', '/v1/../x', '/v1/./x', '/%2e%2e/x', '/%2E%2e/x', '/a%2fb', '/a%2Fb', '//evil.example/x', '/a\\b', '/a%5cb', '/a%00', '/a b', '/a\tb'];
+  const refused = ['/..', '/v1/../x', '/v1/./x', '/%2e%2e/x', '/%2E%2e/x', '/a%2fb', '/a%2Fb', '//evil.example/x', '/a\\b', '/a%5cb', '/a%00', '/a b', '/a\tb', '/%252e%252e/x', '/a%252Fb', '/a%25252fb', '/a%255C'];
   for (const p of refused) {
     test(`refuses ${JSON.stringify(p)}`, () => {
       const err = thrown(() => checkProviderPath(p));
