@@ -8,6 +8,7 @@ import { parseArgs, USAGE, type Phase } from "./lib/profile.ts";
 import { treeRssKiB } from "./lib/rss.ts";
 import { startServices } from "./lib/services.ts";
 import { spread } from "./lib/stats.ts";
+import { ensureBenchTools } from "./lib/tools.ts";
 import type { RoundBase, RunningTarget } from "./lib/types.ts";
 import { analyticsPhase } from "./phases/analytics.ts";
 import { mib, type PhaseContext } from "./phases/common.ts";
@@ -33,6 +34,12 @@ installSignalCleanup();
 const t0 = performance.now();
 const log = (msg: string): void => console.error(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}`);
 const root = resolve(import.meta.dir, "..");
+try {
+  ensureBenchTools(log);
+} catch (e) {
+  log(`cannot run: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+}
 const tmpDir = mkdtempSync(join(tmpdir(), "arouter-bench-"));
 const logDir = join(tmpDir, "logs");
 mkdirSync(logDir);
