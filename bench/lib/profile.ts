@@ -25,7 +25,7 @@ const FULL: Profile = {
   manyStreams: { streams: 1000, events: 20, cadenceMs: 200, rampMs: 1000, reps: 1 },
   bigStream: { mib: 1024, rateMiBps: 256 },
   usage: { durationS: 8, probeRate: 20, drainS: 30 },
-  analyticsTimeoutS: 300,
+  analyticsTimeoutS: 600,
 };
 
 const QUICK: Profile = {
