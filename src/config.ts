@@ -6,7 +6,7 @@ import { notWholeNumbers, TIMER_MAX_MS } from './env-integers.ts';
 import { envName, PROVIDERS } from './providers/index.ts';
 import { serviceUrlsProblem } from './service-url.ts';
 import { MAX_SNIPPETS_PER_JOB } from './usage/job-payload.ts';
-import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_MAX } from './usage/producer-options.ts';
+import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_MAX, DEFAULT_JOURNAL_BYTES } from './usage/producer-options.ts';
 
 // Timer-sized by default: every duration here ends up in a setTimeout.
 const Int = (def: number, min = 0, max = TIMER_MAX_MS) => Type.Integer({ default: def, minimum: min, maximum: max });
@@ -33,6 +33,9 @@ const SettingsSchema = Type.Object({
   AROUTER_USAGE_BATCH_MAX: Type.Integer({ default: DEFAULT_BATCH_MAX, minimum: 1, maximum: MAX_SNIPPETS_PER_JOB }),
   AROUTER_USAGE_BATCH_MS: Type.Integer({ default: DEFAULT_BATCH_INTERVAL_MS, minimum: 1, maximum: 60_000 }),
   AROUTER_OUTBOX_DIR: Type.String({ default: '.arouter/outbox' }),
+  /** The crash journal beside the outbox (0: off), and how long a dead process's journal waits before it is recovered. */
+  AROUTER_USAGE_JOURNAL_BYTES: Type.Integer({ default: DEFAULT_JOURNAL_BYTES, minimum: 0, maximum: 1024 ** 3 }),
+  AROUTER_USAGE_JOURNAL_STALE_MS: Int(10_000, 100, 3_600_000),
   AROUTER_KEY_PREFIX: Type.String({ default: 'arouter' }),
   /** How long a pod trusts a cached key lookup before re-checking it in the background. */
   AROUTER_KEY_CACHE_MS: Int(2_000, 100),

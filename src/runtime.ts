@@ -89,6 +89,8 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     outboxDir: env.AROUTER_OUTBOX_DIR,
     batchMax: env.AROUTER_USAGE_BATCH_MAX,
     batchIntervalMs: env.AROUTER_USAGE_BATCH_MS,
+    journalBytes: env.AROUTER_USAGE_JOURNAL_BYTES,
+    journalStaleMs: env.AROUTER_USAGE_JOURNAL_STALE_MS,
     logger: (level, msg, fields) => log(level, msg, fields as LogFields),
   });
   const usageQueue = new Queue(env.AROUTER_USAGE_QUEUE, { connection: redis });

@@ -8,6 +8,11 @@ import { inboundHeaders, outboundHeaders } from "../../src/proxy/headers.ts";
 import { containsSecret } from "../../src/proxy/redact.ts";
 import { prepareJsonBody } from "../../src/proxy/request-body.ts";
 import { splitTarget } from "../../src/proxy/target.ts";
+import { Journal } from "../../src/usage/journal.ts";
+import { fixtureSnippet, OPENAI_CHAT } from "../../test/helpers/usage-snippets.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const openai = providerBySlug("openai");
 if (!openai) throw new Error("no openai provider");
@@ -18,6 +23,12 @@ const clientHeaders = new Headers({ host: "127.0.0.1:8080", "content-type": "app
 const upstreamHeaders = new Headers({ "content-type": "application/json", "content-length": "2677", date: new Date().toUTCString(), "x-request-id": "req_123", "openai-processing-ms": "300", connection: "keep-alive" });
 const body = new TextEncoder().encode(JSON.stringify({ model: "gpt-4.1-nano", messages: [{ role: "user", content: "Invent a new holiday and describe its traditions." }] }));
 const answer = new Uint8Array(2677).fill(65);
+
+// The crash journal at its default size, fed the bench answer's snippet; a batch delivered every 1,024 snippets.
+const journalDir = mkdtempSync(join(tmpdir(), "hot-path-journal-"));
+const journal = new Journal(journalDir, "micro", 8 * 1024 * 1024);
+const snippet = fixtureSnippet(OPENAI_CHAT, { requestId: Bun.randomUUIDv7(), accountId: "acct_bench" });
+let journaled = 0;
 
 const pieces: Array<[string, () => unknown]> = [
   ["splitTarget", () => splitTarget("http://127.0.0.1:8080/openai/v1/chat/completions")],
@@ -30,6 +41,12 @@ const pieces: Array<[string, () => unknown]> = [
   ["Bun.randomUUIDv7", () => Bun.randomUUIDv7()],
   ["new AbortController", () => new AbortController()],
   ["setTimeout + clearTimeout", () => clearTimeout(setTimeout(() => {}, 100_000))],
+  ["Journal.append (crash journal)", () => {
+    journal.append(snippet);
+    if (++journaled % 1024 === 0) journal.ack(journal.cut());
+  }],
 ];
-console.log("piece                        µs per call");
-for (const [name, f] of pieces) console.log(`${name.padEnd(28)} ${timePerCall(f, 200_000).toFixed(3).padStart(7)}`);
+console.log("piece                          µs per call");
+for (const [name, f] of pieces) console.log(`${name.padEnd(30)} ${timePerCall(f, 200_000).toFixed(3).padStart(7)}`);
+journal.remove();
+rmSync(journalDir, { recursive: true, force: true });

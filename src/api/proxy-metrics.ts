@@ -9,6 +9,8 @@ export interface QueueStats {
   outboxBytes: number;
   outboxFiles: number;
   queued: number;
+  journalSkipped: number;
+  journalRecovered: number;
 }
 
 export class ProxyMetrics implements ProxyObserver {
@@ -33,6 +35,12 @@ export class ProxyMetrics implements ProxyObserver {
       this.registry.register(new Gauge('arouter_outbox_bytes', 'Bytes of usage batches spooled to the local outbox.', () => queueStats().outboxBytes));
       this.registry.register(new Gauge('arouter_outbox_files', 'Usage batches waiting in the local outbox.', () => queueStats().outboxFiles));
       this.registry.register(new Gauge('arouter_usage_buffered', 'Usage snippets buffered in memory, not yet sent.', () => queueStats().queued));
+      this.registry.register(
+        new Gauge('arouter_usage_journal_skipped', 'Usage snippets the crash journal could not hold (too large, or its ring full): a SIGKILL would lose them.', () => queueStats().journalSkipped),
+      );
+      this.registry.register(
+        new Gauge('arouter_usage_journal_recovered', "Usage snippets recovered from dead processes' crash journals into the outbox.", () => queueStats().journalRecovered),
+      );
     }
     if (queue) {
       this.registry.register(new Gauge('arouter_usage_queue_depth', 'Usage jobs waiting in the queue (last sample).', queue.depth));

@@ -46,6 +46,10 @@ export interface UsageProducerOptions {
   drainChunk?: number;
   /** A claim on an outbox file older than this is presumed orphaned by a dead process and re-claimed. Default 60 s. */
   staleClaimMs?: number;
+  /** Size of the crash journal in the outbox directory (see journal.ts); 0 turns it off. Default 8 MiB. */
+  journalBytes?: number;
+  /** A journal whose writer has not beaten for this long is a dead process's, recovered into the outbox. Default 10 s. */
+  journalStaleMs?: number;
   logger?: UsageLogger;
   jobOptions?: Partial<Omit<UsageJobOptions, 'keepCompleted' | 'keepFailed'>> & {
     keepCompleted?: Partial<KeepPolicy>;
@@ -68,6 +72,8 @@ export interface ResolvedProducerOptions {
   retryMaxMs: number;
   drainChunk: number;
   staleClaimMs: number;
+  journalBytes: number;
+  journalStaleMs: number;
   logger: UsageLogger;
   jobOptions: UsageJobOptions;
 }
@@ -121,6 +127,15 @@ function redisTarget(raw: string): string {
   return `${u.hostname}:${u.port || '6379'}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
 }
 
+export const DEFAULT_JOURNAL_BYTES = 8 * 1024 * 1024;
+
+/** 0 (off), or 64 KiB to 1 GiB: the ring's offsets and a line's size are bounded by it. */
+function journalBytes(v: number | undefined): number {
+  const n = int('journalBytes', v, DEFAULT_JOURNAL_BYTES, 0, GiB);
+  if (n !== 0 && n < 64 * 1024) fail('journalBytes', `must be 0 (off) or at least 65536, got ${n}`);
+  return n;
+}
+
 /** Validate once, fill defaults, and make sure the outbox directory exists and is usable. Throws TypeError on bad input. */
 export function resolveProducerOptions(o: UsageProducerOptions, env: Record<string, string | undefined> = process.env): ResolvedProducerOptions {
   if (typeof o !== 'object' || o === null) fail('object', 'is required');
@@ -148,6 +163,8 @@ export function resolveProducerOptions(o: UsageProducerOptions, env: Record<stri
     retryMaxMs,
     drainChunk: int('drainChunk', o.drainChunk, 32, 1, 10_000),
     staleClaimMs: int('staleClaimMs', o.staleClaimMs, 60_000, 1, 86_400_000),
+    journalBytes: journalBytes(o.journalBytes),
+    journalStaleMs: int('journalStaleMs', o.journalStaleMs, 10_000, 100, 3_600_000),
     logger: o.logger ?? defaultUsageLogger,
     jobOptions: {
       attempts: int('jobOptions.attempts', j.attempts, 10, 1, 1000),

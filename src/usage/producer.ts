@@ -22,16 +22,21 @@
  *   files by atomic rename, so each file is sent by one of them; a claim older than `staleClaimMs`
  *   (its owner died mid-send) is taken over.
  *
+ * - Every pushed snippet is also copied into a crash journal (journal.ts: a memory-mapped ring in the outbox
+ *   directory, `journalBytes`, default 8 MiB) until its batch is in Redis or an outbox file. The kernel keeps those
+ *   pages when the process dies, and a process sharing the directory (the restarted pod) moves a journal whose
+ *   writer stopped beating `journalStaleMs` ago into the outbox. Lines already delivered may be sent again then:
+ *   ClickHouse collapses them by request_id.
+ *
  * What can be lost:
  * - SIGTERM → `close()`: nothing. It sends or spools the open batch, waits for sends in flight (each
  *   bounded by `sendTimeoutMs`, then spooled), and pushes after close go straight to the outbox.
- * - SIGKILL or a crash of the process: the snippets not yet in Redis nor in an outbox file, that is
- *   the open batch (at most `batchMax` snippets, pushed within the last `batchIntervalMs`) plus
- *   batches whose Redis call has not answered yet. With a healthy Redis that is one round trip
- *   (about a millisecond); with a stalled Redis it is at most `sendTimeoutMs` of traffic, until the
- *   first timeout switches new batches straight to disk. Jobs already written to the Redis socket
- *   usually still land. Outbox files survive: they sit in the page cache.
- * - Machine crash or power loss: the above, plus outbox files not yet written back by the kernel
+ * - SIGKILL or a crash of the process: nothing the journal holds; it holds every snippet not yet in Redis
+ *   nor in an outbox file (the open batch and batches whose Redis call has not answered), unless the ring was
+ *   full of such snippets (counted in `stats().journalSkipped`) or the journal is off. Without the journal: those
+ *   snippets, that is the open batch (at most `batchMax`, pushed within the last `batchIntervalMs`) plus batches
+ *   whose Redis call has not answered yet. Outbox files survive: they sit in the page cache.
+ * - Machine crash or power loss: the journal's unsent lines, plus outbox files not yet written back by the kernel
  *   (Linux writes dirty pages back within about 30 s by default), unless `outboxFsync` is on, which
  *   fsyncs each file and the directory before counting it spooled. A file torn by the crash is set
  *   aside as `.bad` and logged, not sent. A file deleted just before the crash may come back and be
@@ -45,6 +50,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { encodeUsageJob, type UsageJobData } from './job-payload.ts';
+import { Journal, orphanJournals, removeOrphan, type JournalMark } from './journal.ts';
 import { Outbox, type OutboxBatch } from './outbox.ts';
 import {
   resolveProducerOptions,
@@ -77,6 +83,10 @@ export interface UsageProducerStats {
   consecutiveFailures: number;
   /** False while the outbox is full or its last write failed: a pod with Redis down and this false is losing usage. */
   outboxWritable: boolean;
+  /** Snippets the crash journal could not hold (too large, or its ring full): a SIGKILL would lose those. */
+  journalSkipped: number;
+  /** Snippets recovered from the journals of processes that died, moved into the outbox. */
+  journalRecovered: number;
 }
 
 export interface UsageProducer {
@@ -93,6 +103,9 @@ export type { UsageJobData };
 
 /** Batches kept in memory when the disk refuses writes; beyond this the oldest go. */
 const STRANDED_MAX_BATCHES = 64;
+/** The journal's heartbeat; every fifth one also looks for dead processes' journals. */
+const JOURNAL_BEAT_MS = 1_000;
+const JOURNAL_SCAN_EVERY = 5;
 
 class TimeoutError extends Error {}
 
@@ -120,6 +133,11 @@ class Producer implements UsageProducer {
   private readonly redis: Redis;
   private queue: Queue<UsageJobData>;
   private readonly outbox: Outbox;
+  private readonly journal: Journal | undefined;
+  private readonly journalMarks = new WeakMap<OutboxBatch, JournalMark>();
+  private journalTimer: ReturnType<typeof setInterval> | undefined;
+  private journalBeats = 0;
+  private journalRecovered = 0;
 
   private open: UsageSnippet[] = [];
   private batchTimer: ReturnType<typeof setTimeout> | undefined;
@@ -170,6 +188,7 @@ class Producer implements UsageProducer {
     });
     this.redis.on('ready', () => this.schedule(0, true));
     this.queue = this.makeQueue();
+    this.journal = this.openJournal();
     // First run: confirm Redis and drain whatever a previous process left in the outbox.
     this.schedule(0, true);
   }
@@ -179,6 +198,7 @@ class Producer implements UsageProducer {
       if (this.closed) return this.pushAfterClose(s);
       const b = this.open;
       b.push(s);
+      this.journal?.append(s);
       if (b.length >= this.o.batchMax) this.cut();
       else if (b.length === 1) this.batchTimer = setTimeout(this.onBatchTimer, this.o.batchIntervalMs);
     } catch (e) {
@@ -216,6 +236,8 @@ class Producer implements UsageProducer {
       redisUp: this.link === 'up',
       consecutiveFailures: this.failures,
       outboxWritable: !this.diskFailing && !this.outbox.full,
+      journalSkipped: this.journal?.skipped ?? 0,
+      journalRecovered: this.journalRecovered,
     };
   }
 
@@ -248,7 +270,9 @@ class Producer implements UsageProducer {
     this.open = [];
     const n = snippets.length;
     this.inflightSnippets += n;
-    const p: Promise<void> = this.deliver({ id: this.nextId(), snippets }).finally(() => {
+    const batch: OutboxBatch = { id: this.nextId(), snippets };
+    if (this.journal) this.journalMarks.set(batch, this.journal.cut());
+    const p: Promise<void> = this.deliver(batch).finally(() => {
       this.inflight.delete(p);
       this.inflightSnippets -= n;
     });
@@ -262,9 +286,11 @@ class Producer implements UsageProducer {
 
   /** Never rejects: the batch ends in Redis, on disk, or in the stranded list. */
   private async deliver(batch: OutboxBatch): Promise<void> {
-    if (this.link !== 'down' && (await this.send([batch]))) return;
+    if (this.link !== 'down' && (await this.send([batch]))) return this.settled(batch);
     try {
       if ((await this.outbox.append(batch)) === 'written') this.spooled += batch.snippets.length;
+      // Written, or dropped and counted because the outbox is full: either way the journal need not hold it.
+      this.settled(batch);
       this.diskFailing = false;
       this.schedule(this.backoff(), false);
     } catch (e) {
@@ -302,7 +328,10 @@ class Producer implements UsageProducer {
     this.stranded.push(batch);
     while (this.stranded.length > STRANDED_MAX_BATCHES) {
       const lost = this.stranded.shift();
-      if (lost) this.droppedIo += lost.snippets.length;
+      if (lost) {
+        this.droppedIo += lost.snippets.length;
+        this.settled(lost);
+      }
     }
     this.schedule(this.backoff(), false);
   }
@@ -464,8 +493,62 @@ class Producer implements UsageProducer {
         this.log('error', 'usage snippets lost at close: neither redis nor the outbox took them', { snippets: n });
       }
     }
+    if (this.journalTimer !== undefined) clearInterval(this.journalTimer);
+    // Every batch is in Redis, on disk or counted lost, and later pushes go straight to disk.
+    this.journal?.remove();
     await within(this.queue.close(), this.o.sendTimeoutMs, 'queue close').catch(() => undefined);
     await within(this.redis.quit(), this.o.sendTimeoutMs, 'redis quit').catch(() => this.redis.disconnect());
+  }
+
+  /** The batch is in Redis, in an outbox file, or counted lost: its journal lines may go. */
+  private settled(batch: OutboxBatch): void {
+    const mark = this.journalMarks.get(batch);
+    if (mark) this.journal?.ack(mark);
+  }
+
+  private openJournal(): Journal | undefined {
+    if (this.o.journalBytes === 0) return undefined;
+    let journal: Journal;
+    try {
+      journal = new Journal(this.o.outboxDir, this.boot, this.o.journalBytes);
+    } catch (e) {
+      this.log('error', 'usage crash journal unavailable; a killed process would lose its open batch', { dir: this.o.outboxDir, error: errText(e) });
+      return undefined;
+    }
+    this.journalTimer = setInterval(() => {
+      journal.beat();
+      if (++this.journalBeats % JOURNAL_SCAN_EVERY === 0) this.recoverJournals();
+    }, JOURNAL_BEAT_MS);
+    this.journalTimer.unref();
+    // A pod restarted after a kill finds its predecessor's journal here, once that one has gone stale.
+    setTimeout(() => this.recoverJournals(), 0).unref();
+    return journal;
+  }
+
+  /** Moves dead processes' journals into the outbox, which the usual drain sends. */
+  private recoverJournals(): void {
+    if (this.closed) return;
+    try {
+      for (const orphan of orphanJournals(this.o.outboxDir, this.boot, this.o.journalStaleMs)) {
+        for (let i = 0; i < orphan.snippets.length; i += this.o.batchMax) {
+          // A full outbox drops and counts the batch, as it does any other.
+          if (this.outbox.appendSync({ id: this.nextId(), snippets: orphan.snippets.slice(i, i + this.o.batchMax) }) === 'written') {
+            this.spooled += Math.min(this.o.batchMax, orphan.snippets.length - i);
+          }
+        }
+        removeOrphan(orphan);
+        this.journalRecovered += orphan.snippets.length;
+        this.log('warn', 'usage: recovered the crash journal of a process that stopped without closing', {
+          journal: orphan.path,
+          snippets: orphan.snippets.length,
+          unreadable_lines: orphan.unreadable,
+        });
+        this.schedule(0, true);
+      }
+    } catch (e) {
+      // Kept for the next scan: a journal is removed only once all its snippets are in the outbox.
+      this.log('error', 'usage journal recovery failed', { dir: this.o.outboxDir, error: errText(e) });
+    }
   }
 }
 

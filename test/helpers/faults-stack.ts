@@ -12,6 +12,8 @@ export interface StackOptions {
   upstream: string;
   /** Extra worker environment (e.g. a flush interval that holds jobs in hand). */
   workerEnv?: Record<string, string>;
+  /** Extra environment of the first proxy (e.g. a batch window that holds every snippet in its open batch). */
+  proxyEnv?: Record<string, string>;
 }
 
 export interface Stored {
@@ -183,7 +185,7 @@ export async function startStack(o: StackOptions): Promise<FaultStack> {
   live.add(stack);
   try {
     await startWorker();
-    await startProxy();
+    await startProxy(o.proxyEnv);
   } catch (e) {
     await stack.close();
     throw e;

@@ -1,4 +1,5 @@
-// Fault tests: a usage worker SIGKILLed with a batch in hand, and the same usage delivered twice (job replay, outbox replay).
+// Fault tests: a usage worker SIGKILLed with a batch in hand, a proxy SIGKILLed with its open batch, and the same usage
+// delivered twice (job replay, outbox replay).
 import { expect, test } from 'bun:test';
 import type { Job } from 'bullmq';
 import { defaultUsageLogger, USAGE_JOB_NAME } from '../../src/usage/producer-options.ts';
@@ -39,6 +40,26 @@ test('worker SIGKILLed mid-batch: another worker takes over its stalled jobs and
   const recovered = (await usageJobs(s)).filter((j) => j.stalledCounter > 0).length;
   expect(recovered).toBeGreaterThan(0);
   console.info(`worker kill: held_active_jobs=${held} recovered_stalled_jobs=${recovered} served=${t.served.size} stored=${t.served.size} physical=${physical} rows_complete_after_kill_ms=${Date.now() - killedAt} settle_ms=${ms}`);
+}, 60_000);
+
+test('proxy SIGKILLed (as by the OOM killer) with its open batch: the next pod on its outbox recovers the crash journal, every row lands exactly once', async () => {
+  // A batch window out of reach: every snippet the first proxy makes is still in its open batch when it dies.
+  const holdAll = { AROUTER_USAGE_BATCH_MS: '60000', AROUTER_USAGE_BATCH_MAX: '100000', AROUTER_USAGE_JOURNAL_STALE_MS: '500' };
+  const s = await startStack({ upstream: suite.mock().url, proxyEnv: holdAll });
+  const t = trafficOn(s);
+  await t.waitServed(80);
+  await t.stop();
+  expect(t.failures).toEqual([]);
+  expect(await within(s.queue.getJobCounts(), 5_000, 'job counts')).toMatchObject({ waiting: 0, active: 0, completed: 0 });
+
+  const dead = s.proxy;
+  dead.kill('SIGKILL');
+  await dead.exited;
+  const next = await s.startProxy({ AROUTER_OUTBOX_DIR: dead.outboxDir, AROUTER_USAGE_JOURNAL_STALE_MS: '500' });
+  const { physical } = await expectExactlyServed(s, t.served);
+  const line = await waitFor(() => next.logs().find((l) => l.msg === 'usage: recovered the crash journal of a process that stopped without closing'), 5_000, 'the recovery line');
+  expect(line).toMatchObject({ snippets: t.served.size, unreadable_lines: 0 });
+  console.info(`proxy kill: served=${t.served.size} recovered=${String(line.snippets)} physical=${physical}`);
 }, 60_000);
 
 test('the same usage delivered twice (a job replayed, an outbox file replayed) is one row and one request in the usage API', async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createUsageProducer, type UsageJobData, type UsageProducer, type UsageProducerOptions } from '../../src/usage/producer.ts';
 import type { LogFields, LogLevel } from '../../src/usage/producer-options.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
+import { orphanJournals } from '../../src/usage/journal.ts';
 import { TEST_REDIS_URL, uniqueName, waitFor } from '../helpers/env.ts';
 import { jobSnippets, queuedJobs } from '../helpers/jobs.ts';
 
@@ -164,6 +165,11 @@ function expectExactlyOnce(jobs: readonly Job<UsageJobData>[], expected: readonl
   expect([...counts.values()].every((c) => c === 1)).toBe(true);
 }
 
+/** What the outbox directory holds besides the live producers' crash journals: batches, claims, temporary files. */
+function spooled(dir: string): string[] {
+  return readdirSync(dir).filter((f) => !/^journal-[0-9a-z]+\.bin$/.test(f));
+}
+
 function outboxRequestIds(dir: string): string[] {
   const out: string[] = [];
   for (const f of readdirSync(dir)) {
@@ -248,7 +254,7 @@ describe('usage producer', () => {
     expect(logs.filter((l) => l.msg.includes('redis unavailable'))).toHaveLength(1);
 
     await redis.restart();
-    await waitFor(() => p.stats().outboxFiles === 0 && readdirSync(dir).length === 0, 15_000, 'outbox drained');
+    await waitFor(() => p.stats().outboxFiles === 0 && spooled(dir).length === 0, 15_000, 'outbox drained');
     expectExactlyOnce(await queuedJobs(redis.url, queueName), want);
     expect(p.stats()).toMatchObject({ redisUp: true, drained: 500, sent: 500, outboxBytes: 0 });
   });
@@ -273,7 +279,7 @@ describe('usage producer', () => {
     expect(p.stats().outboxFiles).toBeGreaterThanOrEqual(4);
 
     await admin.config('SET', 'min-replicas-to-write', '0');
-    await waitFor(() => p.stats().outboxFiles === 0 && readdirSync(dir).length === 0, 15_000, 'outbox drained');
+    await waitFor(() => p.stats().outboxFiles === 0 && spooled(dir).length === 0, 15_000, 'outbox drained');
     expectExactlyOnce(await queuedJobs(redis.url, queueName), want);
     expect(p.stats()).toMatchObject({ sent: 200, drained: 200, consecutiveFailures: 0 });
   });
@@ -302,7 +308,7 @@ describe('usage producer', () => {
     expect(outboxRequestIds(dir).sort()).toEqual([...want].sort());
 
     redis.thaw();
-    await waitFor(() => p.stats().outboxFiles === 0 && readdirSync(dir).length === 0, 15_000, 'outbox drained');
+    await waitFor(() => p.stats().outboxFiles === 0 && spooled(dir).length === 0, 15_000, 'outbox drained');
     // Adds that were stuck in the socket land late with the same job ids, so BullMQ keeps one copy.
     expectExactlyOnce(await queuedJobs(redis.url, queueName), want);
     expect(p.stats().redisUp).toBe(true);
@@ -323,7 +329,7 @@ describe('usage producer', () => {
     renameSync(join(dir, orphan), join(dir, `${orphan.slice(0, -'.batch'.length)}.claim-deadbeef-1`));
 
     const next = producer({ redisUrl: TEST_REDIS_URL, queueName, outboxDir: dir });
-    await waitFor(() => readdirSync(dir).length === 0, 10_000, 'leftover outbox drained');
+    await waitFor(() => spooled(dir).length === 0, 10_000, 'leftover outbox drained');
     expectExactlyOnce(await queuedJobs(TEST_REDIS_URL, queueName), want);
     expect(next.stats()).toMatchObject({ drained: 120, outboxFiles: 0 });
   });
@@ -339,7 +345,7 @@ describe('usage producer', () => {
 
     const a = producer({ redisUrl: TEST_REDIS_URL, queueName, outboxDir: dir, drainChunk: 4 });
     const b = producer({ redisUrl: TEST_REDIS_URL, queueName, outboxDir: dir, drainChunk: 4 });
-    await waitFor(() => readdirSync(dir).length === 0, 10_000, 'shared outbox drained');
+    await waitFor(() => spooled(dir).length === 0, 10_000, 'shared outbox drained');
     await waitFor(() => a.stats().drained + b.stats().drained === 400, 5_000, 'drain counters settled');
     expect(a.stats().drained + b.stats().drained).toBe(400);
     expectExactlyOnce(await queuedJobs(TEST_REDIS_URL, queueName), want);
@@ -375,6 +381,24 @@ describe('usage producer', () => {
     expect(() => p.push(snippet('late-1'))).not.toThrow();
     expect(outboxRequestIds(dir)).toEqual(['late-1']);
     expect(p.stats().spooled).toBe(1);
+  });
+
+  test('a live producer journals what it has not delivered, lets go of what it has, and removes its journal on close', async () => {
+    const queueName = sharedQueue();
+    const dir = tempDir();
+    const p = producer({ redisUrl: TEST_REDIS_URL, queueName, outboxDir: dir, batchIntervalMs: 60_000 });
+    const journal = () => readdirSync(dir).filter((f) => f.startsWith('journal-'));
+    expect(journal()).toHaveLength(1);
+    // Read as another process would once this one is taken for dead: the open batch is in it.
+    const held = () => orphanJournals(dir, 'reader', 0, Date.now() + 60_000).flatMap((o) => o.snippets.map((s) => s.requestId));
+    const want = ids('journaled', 5);
+    for (const id of want) p.push(snippet(id));
+    expect(held()).toEqual(want);
+    await p.flush();
+    expect(held()).toEqual([]);
+    expect(p.stats()).toMatchObject({ sent: 5, journalSkipped: 0 });
+    await p.close();
+    expect(journal()).toEqual([]);
   });
 
   test('bad options are refused by the factory', () => {
