@@ -35,7 +35,7 @@ const SettingsSchema = Type.Object({
   AROUTER_OUTBOX_DIR: Type.String({ default: '.arouter/outbox' }),
   /** The crash journal beside the outbox (0: off), and how long a dead process's journal waits before it is recovered. */
   AROUTER_USAGE_JOURNAL_BYTES: Type.Integer({ default: DEFAULT_JOURNAL_BYTES, minimum: 0, maximum: 1024 ** 3 }),
-  AROUTER_USAGE_JOURNAL_STALE_MS: Int(10_000, 100, 3_600_000),
+  AROUTER_USAGE_JOURNAL_STALE_MS: Int(10_000, 3_000, 3_600_000),
   AROUTER_KEY_PREFIX: Type.String({ default: 'arouter' }),
   /** How long a pod trusts a cached key lookup before re-checking it in the background. */
   AROUTER_KEY_CACHE_MS: Int(2_000, 100),

@@ -6,8 +6,9 @@
 // without fsync). Offsets are logical (they only grow; the ring position is the offset modulo the ring's size), and
 // the header records where unacknowledged lines start (tail) and end (head), and a heartbeat, so another process
 // can tell a dead writer's file from a live one. A line is copied in before head moves past it, so a reader never
-// sees half a line.
-import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+// sees half a line. The file is written full of zeros before it is mapped: a sparse file would get its disk blocks
+// on first touch, and on a full disk that touch is a SIGBUS no code can catch, where a write is an error.
+import { closeSync, fstatSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UsageSnippet } from './snippet.ts';
 
@@ -15,7 +16,9 @@ const MAGIC = 0x314a5241; // "ARJ1", little-endian
 const HEADER = 64;
 const AT = { magic: 0, heartbeat: 8, tail: 16, head: 24 } as const;
 const FILE = /^journal-([0-9a-z]+)\.bin$/;
+const TEMP = /^journal-([0-9a-z]+)\.tmp$/;
 const NEWLINE = 0x0a;
+const ZEROS = new Uint8Array(1 << 20);
 
 /** A cut batch's place in the ring, released once the batch is in Redis or on disk. */
 export interface JournalMark {
@@ -23,12 +26,38 @@ export interface JournalMark {
   acked: boolean;
 }
 
+interface Mapped {
+  map: Uint8Array<ArrayBuffer>;
+  view: DataView;
+  /** Open on the file, to notice when another process removed it. */
+  fd: number;
+}
+
+/** Creates the file under a temporary name, full of zeros and with its header, then gives it its name (atomically). */
+function createMapped(path: string, bytes: number): Mapped {
+  const temp = path.replace(/\.bin$/, '.tmp');
+  const fd = openSync(temp, 'wx');
+  try {
+    // writeSync may write less than asked (a disk filling up): count what it wrote; a full disk then throws ENOSPC.
+    for (let at = 0; at < bytes; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, bytes - at), at);
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(temp);
+    throw e;
+  }
+  const map = Bun.mmap(temp, { shared: true });
+  const view = new DataView(map.buffer, map.byteOffset, map.byteLength);
+  view.setUint32(AT.magic, MAGIC, true);
+  view.setFloat64(AT.heartbeat, Date.now(), true);
+  renameSync(temp, path);
+  return { map, view, fd };
+}
+
 export class Journal {
   readonly path: string;
   /** Snippets not journaled: larger than an eighth of the ring, or no room (acknowledgements far behind). */
   skipped = 0;
-  private readonly map: Uint8Array<ArrayBuffer>;
-  private readonly view: DataView;
+  private m: Mapped;
   private readonly ring: number;
   /** One line is encoded here first, then copied into the ring in one or two pieces. */
   private readonly line: Uint8Array;
@@ -38,20 +67,12 @@ export class Journal {
   private tail = 0;
   private head = 0;
 
+  /** Throws when the file cannot be made (a full disk among others): the caller runs without a journal. */
   constructor(dir: string, owner: string, bytes: number) {
     this.path = join(dir, `journal-${owner}.bin`);
-    const fd = openSync(this.path, 'w+');
-    try {
-      ftruncateSync(fd, bytes);
-    } finally {
-      closeSync(fd);
-    }
-    this.map = Bun.mmap(this.path, { shared: true });
-    this.view = new DataView(this.map.buffer, this.map.byteOffset, this.map.byteLength);
-    this.ring = this.map.length - HEADER;
+    this.m = createMapped(this.path, bytes);
+    this.ring = this.m.map.length - HEADER;
     this.line = new Uint8Array(Math.floor(this.ring / 8));
-    this.view.setUint32(AT.magic, MAGIC, true);
-    this.beat();
     this.publish();
   }
 
@@ -63,8 +84,8 @@ export class Journal {
     if (read < text.length || this.head + written - this.tail >= this.ring) return void this.skipped++;
     const at = this.head % this.ring;
     const first = Math.min(written, this.ring - at);
-    this.map.set(this.line.subarray(0, first), HEADER + at);
-    if (first < written) this.map.set(this.line.subarray(first, written), HEADER);
+    this.m.map.set(this.line.subarray(0, first), HEADER + at);
+    if (first < written) this.m.map.set(this.line.subarray(first, written), HEADER);
     this.head += written;
     this.publish();
   }
@@ -86,9 +107,19 @@ export class Journal {
     this.publish();
   }
 
-  /** Tells other processes this writer is alive. */
-  beat(now = Date.now()): void {
-    this.view.setFloat64(AT.heartbeat, now, true);
+  /**
+   * Tells other processes this writer is alive. Returns false when the file had been removed (a stall long enough
+   * for another process to take this one for dead and recover it): it is then made again with what it held.
+   */
+  beat(now = Date.now()): boolean {
+    this.m.view.setFloat64(AT.heartbeat, now, true);
+    if (fstatSync(this.m.fd).nlink > 0) return true;
+    const old = this.m;
+    this.m = createMapped(this.path, old.map.length);
+    this.m.map.set(old.map.subarray(HEADER), HEADER);
+    this.publish();
+    closeSync(old.fd);
+    return false;
   }
 
   /** Closing cleanly: every batch was delivered, so nothing here is needed. */
@@ -96,80 +127,142 @@ export class Journal {
     try {
       unlinkSync(this.path);
     } catch {
-      // Already gone: another process took it for a dead one's after a long stall, and will send its lines again.
+      // Already gone: another process took it for a dead one's after a long stall, and sends its lines again.
     }
+    closeSync(this.m.fd);
   }
 
   private publish(): void {
-    this.view.setFloat64(AT.tail, this.tail, true);
-    this.view.setFloat64(AT.head, this.head, true);
+    this.m.view.setFloat64(AT.tail, this.tail, true);
+    this.m.view.setFloat64(AT.head, this.head, true);
   }
 }
 
-/** Another process's journal whose writer stopped beating `staleMs` ago, with the snippets it had not delivered. */
+/** A journal's undelivered snippets, as another process reads them. */
 export interface OrphanJournal {
   path: string;
   snippets: UsageSnippet[];
-  /** Lines that were not a snippet (should not happen: a line is complete before head passes it). */
+  /** Lines that were not a snippet, or a header that made no sense (should not happen). */
   unreadable: number;
 }
 
-/** Journals in `dir` not owned by `owner` whose heartbeat is older than `staleMs`. */
-export function orphanJournals(dir: string, owner: string, staleMs: number, now = Date.now()): OrphanJournal[] {
-  const out: OrphanJournal[] = [];
-  for (const name of readdirSync(dir)) {
-    const m = FILE.exec(name);
-    if (!m || m[1] === owner) continue;
-    const path = join(dir, name);
+/**
+ * Finds dead writers' journals in an outbox directory. A journal is dead when its heartbeat has not changed for
+ * `staleMs` of this process's own monotonic clock: neither a clock step on either side nor a file seen for the first
+ * time long after its writer died (a pod restarted) can make a live one look dead on a single reading.
+ */
+export class OrphanScanner {
+  private readonly seen = new Map<string, { beat: number; since: number }>();
+  /** Journals this process could not remove after recovering them: not sent again and again. */
+  private readonly stuck = new Set<string>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly owner: string,
+    private readonly staleMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** The next dead writer's journal, read; at most one per call, so one scan stalls the event loop for one file. */
+  next(): OrphanJournal | null {
+    const t = this.now();
+    const present = new Set<string>();
+    for (const name of readdirSync(this.dir)) {
+      const path = join(this.dir, name);
+      if (TEMP.test(name)) removeAbandonedTemp(path, name, this.owner, this.staleMs);
+      const m = FILE.exec(name);
+      if (!m || m[1] === this.owner || this.stuck.has(path)) continue;
+      present.add(path);
+      try {
+        const beat = readHeartbeat(path);
+        const entry = this.seen.get(path);
+        if (!entry || entry.beat !== beat) this.seen.set(path, { beat, since: t });
+        else if (t - entry.since >= this.staleMs) return readJournal(path);
+      } catch {
+        // Removed by another process between the listing and the read.
+      }
+    }
+    for (const path of this.seen.keys()) if (!present.has(path)) this.seen.delete(path);
+    return null;
+  }
+
+  /** Forgets a recovered journal once its snippets are in the outbox; throws if it cannot be removed. */
+  done(o: OrphanJournal): void {
+    this.seen.delete(o.path);
     try {
-      // The header first: a live writer's journal is not read whole every few seconds.
-      if (!stale(path, staleMs, now)) continue;
-      const orphan = readOrphan(path, readFileSync(path));
-      if (orphan) out.push(orphan);
-    } catch {
-      // Taken by another process meanwhile.
+      unlinkSync(o.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // another process recovered it too
+      this.stuck.add(o.path);
+      throw e;
     }
   }
-  return out;
 }
 
-function stale(path: string, staleMs: number, now: number): boolean {
-  const header = new Uint8Array(HEADER);
+/** A creation cut short by a crash leaves a `.tmp`: removed once it is older than a stale journal would be. */
+function removeAbandonedTemp(path: string, name: string, owner: string, staleMs: number): void {
+  if (name === `journal-${owner}.tmp`) return;
+  try {
+    if (Date.now() - statSync(path).mtimeMs > Math.max(staleMs, 60_000)) unlinkSync(path);
+  } catch {
+    // Gone already.
+  }
+}
+
+function readAt(fd: number, length: number, position: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+function readHeartbeat(path: string): number {
   const fd = openSync(path, 'r');
   try {
-    if (readSync(fd, header, 0, HEADER, 0) < HEADER) return true;
+    const h = readAt(fd, HEADER, 0);
+    const view = new DataView(h.buffer, h.byteOffset, h.byteLength);
+    // Not a journal (or cut short): a heartbeat that never changes, so it is taken as dead and removed.
+    return h.length === HEADER && view.getUint32(AT.magic, true) === MAGIC ? view.getFloat64(AT.heartbeat, true) : -1;
   } finally {
     closeSync(fd);
   }
-  const view = new DataView(header.buffer);
-  return view.getUint32(AT.magic, true) !== MAGIC || now - view.getFloat64(AT.heartbeat, true) >= staleMs;
 }
 
-function readOrphan(path: string, bytes: Uint8Array): OrphanJournal {
+/** The snippets a journal holds (between its tail and head), read through the file: nothing else of it is loaded. */
+export function readJournal(path: string): OrphanJournal {
   const result: OrphanJournal = { path, snippets: [], unreadable: 0 };
-  if (bytes.length <= HEADER) return result;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(AT.magic, true) !== MAGIC) return result;
-  const ring = bytes.length - HEADER;
-  const tail = view.getFloat64(AT.tail, true);
-  const head = view.getFloat64(AT.head, true);
-  if (!Number.isSafeInteger(tail) || !Number.isSafeInteger(head) || tail < 0 || head < tail || head - tail >= ring) return { ...result, unreadable: 1 };
-  // The held lines in order, in one buffer: the ring's end and its start when they wrapped.
-  const at = tail % ring;
-  const n = head - tail;
-  const held = new Uint8Array(n);
-  const first = Math.min(n, ring - at);
-  held.set(bytes.subarray(HEADER + at, HEADER + at + first));
-  held.set(bytes.subarray(HEADER, HEADER + n - first), first);
-  const decoder = new TextDecoder();
-  let start = 0;
-  for (let nl = held.indexOf(NEWLINE); nl !== -1; nl = held.indexOf(NEWLINE, start)) {
-    const s = parseSnippet(decoder.decode(held.subarray(start, nl)));
-    if (s) result.snippets.push(s);
-    else result.unreadable++;
-    start = nl + 1;
+  const fd = openSync(path, 'r');
+  try {
+    const h = readAt(fd, HEADER, 0);
+    const view = new DataView(h.buffer, h.byteOffset, h.byteLength);
+    if (h.length < HEADER || view.getUint32(AT.magic, true) !== MAGIC) return result;
+    const ring = fstatSync(fd).size - HEADER;
+    const tail = view.getFloat64(AT.tail, true);
+    const head = view.getFloat64(AT.head, true);
+    if (!Number.isSafeInteger(tail) || !Number.isSafeInteger(head) || tail < 0 || head < tail || head - tail >= ring) return { ...result, unreadable: 1 };
+    // The held lines in order: the ring's end and then its start when they wrapped.
+    const at = tail % ring;
+    const n = head - tail;
+    const first = Math.min(n, ring - at);
+    const held = new Uint8Array(n);
+    held.set(readAt(fd, first, HEADER + at));
+    if (first < n) held.set(readAt(fd, n - first, HEADER), first);
+    const decoder = new TextDecoder();
+    let start = 0;
+    for (let nl = held.indexOf(NEWLINE); nl !== -1; nl = held.indexOf(NEWLINE, start)) {
+      const s = parseSnippet(decoder.decode(held.subarray(start, nl)));
+      if (s) result.snippets.push(s);
+      else result.unreadable++;
+      start = nl + 1;
+    }
+    return result;
+  } finally {
+    closeSync(fd);
   }
-  return result;
 }
 
 function parseSnippet(line: string): UsageSnippet | null {
@@ -179,14 +272,5 @@ function parseSnippet(line: string): UsageSnippet | null {
     return typeof v === 'object' && v !== null && typeof (v as { requestId?: unknown }).requestId === 'string' ? (v as UsageSnippet) : null;
   } catch {
     return null;
-  }
-}
-
-/** Forgets an orphan once its snippets are safely in the outbox. */
-export function removeOrphan(o: OrphanJournal): void {
-  try {
-    unlinkSync(o.path);
-  } catch {
-    // Another process removed it first.
   }
 }

@@ -1,6 +1,7 @@
 // Usage producer settings: types, defaults and the one-time validation the factory runs.
 import { mkdirSync } from 'node:fs';
 import { MAX_SNIPPETS_PER_JOB } from './job-payload.ts';
+import { JOURNAL_STALE_MIN_MS } from './journal-keeper.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -48,7 +49,7 @@ export interface UsageProducerOptions {
   staleClaimMs?: number;
   /** Size of the crash journal in the outbox directory (see journal.ts); 0 turns it off. Default 8 MiB. */
   journalBytes?: number;
-  /** A journal whose writer has not beaten for this long is a dead process's, recovered into the outbox. Default 10 s. */
+  /** A journal whose heartbeat stays still this long is a dead process's, recovered into the outbox. Default 10 s, at least 3 s. */
   journalStaleMs?: number;
   logger?: UsageLogger;
   jobOptions?: Partial<Omit<UsageJobOptions, 'keepCompleted' | 'keepFailed'>> & {
@@ -164,7 +165,7 @@ export function resolveProducerOptions(o: UsageProducerOptions, env: Record<stri
     drainChunk: int('drainChunk', o.drainChunk, 32, 1, 10_000),
     staleClaimMs: int('staleClaimMs', o.staleClaimMs, 60_000, 1, 86_400_000),
     journalBytes: journalBytes(o.journalBytes),
-    journalStaleMs: int('journalStaleMs', o.journalStaleMs, 10_000, 100, 3_600_000),
+    journalStaleMs: int('journalStaleMs', o.journalStaleMs, 10_000, JOURNAL_STALE_MIN_MS, 3_600_000),
     logger: o.logger ?? defaultUsageLogger,
     jobOptions: {
       attempts: int('jobOptions.attempts', j.attempts, 10, 1, 1000),

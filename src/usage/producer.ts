@@ -25,7 +25,8 @@
  * - Every pushed snippet is also copied into a crash journal (journal.ts: a memory-mapped ring in the outbox
  *   directory, `journalBytes`, default 8 MiB) until its batch is in Redis or an outbox file. The kernel keeps those
  *   pages when the process dies, and a process sharing the directory (the restarted pod) moves a journal whose
- *   writer stopped beating `journalStaleMs` ago into the outbox. Lines already delivered may be sent again then:
+ *   heartbeat it has seen still for `journalStaleMs` into the outbox. Lines already delivered may be sent again then
+ *   (two processes may even both recover one journal):
  *   ClickHouse collapses them by request_id.
  *
  * What can be lost:
@@ -50,7 +51,8 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { encodeUsageJob, type UsageJobData } from './job-payload.ts';
-import { Journal, orphanJournals, removeOrphan, type JournalMark } from './journal.ts';
+import type { JournalMark } from './journal.ts';
+import { JournalKeeper } from './journal-keeper.ts';
 import { Outbox, type OutboxBatch } from './outbox.ts';
 import {
   resolveProducerOptions,
@@ -103,9 +105,6 @@ export type { UsageJobData };
 
 /** Batches kept in memory when the disk refuses writes; beyond this the oldest go. */
 const STRANDED_MAX_BATCHES = 64;
-/** The journal's heartbeat; every fifth one also looks for dead processes' journals. */
-const JOURNAL_BEAT_MS = 1_000;
-const JOURNAL_SCAN_EVERY = 5;
 
 class TimeoutError extends Error {}
 
@@ -133,11 +132,8 @@ class Producer implements UsageProducer {
   private readonly redis: Redis;
   private queue: Queue<UsageJobData>;
   private readonly outbox: Outbox;
-  private readonly journal: Journal | undefined;
+  private readonly journal: JournalKeeper;
   private readonly journalMarks = new WeakMap<OutboxBatch, JournalMark>();
-  private journalTimer: ReturnType<typeof setInterval> | undefined;
-  private journalBeats = 0;
-  private journalRecovered = 0;
 
   private open: UsageSnippet[] = [];
   private batchTimer: ReturnType<typeof setTimeout> | undefined;
@@ -188,7 +184,17 @@ class Producer implements UsageProducer {
     });
     this.redis.on('ready', () => this.schedule(0, true));
     this.queue = this.makeQueue();
-    this.journal = this.openJournal();
+    this.journal = new JournalKeeper({
+      dir: o.outboxDir,
+      owner: this.boot,
+      bytes: o.journalBytes,
+      staleMs: o.journalStaleMs,
+      batchMax: o.batchMax,
+      log: o.logger,
+      nextId: () => this.nextId(),
+      spool: (batch) => this.outbox.appendSync(batch),
+      onRecovered: () => this.schedule(0, true),
+    });
     // First run: confirm Redis and drain whatever a previous process left in the outbox.
     this.schedule(0, true);
   }
@@ -198,7 +204,7 @@ class Producer implements UsageProducer {
       if (this.closed) return this.pushAfterClose(s);
       const b = this.open;
       b.push(s);
-      this.journal?.append(s);
+      this.journal.append(s);
       if (b.length >= this.o.batchMax) this.cut();
       else if (b.length === 1) this.batchTimer = setTimeout(this.onBatchTimer, this.o.batchIntervalMs);
     } catch (e) {
@@ -236,8 +242,8 @@ class Producer implements UsageProducer {
       redisUp: this.link === 'up',
       consecutiveFailures: this.failures,
       outboxWritable: !this.diskFailing && !this.outbox.full,
-      journalSkipped: this.journal?.skipped ?? 0,
-      journalRecovered: this.journalRecovered,
+      journalSkipped: this.journal.skipped,
+      journalRecovered: this.journal.recovered,
     };
   }
 
@@ -271,7 +277,8 @@ class Producer implements UsageProducer {
     const n = snippets.length;
     this.inflightSnippets += n;
     const batch: OutboxBatch = { id: this.nextId(), snippets };
-    if (this.journal) this.journalMarks.set(batch, this.journal.cut());
+    const mark = this.journal.cut();
+    if (mark) this.journalMarks.set(batch, mark);
     const p: Promise<void> = this.deliver(batch).finally(() => {
       this.inflight.delete(p);
       this.inflightSnippets -= n;
@@ -493,62 +500,15 @@ class Producer implements UsageProducer {
         this.log('error', 'usage snippets lost at close: neither redis nor the outbox took them', { snippets: n });
       }
     }
-    if (this.journalTimer !== undefined) clearInterval(this.journalTimer);
     // Every batch is in Redis, on disk or counted lost, and later pushes go straight to disk.
-    this.journal?.remove();
+    this.journal.close();
     await within(this.queue.close(), this.o.sendTimeoutMs, 'queue close').catch(() => undefined);
     await within(this.redis.quit(), this.o.sendTimeoutMs, 'redis quit').catch(() => this.redis.disconnect());
   }
 
   /** The batch is in Redis, in an outbox file, or counted lost: its journal lines may go. */
   private settled(batch: OutboxBatch): void {
-    const mark = this.journalMarks.get(batch);
-    if (mark) this.journal?.ack(mark);
-  }
-
-  private openJournal(): Journal | undefined {
-    if (this.o.journalBytes === 0) return undefined;
-    let journal: Journal;
-    try {
-      journal = new Journal(this.o.outboxDir, this.boot, this.o.journalBytes);
-    } catch (e) {
-      this.log('error', 'usage crash journal unavailable; a killed process would lose its open batch', { dir: this.o.outboxDir, error: errText(e) });
-      return undefined;
-    }
-    this.journalTimer = setInterval(() => {
-      journal.beat();
-      if (++this.journalBeats % JOURNAL_SCAN_EVERY === 0) this.recoverJournals();
-    }, JOURNAL_BEAT_MS);
-    this.journalTimer.unref();
-    // A pod restarted after a kill finds its predecessor's journal here, once that one has gone stale.
-    setTimeout(() => this.recoverJournals(), 0).unref();
-    return journal;
-  }
-
-  /** Moves dead processes' journals into the outbox, which the usual drain sends. */
-  private recoverJournals(): void {
-    if (this.closed) return;
-    try {
-      for (const orphan of orphanJournals(this.o.outboxDir, this.boot, this.o.journalStaleMs)) {
-        for (let i = 0; i < orphan.snippets.length; i += this.o.batchMax) {
-          // A full outbox drops and counts the batch, as it does any other.
-          if (this.outbox.appendSync({ id: this.nextId(), snippets: orphan.snippets.slice(i, i + this.o.batchMax) }) === 'written') {
-            this.spooled += Math.min(this.o.batchMax, orphan.snippets.length - i);
-          }
-        }
-        removeOrphan(orphan);
-        this.journalRecovered += orphan.snippets.length;
-        this.log('warn', 'usage: recovered the crash journal of a process that stopped without closing', {
-          journal: orphan.path,
-          snippets: orphan.snippets.length,
-          unreadable_lines: orphan.unreadable,
-        });
-        this.schedule(0, true);
-      }
-    } catch (e) {
-      // Kept for the next scan: a journal is removed only once all its snippets are in the outbox.
-      this.log('error', 'usage journal recovery failed', { dir: this.o.outboxDir, error: errText(e) });
-    }
+    this.journal.ack(this.journalMarks.get(batch));
   }
 }
 

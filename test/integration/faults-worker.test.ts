@@ -44,7 +44,7 @@ test('worker SIGKILLed mid-batch: another worker takes over its stalled jobs and
 
 test('proxy SIGKILLed (as by the OOM killer) with its open batch: the next pod on its outbox recovers the crash journal, every row lands exactly once', async () => {
   // A batch window out of reach: every snippet the first proxy makes is still in its open batch when it dies.
-  const holdAll = { AROUTER_USAGE_BATCH_MS: '60000', AROUTER_USAGE_BATCH_MAX: '100000', AROUTER_USAGE_JOURNAL_STALE_MS: '500' };
+  const holdAll = { AROUTER_USAGE_BATCH_MS: '60000', AROUTER_USAGE_BATCH_MAX: '100000', AROUTER_USAGE_JOURNAL_STALE_MS: '3000' };
   const s = await startStack({ upstream: suite.mock().url, proxyEnv: holdAll });
   const t = trafficOn(s);
   await t.waitServed(80);
@@ -55,7 +55,7 @@ test('proxy SIGKILLed (as by the OOM killer) with its open batch: the next pod o
   const dead = s.proxy;
   dead.kill('SIGKILL');
   await dead.exited;
-  const next = await s.startProxy({ AROUTER_OUTBOX_DIR: dead.outboxDir, AROUTER_USAGE_JOURNAL_STALE_MS: '500' });
+  const next = await s.startProxy({ AROUTER_OUTBOX_DIR: dead.outboxDir, AROUTER_USAGE_JOURNAL_STALE_MS: '3000' });
   const { physical } = await expectExactlyServed(s, t.served);
   const line = await waitFor(() => next.logs().find((l) => l.msg === 'usage: recovered the crash journal of a process that stopped without closing'), 5_000, 'the recovery line');
   expect(line).toMatchObject({ snippets: t.served.size, unreadable_lines: 0 });

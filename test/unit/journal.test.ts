@@ -1,10 +1,10 @@
 // The crash journal on its own: what a dead writer leaves is exactly the snippets whose batches were not delivered,
 // across the ring's wrap, out-of-order acknowledgements and a full ring.
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, orphanJournals, removeOrphan } from '../../src/usage/journal.ts';
+import { Journal, OrphanScanner, readJournal } from '../../src/usage/journal.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 import { fixtureSnippet, OPENAI_CHAT } from '../helpers/usage-snippets.ts';
 
@@ -14,12 +14,13 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const snip = (i: number): UsageSnippet => fixtureSnippet(OPENAI_CHAT, { requestId: `req_${i}`, accountId: 'acct_j', ts: 1_700_000_000_000 + i });
 /** What another process recovers once the writer is taken for dead. */
-const recovered = (): string[] => orphanJournals(dir, 'reader', 0, Date.now() + 60_000).flatMap((o) => o.snippets.map((s) => s.requestId));
+let journal: Journal;
+const recovered = (): string[] => readJournal(journal.path).snippets.map((s) => s.requestId);
 const ids = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => `req_${from + k}`);
 
 describe('Journal', () => {
   test('holds every snippet of a batch not yet acknowledged, whole, and lets go of acknowledged ones', () => {
-    const j = new Journal(dir, 'writer', 256 * 1024);
+    const j = (journal = new Journal(dir, 'writer', 256 * 1024));
     for (let i = 0; i < 5; i++) j.append(snip(i));
     const first = j.cut();
     for (let i = 5; i < 10; i++) j.append(snip(i));
@@ -27,8 +28,7 @@ describe('Journal', () => {
     // Acknowledged out of order: the first batch is still on its way, so both are held.
     j.ack(second);
     expect(recovered()).toEqual(ids(0, 10));
-    const [orphan] = orphanJournals(dir, 'reader', 0, Date.now() + 60_000);
-    expect(orphan!.snippets[3]).toEqual(snip(3));
+    expect(readJournal(j.path).snippets[3]).toEqual(snip(3));
     j.ack(first);
     expect(recovered()).toEqual([]);
     // The open batch (pushed, not cut) is held too.
@@ -38,7 +38,7 @@ describe('Journal', () => {
   });
 
   test('lines that wrap around the end of the ring come back whole', () => {
-    const j = new Journal(dir, 'writer', 64 * 1024);
+    const j = (journal = new Journal(dir, 'writer', 64 * 1024));
     let i = 0;
     let pending = j.cut();
     let pendingIds: string[] = [];
@@ -60,7 +60,7 @@ describe('Journal', () => {
   });
 
   test('a full ring skips and counts new snippets, and keeps the ones it holds intact', () => {
-    const j = new Journal(dir, 'writer', 64 * 1024);
+    const j = (journal = new Journal(dir, 'writer', 64 * 1024));
     let n = 0;
     while (j.skipped === 0) j.append(snip(n++));
     const held = n - 1;
@@ -73,7 +73,7 @@ describe('Journal', () => {
   });
 
   test('a snippet larger than an eighth of the ring is counted, not journaled', () => {
-    const j = new Journal(dir, 'writer', 64 * 1024);
+    const j = (journal = new Journal(dir, 'writer', 64 * 1024));
     const big = { ...snip(1), error: 'x'.repeat(9000) };
     j.append(big);
     j.append(snip(2));
@@ -82,23 +82,70 @@ describe('Journal', () => {
   });
 });
 
-describe('orphanJournals', () => {
-  test("a live writer's journal is left alone; its own writer never reads it; a stale one is recovered", () => {
-    const j = new Journal(dir, 'writer', 64 * 1024);
+describe('OrphanScanner', () => {
+  /** A scanner on a clock the test moves. */
+  const scanner = (staleMs: number) => {
+    let t = 0;
+    const sc = new OrphanScanner(dir, 'reader', staleMs, () => t);
+    return { sc, advance: (ms: number) => void (t += ms) };
+  };
+
+  test('a journal is dead only once its heartbeat has stood still for staleMs of the reader\'s own clock', () => {
+    const j = (journal = new Journal(dir, 'writer', 64 * 1024));
     j.append(snip(1));
-    expect(orphanJournals(dir, 'reader', 10_000)).toEqual([]);
-    expect(orphanJournals(dir, 'writer', 0, Date.now() + 60_000)).toEqual([]);
-    j.beat(Date.now() - 20_000);
-    expect(orphanJournals(dir, 'reader', 10_000).map((o) => o.snippets.length)).toEqual([1]);
+    const { sc, advance } = scanner(10_000);
+    // First seen long after its last beat (a restarted pod): not yet, however old the beat.
+    j.beat(Date.now() - 3_600_000);
+    expect(sc.next()).toBeNull();
+    advance(9_000);
+    expect(sc.next()).toBeNull();
+    // It beats again: a live writer, the wait starts over.
+    j.beat(Date.now());
+    advance(2_000);
+    expect(sc.next()).toBeNull();
+    advance(9_999);
+    expect(sc.next()).toBeNull();
+    advance(1);
+    const orphan = sc.next();
+    expect(orphan?.snippets.map((s) => s.requestId)).toEqual(['req_1']);
+    sc.done(orphan!);
+    expect(existsSync(j.path)).toBe(false);
+    expect(sc.next()).toBeNull();
   });
 
-  test('a file that is not a journal is recovered as empty and can be removed; other files are ignored', () => {
+  test("the reader's own journal is never read as an orphan", () => {
+    new Journal(dir, 'reader', 64 * 1024).append(snip(1));
+    const { sc, advance } = scanner(1);
+    expect(sc.next()).toBeNull();
+    advance(10);
+    expect(sc.next()).toBeNull();
+  });
+
+  test('a journal removed under a live writer (a stall taken for death) is made again with what it held', () => {
+    const j = (journal = new Journal(dir, 'writer', 64 * 1024));
+    for (let i = 0; i < 3; i++) j.append(snip(i));
+    unlinkSync(j.path);
+    expect(j.beat()).toBe(false);
+    expect(recovered()).toEqual(ids(0, 3));
+    j.append(snip(3));
+    expect(recovered()).toEqual(ids(0, 4));
+    expect(j.beat()).toBe(true);
+  });
+
+  test('a file that is not a journal is recovered as empty and removed; batches are left alone; an abandoned .tmp goes', () => {
     writeFileSync(join(dir, 'journal-garbage.bin'), 'not a journal at all, long enough to have a header of sixty-four bytes');
     writeFileSync(join(dir, '000000000000001-000000001-u-x-1.batch'), '{}');
-    const orphans = orphanJournals(dir, 'reader', 0);
-    expect(orphans.map((o) => [o.snippets.length, o.unreadable])).toEqual([[0, 0]]);
-    removeOrphan(orphans[0]!);
+    writeFileSync(join(dir, 'journal-crashed.tmp'), '');
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(join(dir, 'journal-crashed.tmp'), old, old);
+    const { sc, advance } = scanner(100);
+    expect(sc.next()).toBeNull();
+    advance(100);
+    const orphan = sc.next();
+    expect([orphan?.snippets.length, orphan?.unreadable]).toEqual([0, 0]);
+    sc.done(orphan!);
     expect(existsSync(join(dir, 'journal-garbage.bin'))).toBe(false);
+    expect(existsSync(join(dir, 'journal-crashed.tmp'))).toBe(false);
     expect(existsSync(join(dir, '000000000000001-000000001-u-x-1.batch'))).toBe(true);
   });
 
@@ -106,6 +153,9 @@ describe('orphanJournals', () => {
     const j = new Journal(dir, 'writer', 64 * 1024);
     j.remove();
     expect(existsSync(j.path)).toBe(false);
-    expect(orphanJournals(dir, 'reader', 0)).toEqual([]);
+  });
+
+  test('a journal that cannot be made throws (the producer then runs without one)', () => {
+    expect(() => new Journal(join(dir, 'no-such-dir'), 'writer', 64 * 1024)).toThrow();
   });
 });

@@ -1,0 +1,120 @@
+// The producer's side of the crash journal: its own journal's heartbeat, and dead processes' journals moved into the outbox.
+import { Journal, OrphanScanner, type JournalMark } from './journal.ts';
+import type { OutboxBatch } from './outbox.ts';
+import type { UsageLogger } from './producer-options.ts';
+import type { UsageSnippet } from './snippet.ts';
+
+/** The journal's heartbeat; every fifth one also looks for dead processes' journals. */
+const BEAT_MS = 1_000;
+const SCAN_EVERY = 5;
+/** The shortest `staleMs` that leaves a live writer several heartbeats of slack. */
+export const JOURNAL_STALE_MIN_MS = 3 * BEAT_MS;
+
+export interface JournalKeeperOptions {
+  dir: string;
+  owner: string;
+  /** 0: no journal of its own (dead processes' journals are still recovered). */
+  bytes: number;
+  staleMs: number;
+  batchMax: number;
+  log: UsageLogger;
+  nextId(): string;
+  /** Writes a recovered batch to the outbox; 'full' when the outbox dropped it (and counted it). */
+  spool(batch: OutboxBatch): 'written' | 'full';
+  /** Called after recovered batches were spooled, so the outbox drain starts. */
+  onRecovered(): void;
+}
+
+export class JournalKeeper {
+  /** Snippets recovered from dead processes' journals into the outbox. */
+  recovered = 0;
+  private readonly journal: Journal | undefined;
+  private readonly scanner: OrphanScanner;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private beats = 0;
+  private closed = false;
+
+  constructor(private readonly o: JournalKeeperOptions) {
+    this.journal = o.bytes > 0 ? this.open() : undefined;
+    this.scanner = new OrphanScanner(o.dir, o.owner, o.staleMs);
+    this.timer = setInterval(this.tick, BEAT_MS);
+    // Background work must not keep a finished process alive.
+    this.timer.unref();
+    // Seen now, a dead predecessor's journal is recovered once it has stayed still for staleMs.
+    setTimeout(() => this.recover(), 0).unref();
+  }
+
+  get skipped(): number {
+    return this.journal?.skipped ?? 0;
+  }
+
+  append(s: UsageSnippet): void {
+    this.journal?.append(s);
+  }
+
+  cut(): JournalMark | undefined {
+    return this.journal?.cut();
+  }
+
+  ack(mark: JournalMark | undefined): void {
+    if (mark) this.journal?.ack(mark);
+  }
+
+  /** Every batch is in Redis, on disk or counted lost: the journal goes. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.journal?.remove();
+  }
+
+  private open(): Journal | undefined {
+    try {
+      return new Journal(this.o.dir, this.o.owner, this.o.bytes);
+    } catch (e) {
+      this.o.log('error', 'usage crash journal unavailable; a killed process would lose its open batch', { dir: this.o.dir, error: errText(e) });
+      return undefined;
+    }
+  }
+
+  private readonly tick = (): void => {
+    try {
+      if (this.journal && !this.journal.beat()) {
+        this.o.log('warn', 'usage crash journal was taken for a dead process\'s (a stall of journalStaleMs or more); made again', { journal: this.journal.path });
+      }
+    } catch (e) {
+      this.o.log('error', 'usage crash journal heartbeat failed', { error: errText(e) });
+    }
+    if (++this.beats % SCAN_EVERY === 0) this.recover();
+  };
+
+  /** Moves one dead process's journal into the outbox; the usual drain sends it. */
+  private recover(): void {
+    if (this.closed) return;
+    try {
+      const orphan = this.scanner.next();
+      if (!orphan) return;
+      let spooled = 0;
+      for (let i = 0; i < orphan.snippets.length; i += this.o.batchMax) {
+        const snippets = orphan.snippets.slice(i, i + this.o.batchMax);
+        // A full outbox drops and counts the batch, as it does any other.
+        if (this.o.spool({ id: this.o.nextId(), snippets }) === 'written') spooled += snippets.length;
+      }
+      this.scanner.done(orphan);
+      this.recovered += spooled;
+      this.o.log('warn', 'usage: recovered the crash journal of a process that stopped without closing', {
+        journal: orphan.path,
+        snippets: orphan.snippets.length,
+        spooled,
+        unreadable_lines: orphan.unreadable,
+      });
+      this.o.onRecovered();
+    } catch (e) {
+      // Kept for the next scan unless it could not be removed: a journal is removed only once it is in the outbox.
+      this.o.log('error', 'usage journal recovery failed', { dir: this.o.dir, error: errText(e) });
+    }
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
