@@ -18,7 +18,6 @@ export interface JournalKeeperOptions {
   staleMs: number;
   batchMax: number;
   log: UsageLogger;
-  nextId(): string;
   /** Writes a recovered batch to the outbox; 'full' when the outbox dropped it (and counted it). */
   spool(batch: OutboxBatch): 'written' | 'full';
   /** Called after recovered batches were spooled, so the outbox drain starts. */
@@ -60,11 +59,14 @@ export class JournalKeeper {
     if (mark) this.journal?.ack(mark);
   }
 
-  /** Every batch is in Redis, on disk or counted lost: the journal goes. */
-  close(): void {
+  /**
+   * Every batch is in Redis or on disk: the journal goes. With snippets lost at close (neither Redis nor the disk
+   * took them) it stays, and the next process on this outbox recovers them.
+   */
+  close(lost: boolean): void {
     this.closed = true;
     clearInterval(this.timer);
-    this.journal?.remove();
+    if (!lost) this.journal?.remove();
   }
 
   private open(): Journal | undefined {
@@ -77,15 +79,19 @@ export class JournalKeeper {
   }
 
   private readonly tick = (): void => {
-    try {
-      if (this.journal && !this.journal.beat()) {
-        this.o.log('warn', 'usage crash journal was taken for a dead process\'s (a stall of journalStaleMs or more); made again', { journal: this.journal.path });
-      }
-    } catch (e) {
-      this.o.log('error', 'usage crash journal heartbeat failed', { error: errText(e) });
-    }
+    this.beat();
     if (++this.beats % SCAN_EVERY === 0) this.recover();
   };
+
+  private beat(): void {
+    try {
+      if (this.journal?.beat() === 'remade') {
+        this.o.log('warn', "usage crash journal was taken for a dead process's (a stall of journalStaleMs or more); made again", { journal: this.journal.path });
+      }
+    } catch (e) {
+      this.o.log('error', 'usage crash journal could not be made again; a killed process would lose its open batch until it can', { error: errText(e) });
+    }
+  }
 
   /** Moves one dead process's journal into the outbox; the usual drain sends it. */
   private recover(): void {
@@ -96,8 +102,15 @@ export class JournalKeeper {
       let spooled = 0;
       for (let i = 0; i < orphan.snippets.length; i += this.o.batchMax) {
         const snippets = orphan.snippets.slice(i, i + this.o.batchMax);
-        // A full outbox drops and counts the batch, as it does any other.
-        if (this.o.spool({ id: this.o.nextId(), snippets }) === 'written') spooled += snippets.length;
+        // Ids fixed by the journal and the place of its lines: a batch spooled again (a retry after a full outbox,
+        // two processes recovering one journal) is the same BullMQ job, which Redis takes once.
+        if (this.o.spool({ id: `j-${orphan.owner}-${orphan.tail}-${i}`, snippets }) === 'full') {
+          this.o.log('error', 'usage journal recovery waits: the outbox is full', { journal: orphan.path, spooled, snippets: orphan.snippets.length });
+          return;
+        }
+        spooled += snippets.length;
+        // A large journal takes a while: this process must not look dead to a third one meanwhile.
+        this.beat();
       }
       this.scanner.done(orphan);
       this.recovered += spooled;

@@ -9,7 +9,7 @@
 // sees half a line. The file is written full of zeros before it is mapped: a sparse file would get its disk blocks
 // on first touch, and on a full disk that touch is a SIGBUS no code can catch, where a write is an error.
 import { closeSync, fstatSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { UsageSnippet } from './snippet.ts';
 
 const MAGIC = 0x314a5241; // "ARJ1", little-endian
@@ -19,6 +19,7 @@ const FILE = /^journal-([0-9a-z]+)\.bin$/;
 const TEMP = /^journal-([0-9a-z]+)\.tmp$/;
 const NEWLINE = 0x0a;
 const ZEROS = new Uint8Array(1 << 20);
+const REMAKE_RETRY_MS = 60_000;
 
 /** A cut batch's place in the ring, released once the batch is in Redis or on disk. */
 export interface JournalMark {
@@ -33,24 +34,33 @@ interface Mapped {
   fd: number;
 }
 
-/** Creates the file under a temporary name, full of zeros and with its header, then gives it its name (atomically). */
-function createMapped(path: string, bytes: number): Mapped {
+/**
+ * Creates the file under a temporary name, full of zeros, lets `fill` write its content and header, then gives it
+ * its name (atomically): a reader never sees a named journal without its header, nor a made-again one without its
+ * lines. On any failure nothing is left behind, neither the file nor its descriptor.
+ */
+function createMapped(path: string, bytes: number, fill: (m: Mapped) => void): Mapped {
   const temp = path.replace(/\.bin$/, '.tmp');
-  const fd = openSync(temp, 'wx');
+  const fd = openSync(temp, 'w');
   try {
     // writeSync may write less than asked (a disk filling up): count what it wrote; a full disk then throws ENOSPC.
     for (let at = 0; at < bytes; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, bytes - at), at);
+    const map = Bun.mmap(temp, { shared: true });
+    const m: Mapped = { map, view: new DataView(map.buffer, map.byteOffset, map.byteLength), fd };
+    m.view.setUint32(AT.magic, MAGIC, true);
+    m.view.setFloat64(AT.heartbeat, Date.now(), true);
+    fill(m);
+    renameSync(temp, path);
+    return m;
   } catch (e) {
     closeSync(fd);
-    unlinkSync(temp);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Not there: nothing to clean.
+    }
     throw e;
   }
-  const map = Bun.mmap(temp, { shared: true });
-  const view = new DataView(map.buffer, map.byteOffset, map.byteLength);
-  view.setUint32(AT.magic, MAGIC, true);
-  view.setFloat64(AT.heartbeat, Date.now(), true);
-  renameSync(temp, path);
-  return { map, view, fd };
 }
 
 export class Journal {
@@ -66,11 +76,13 @@ export class Journal {
   private readonly marks: JournalMark[] = [];
   private tail = 0;
   private head = 0;
+  /** After a failed re-creation: when to try again (0: not failing). */
+  private remakeAfter = 0;
 
   /** Throws when the file cannot be made (a full disk among others): the caller runs without a journal. */
   constructor(dir: string, owner: string, bytes: number) {
     this.path = join(dir, `journal-${owner}.bin`);
-    this.m = createMapped(this.path, bytes);
+    this.m = createMapped(this.path, bytes, () => undefined);
     this.ring = this.m.map.length - HEADER;
     this.line = new Uint8Array(Math.floor(this.ring / 8));
     this.publish();
@@ -108,21 +120,31 @@ export class Journal {
   }
 
   /**
-   * Tells other processes this writer is alive. Returns false when the file had been removed (a stall long enough
-   * for another process to take this one for dead and recover it): it is then made again with what it held.
+   * Tells other processes this writer is alive. When the file had been removed (a stall long enough for another
+   * process to take this one for dead and recover it) it is made again with what it held ('remade'); if that fails
+   * (a full disk) the error is thrown once and the journal is 'unprotected' until a retry a minute later succeeds.
    */
-  beat(now = Date.now()): boolean {
+  beat(now = Date.now()): 'alive' | 'remade' | 'unprotected' {
     this.m.view.setFloat64(AT.heartbeat, now, true);
-    if (fstatSync(this.m.fd).nlink > 0) return true;
+    if (fstatSync(this.m.fd).nlink > 0) return 'alive';
+    if (now < this.remakeAfter) return 'unprotected';
     const old = this.m;
-    this.m = createMapped(this.path, old.map.length);
-    this.m.map.set(old.map.subarray(HEADER), HEADER);
-    this.publish();
+    try {
+      this.m = createMapped(this.path, old.map.length, (m) => {
+        m.map.set(old.map.subarray(HEADER), HEADER);
+        m.view.setFloat64(AT.tail, this.tail, true);
+        m.view.setFloat64(AT.head, this.head, true);
+      });
+    } catch (e) {
+      this.remakeAfter = now + REMAKE_RETRY_MS;
+      throw e;
+    }
+    this.remakeAfter = 0;
     closeSync(old.fd);
-    return false;
+    return 'remade';
   }
 
-  /** Closing cleanly: every batch was delivered, so nothing here is needed. */
+  /** Closing cleanly: every batch was delivered (or counted lost), so nothing here is needed. */
   remove(): void {
     try {
       unlinkSync(this.path);
@@ -141,6 +163,11 @@ export class Journal {
 /** A journal's undelivered snippets, as another process reads them. */
 export interface OrphanJournal {
   path: string;
+  /** The file read, so a journal made again under the same name since is not the one removed. */
+  ino: number;
+  /** The writer's id, from the file name, and where its held lines start: stable ids for the recovered batches. */
+  owner: string;
+  tail: number;
   snippets: UsageSnippet[];
   /** Lines that were not a snippet, or a header that made no sense (should not happen). */
   unreadable: number;
@@ -178,8 +205,11 @@ export class OrphanScanner {
         const entry = this.seen.get(path);
         if (!entry || entry.beat !== beat) this.seen.set(path, { beat, since: t });
         else if (t - entry.since >= this.staleMs) return readJournal(path);
-      } catch {
-        // Removed by another process between the listing and the read.
+      } catch (e) {
+        // Removed by another process between the listing and the read; anything else is reported once.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        this.stuck.add(path);
+        throw e;
       }
     }
     for (const path of this.seen.keys()) if (!present.has(path)) this.seen.delete(path);
@@ -190,6 +220,8 @@ export class OrphanScanner {
   done(o: OrphanJournal): void {
     this.seen.delete(o.path);
     try {
+      // Made again since by its writer (it was only stalled) and now live: not this one to remove.
+      if (statSync(o.path).ino !== o.ino) return;
       unlinkSync(o.path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // another process recovered it too
@@ -234,8 +266,9 @@ function readHeartbeat(path: string): number {
 
 /** The snippets a journal holds (between its tail and head), read through the file: nothing else of it is loaded. */
 export function readJournal(path: string): OrphanJournal {
-  const result: OrphanJournal = { path, snippets: [], unreadable: 0 };
   const fd = openSync(path, 'r');
+  const owner = FILE.exec(basename(path))?.[1] ?? 'unknown';
+  const result: OrphanJournal = { path, ino: fstatSync(fd).ino, owner, tail: 0, snippets: [], unreadable: 0 };
   try {
     const h = readAt(fd, HEADER, 0);
     const view = new DataView(h.buffer, h.byteOffset, h.byteLength);
@@ -244,6 +277,7 @@ export function readJournal(path: string): OrphanJournal {
     const tail = view.getFloat64(AT.tail, true);
     const head = view.getFloat64(AT.head, true);
     if (!Number.isSafeInteger(tail) || !Number.isSafeInteger(head) || tail < 0 || head < tail || head - tail >= ring) return { ...result, unreadable: 1 };
+    result.tail = tail;
     // The held lines in order: the ring's end and then its start when they wrapped.
     const at = tail % ring;
     const n = head - tail;

@@ -196,7 +196,8 @@ export class Outbox {
         if (orphan && now - Number(m[3]) > this.o.staleClaimMs) out.push({ base, file: name });
         continue;
       }
-      if (name.endsWith('.tmp')) tmps.push(name);
+      // The crash journal's files share the directory (journal.ts looks after its own .tmp).
+      if (name.endsWith('.tmp') && !name.startsWith('journal-')) tmps.push(name);
     }
     for (const base of [...this.sizes.keys()]) if (!seen.has(base) && !fresh.has(base)) this.untrack(base);
     const unknown = [...seen].filter(([base]) => !this.sizes.has(base));

@@ -191,8 +191,11 @@ class Producer implements UsageProducer {
       staleMs: o.journalStaleMs,
       batchMax: o.batchMax,
       log: o.logger,
-      nextId: () => this.nextId(),
-      spool: (batch) => this.outbox.appendSync(batch),
+      spool: (batch) => {
+        const r = this.outbox.appendSync(batch);
+        if (r === 'written') this.spooled += batch.snippets.length;
+        return r;
+      },
       onRecovered: () => this.schedule(0, true),
     });
     // First run: confirm Redis and drain whatever a previous process left in the outbox.
@@ -485,6 +488,7 @@ class Producer implements UsageProducer {
     await this.flush();
     // A drain in progress stops after its current chunk.
     await this.maintRunning;
+    let lostAtClose = false;
     if (this.stranded.length > 0) {
       const lost = this.stranded.splice(0);
       let n = 0;
@@ -497,11 +501,12 @@ class Producer implements UsageProducer {
       }
       if (n > 0) {
         this.droppedIo += n;
-        this.log('error', 'usage snippets lost at close: neither redis nor the outbox took them', { snippets: n });
+        this.log('error', 'usage snippets lost at close: neither redis nor the outbox took them (the crash journal, when on, keeps them for the next process on this outbox)', { snippets: n });
       }
+      lostAtClose = n > 0;
     }
-    // Every batch is in Redis, on disk or counted lost, and later pushes go straight to disk.
-    this.journal.close();
+    // Every batch is in Redis or on disk (or kept by the journal), and later pushes go straight to disk.
+    this.journal.close(lostAtClose);
     await within(this.queue.close(), this.o.sendTimeoutMs, 'queue close').catch(() => undefined);
     await within(this.redis.quit(), this.o.sendTimeoutMs, 'redis quit').catch(() => this.redis.disconnect());
   }

@@ -1,10 +1,11 @@
 // The crash journal on its own: what a dead writer leaves is exactly the snippets whose batches were not delivered,
 // across the ring's wrap, out-of-order acknowledgements and a full ring.
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
-import { existsSync, mkdtempSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal, OrphanScanner, readJournal } from '../../src/usage/journal.ts';
+import { Outbox } from '../../src/usage/outbox.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 import { fixtureSnippet, OPENAI_CHAT } from '../helpers/usage-snippets.ts';
 
@@ -125,11 +126,11 @@ describe('OrphanScanner', () => {
     const j = (journal = new Journal(dir, 'writer', 64 * 1024));
     for (let i = 0; i < 3; i++) j.append(snip(i));
     unlinkSync(j.path);
-    expect(j.beat()).toBe(false);
+    expect(j.beat()).toBe('remade');
     expect(recovered()).toEqual(ids(0, 3));
     j.append(snip(3));
     expect(recovered()).toEqual(ids(0, 4));
-    expect(j.beat()).toBe(true);
+    expect(j.beat()).toBe('alive');
   });
 
   test('a file that is not a journal is recovered as empty and removed; batches are left alone; an abandoned .tmp goes', () => {
@@ -147,6 +148,32 @@ describe('OrphanScanner', () => {
     expect(existsSync(join(dir, 'journal-garbage.bin'))).toBe(false);
     expect(existsSync(join(dir, 'journal-crashed.tmp'))).toBe(false);
     expect(existsSync(join(dir, '000000000000001-000000001-u-x-1.batch'))).toBe(true);
+  });
+
+  test('a journal made again by its writer after it was read is not the one removed', () => {
+    const j = (journal = new Journal(dir, 'writer', 64 * 1024));
+    j.append(snip(1));
+    const { sc, advance } = scanner(100);
+    expect(sc.next()).toBeNull();
+    advance(100);
+    const orphan = sc.next()!;
+    // Another process recovered and removed it meanwhile; the writer, only stalled, makes it again.
+    unlinkSync(j.path);
+    expect(j.beat()).toBe('remade');
+    sc.done(orphan);
+    expect(existsSync(j.path)).toBe(true);
+    expect(recovered()).toEqual(['req_1']);
+  });
+
+  test("the outbox leaves the journal's files alone, a stale .tmp included", async () => {
+    writeFileSync(join(dir, 'journal-other.tmp'), 'half made');
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(join(dir, 'journal-other.tmp'), old, old);
+    const j = new Journal(dir, 'writer', 64 * 1024);
+    const ob = new Outbox({ dir, maxBytes: 1 << 20, owner: 'ob', fsync: false, staleClaimMs: 1, logger: () => {} });
+    await ob.scan();
+    expect(readdirSync(dir).sort()).toEqual(['journal-other.tmp', 'journal-writer.bin']);
+    j.remove();
   });
 
   test('a clean close removes the journal', () => {
