@@ -71,6 +71,8 @@ export class Journal {
   private readonly ring: number;
   /** One line is encoded here first, then copied into the ring in one or two pieces. */
   private readonly line: Uint8Array;
+  /** The line's room for its text: all of it but the byte kept for the newline. */
+  private readonly lineText: Uint8Array;
   private readonly encoder = new TextEncoder();
   /** Cut batches not yet acknowledged, oldest first; the open batch's lines follow the last one's end. */
   private readonly marks: JournalMark[] = [];
@@ -85,13 +87,17 @@ export class Journal {
     this.m = createMapped(this.path, bytes, () => undefined);
     this.ring = this.m.map.length - HEADER;
     this.line = new Uint8Array(Math.floor(this.ring / 8));
+    this.lineText = this.line.subarray(0, this.line.length - 1);
     this.publish();
   }
 
   /** Copies the snippet into the ring; never throws (a snippet that does not fit is counted, not journaled). */
   append(s: UsageSnippet): void {
-    const text = `${JSON.stringify(s)}\n`;
-    const { read, written } = this.encoder.encodeInto(text, this.line);
+    const text = JSON.stringify(s);
+    // The newline is added as a byte: a concatenated copy of the text would be one more string per request to collect.
+    const { read, written: bytes } = this.encoder.encodeInto(text, this.lineText);
+    const written = bytes + 1;
+    this.line[bytes] = NEWLINE;
     // Too big for a line, or the ring is full of lines whose batches are still on their way: not journaled.
     if (read < text.length || this.head + written - this.tail >= this.ring) return void this.skipped++;
     const at = this.head % this.ring;
