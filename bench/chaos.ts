@@ -1,4 +1,5 @@
-// Chaos bench: load through a private deployment while Redis, ClickHouse and workers are killed and frozen; prints served vs stored.
+// Chaos bench: load through a private deployment while Redis, ClickHouse, workers and the proxy are killed and frozen;
+// prints served vs stored.
 //
 //   bun run bench/chaos.ts [--seconds 60] [--concurrency 16]
 //
@@ -76,6 +77,17 @@ const restartWorker = (i: number): Promise<void> =>
     if (stack) slots[i] = await stack.startWorker();
   });
 
+/** The proxy dies as under the OOM killer; its successor on the same outbox recovers the usage it had not sent. */
+let deadOutbox = '';
+async function killProxy(s: FaultStack): Promise<void> {
+  deadOutbox = s.proxy.outboxDir;
+  s.proxy.kill('SIGKILL');
+  await s.proxy.exited;
+}
+async function restartProxy(s: FaultStack): Promise<void> {
+  await s.startProxy({ AROUTER_OUTBOX_DIR: deadOutbox, AROUTER_USAGE_JOURNAL_STALE_MS: '3000' });
+}
+
 /** One fault: `hit` now, `heal` after `holdS` (both scaled with the run length). */
 interface Fault {
   atS: number;
@@ -91,6 +103,7 @@ const SCHEDULE: Fault[] = [
   { atS: 10, holdS: 2, name: 'worker 0 SIGKILL, restart after 2s', hit: () => killWorker(0), heal: () => restartWorker(0) },
   { atS: 15, holdS: 4, name: 'redis SIGKILL, restart after 4s', hit: (s) => s.services.kill('redis'), heal: (s) => s.services.start('redis') },
   { atS: 23, holdS: 5, name: 'clickhouse SIGKILL, restart after 5s', hit: (s) => s.services.kill('clickhouse'), heal: (s) => s.services.start('clickhouse') },
+  { atS: 29, holdS: 1, name: 'proxy SIGKILL, a new one on its outbox after 1s (its crash journal recovered)', hit: (s) => killProxy(s), heal: (s) => restartProxy(s) },
   { atS: 32, holdS: 6, name: 'redis SIGSTOP 6s (past the key cache max age)', hit: (s) => s.services.freeze('redis'), heal: (s) => s.services.thaw('redis') },
   { atS: 41, holdS: 1, name: 'worker 1 SIGKILL, restart after 1s', hit: () => killWorker(1), heal: () => restartWorker(1) },
   { atS: 44, holdS: 3, name: 'clickhouse SIGKILL, restart after 3s', hit: (s) => s.services.kill('clickhouse'), heal: (s) => s.services.start('clickhouse') },
