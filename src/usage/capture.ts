@@ -2,7 +2,7 @@
 import type { Capture, SseEventRecord } from './snippet.ts';
 import type { SseKeep, UsageFormat } from './formats/types.ts';
 import { createLinesCapture } from './lines.ts';
-import { createJsonCapture, MAX_CAPTURED_VALUE_BYTES, type JsonCapture, type OversizeValues } from './json-capture.ts';
+import { createJsonCapture, keptValue, MAX_CAPTURED_VALUE_BYTES, type JsonCapture, type OversizeValues } from './json-capture.ts';
 import { createMemberReader, type MemberReader } from './json-top-level.ts';
 import { pickMembers, topLevelMembers, type MemberTree } from './large-event.ts';
 import { createSseParser, type SseParser } from './sse.ts';
@@ -99,9 +99,8 @@ function pickFields(members: ReadonlyMap<string, string>, oversize: OversizeValu
   const fields: Record<string, string> = {};
   let truncated = false;
   for (const [key, raw] of members) {
-    const bytes = Buffer.byteLength(raw);
-    const kept = bytes <= MAX_CAPTURED_VALUE_BYTES ? raw : bytes <= MAX_SSE_EVENT_BYTES ? oversize?.cut(key, raw) : null;
-    if (kept == null || Buffer.byteLength(kept) > MAX_CAPTURED_VALUE_BYTES) truncated = true;
+    const kept = keptValue(key, raw, Buffer.byteLength(raw), MAX_CAPTURED_VALUE_BYTES, oversize);
+    if (kept === null) truncated = true;
     else fields[key] = kept;
   }
   return truncated ? { kind: 'json', fields, truncated: true } : { kind: 'json', fields };

@@ -26,6 +26,17 @@ export interface OversizeValues {
   cut(key: string, raw: string): string | null;
 }
 
+/**
+ * A chosen value's text as kept: whole within `maxValueBytes`; past it, and up to `oversize.maxBytes`, as `oversize`
+ * cuts it if the cut fits the cap; otherwise not at all (null).
+ */
+export function keptValue(key: string, raw: string, bytes: number, maxValueBytes: number, oversize: OversizeValues | undefined): string | null {
+  if (bytes <= maxValueBytes) return raw;
+  if (!oversize || bytes > oversize.maxBytes) return null;
+  const small = oversize.cut(key, raw);
+  return small !== null && Buffer.byteLength(small) <= maxValueBytes ? small : null;
+}
+
 export interface JsonCapture {
   push(chunk: Uint8Array): void;
   finish(): JsonCaptureResult;
@@ -89,16 +100,10 @@ export function createJsonCapture(keys: readonly string[], maxValueBytes = MAX_C
     if (!recording) return;
     recording = false;
     valueBytes.append(chunk.subarray(recordStart, endExclusive));
-    const kept = valueBytes.overflowed ? null : keptText(recordKey, decoder.decode(valueBytes.view()), valueBytes.length);
+    const kept = valueBytes.overflowed ? null : keptValue(recordKey, decoder.decode(valueBytes.view()), valueBytes.length, maxValueBytes, oversize);
     if (kept === null) truncated = true;
     else fields[recordKey] = kept;
     valueBytes.reset();
-  }
-
-  function keptText(key: string, raw: string, bytes: number): string | null {
-    if (bytes <= maxValueBytes) return raw;
-    const small = oversize?.cut(key, raw) ?? null;
-    return small !== null && Buffer.byteLength(small) <= maxValueBytes ? small : null;
   }
 
   function endString(at: number): void {
