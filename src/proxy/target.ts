@@ -42,17 +42,21 @@ export function checkProviderPath(rest: string, slashedId = false): string {
   if (rest[0] !== '/') throw badPath('it must start with "/"');
   if (rest.startsWith('//')) throw badPath('"//" would name another host');
   if (rest.includes('\\')) throw badPath('backslashes are not allowed');
-  const lastSegment = rest.slice(rest.lastIndexOf('/') + 1);
-  const checked = slashedId && ENCODED_SLASH.test(lastSegment) ? checkSlashedId(rest, lastSegment) : rest;
+  const checked = slashedId ? checkSlashedId(rest) : rest;
   if (ENCODED_DANGER.test(checked)) throw badPath('encoded dots, slashes, backslashes or NUL are not allowed');
   if (DOT_SEGMENT.test(rest)) throw badPath('"." and ".." segments are not allowed');
   if (CONTROL.test(rest)) throw badPath('control characters and spaces are not allowed');
   return decodeUnreserved(rest);
 }
 
-/** Refuses a slashed id unless every part is a plain name; returns what is left to check: the path before it. */
-function checkSlashedId(rest: string, lastSegment: string): string {
-  for (const part of lastSegment.split(/%2f/i)) {
+/**
+ * Refuses a last segment with encoded slashes unless every part between them is a plain name; returns what is left to
+ * check for other escapes: the path before it, or the whole path when it holds no encoded slash.
+ */
+function checkSlashedId(rest: string): string {
+  const lastSegment = rest.slice(rest.lastIndexOf('/') + 1);
+  if (!ENCODED_SLASH.test(lastSegment)) return rest;
+  for (const part of lastSegment.split(ENCODED_SLASH)) {
     if (!SLASHED_ID_PART.test(decodeUnreserved(part))) throw badPath('an id with encoded slashes must be plain names between them');
   }
   return rest.slice(0, rest.length - lastSegment.length);
