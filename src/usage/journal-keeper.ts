@@ -1,14 +1,11 @@
 // The producer's side of the crash journal: its own journal's heartbeat, and dead processes' journals moved into the outbox.
 import { Journal, OrphanScanner, type JournalMark } from './journal.ts';
 import type { OutboxBatch } from './outbox.ts';
-import type { UsageLogger } from './producer-options.ts';
+import { errText, JOURNAL_BEAT_MS, type UsageLogger } from './producer-options.ts';
 import type { UsageSnippet } from './snippet.ts';
 
-/** The journal's heartbeat; every fifth one also looks for dead processes' journals. */
-const BEAT_MS = 1_000;
+/** Every fifth heartbeat also looks for dead processes' journals. */
 const SCAN_EVERY = 5;
-/** The shortest `staleMs` that leaves a live writer several heartbeats of slack. */
-export const JOURNAL_STALE_MIN_MS = 3 * BEAT_MS;
 
 export interface JournalKeeperOptions {
   dir: string;
@@ -36,7 +33,7 @@ export class JournalKeeper {
   constructor(private readonly o: JournalKeeperOptions) {
     this.journal = o.bytes > 0 ? this.open() : undefined;
     this.scanner = new OrphanScanner(o.dir, o.owner, o.staleMs);
-    this.timer = setInterval(this.tick, BEAT_MS);
+    this.timer = setInterval(this.tick, JOURNAL_BEAT_MS);
     // Background work must not keep a finished process alive.
     this.timer.unref();
     // Seen now, a dead predecessor's journal is recovered once it has stayed still for staleMs.
@@ -126,8 +123,4 @@ export class JournalKeeper {
       this.o.log('error', 'usage journal recovery failed', { dir: this.o.dir, error: errText(e) });
     }
   }
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

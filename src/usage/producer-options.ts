@@ -1,7 +1,6 @@
 // Usage producer settings: types, defaults and the one-time validation the factory runs.
 import { mkdirSync } from 'node:fs';
 import { MAX_SNIPPETS_PER_JOB } from './job-payload.ts';
-import { JOURNAL_STALE_MIN_MS } from './journal-keeper.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -129,11 +128,23 @@ function redisTarget(raw: string): string {
 }
 
 export const DEFAULT_JOURNAL_BYTES = 8 * 1024 * 1024;
+/** How often a live producer beats its crash journal's heartbeat. */
+export const JOURNAL_BEAT_MS = 1_000;
+/** The shortest `journalStaleMs`: a live writer keeps several heartbeats of slack. */
+export const JOURNAL_STALE_MIN_MS = 3 * JOURNAL_BEAT_MS;
+
+/** An error's message, for a log line. */
+export function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The smallest crash journal: a line may take an eighth of the ring, and a snippet's line is a few KiB at most. */
+export const JOURNAL_MIN_BYTES = 64 * 1024;
 
 /** 0 (off), or 64 KiB to 1 GiB: the ring's offsets and a line's size are bounded by it. */
 function journalBytes(v: number | undefined): number {
   const n = int('journalBytes', v, DEFAULT_JOURNAL_BYTES, 0, GiB);
-  if (n !== 0 && n < 64 * 1024) fail('journalBytes', `must be 0 (off) or at least 65536, got ${n}`);
+  if (n !== 0 && n < JOURNAL_MIN_BYTES) fail('journalBytes', `must be 0 (off) or at least ${JOURNAL_MIN_BYTES}, got ${n}`);
   return n;
 }
 

@@ -55,6 +55,7 @@ import type { JournalMark } from './journal.ts';
 import { JournalKeeper } from './journal-keeper.ts';
 import { Outbox, type OutboxBatch } from './outbox.ts';
 import {
+  errText,
   resolveProducerOptions,
   USAGE_JOB_NAME,
   type ResolvedProducerOptions,
@@ -107,10 +108,6 @@ export type { UsageJobData };
 const STRANDED_MAX_BATCHES = 64;
 
 class TimeoutError extends Error {}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** Reject after `ms`; the original promise keeps running, so its late outcome is silenced. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
