@@ -6,7 +6,7 @@ import { notWholeNumbers, TIMER_MAX_MS } from './env-integers.ts';
 import { envName, PROVIDERS } from './providers/index.ts';
 import { serviceUrlsProblem } from './service-url.ts';
 import { MAX_SNIPPETS_PER_JOB } from './usage/job-payload.ts';
-import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_MAX, DEFAULT_JOURNAL_BYTES } from './usage/producer-options.ts';
+import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_MAX, DEFAULT_JOURNAL_BYTES, JOURNAL_MIN_BYTES, JOURNAL_STALE_MIN_MS } from './usage/producer-options.ts';
 
 // Timer-sized by default: every duration here ends up in a setTimeout.
 const Int = (def: number, min = 0, max = TIMER_MAX_MS) => Type.Integer({ default: def, minimum: min, maximum: max });
@@ -35,7 +35,7 @@ const SettingsSchema = Type.Object({
   AROUTER_OUTBOX_DIR: Type.String({ default: '.arouter/outbox' }),
   /** The crash journal beside the outbox (0: off), and how long a dead process's journal waits before it is recovered. */
   AROUTER_USAGE_JOURNAL_BYTES: Type.Integer({ default: DEFAULT_JOURNAL_BYTES, minimum: 0, maximum: 1024 ** 3 }),
-  AROUTER_USAGE_JOURNAL_STALE_MS: Int(10_000, 3_000, 3_600_000),
+  AROUTER_USAGE_JOURNAL_STALE_MS: Int(10_000, JOURNAL_STALE_MIN_MS, 3_600_000),
   AROUTER_KEY_PREFIX: Type.String({ default: 'arouter' }),
   /** How long a pod trusts a cached key lookup before re-checking it in the background. */
   AROUTER_KEY_CACHE_MS: Int(2_000, 100),
@@ -71,6 +71,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const names = notWholeNumbers(SettingsSchema, raw).map((k) => `${k}: must be a whole number, digits only`);
   const converted = Value.Default(SettingsSchema, Value.Convert(SettingsSchema, raw));
   names.push(...[...Value.Errors(SettingsSchema, converted)].map((e) => `${e.path.slice(1)}: ${e.message}`));
+  const journal = (converted as { AROUTER_USAGE_JOURNAL_BYTES?: unknown }).AROUTER_USAGE_JOURNAL_BYTES;
+  if (typeof journal === 'number' && journal > 0 && journal < JOURNAL_MIN_BYTES) names.push(`AROUTER_USAGE_JOURNAL_BYTES: must be 0 (off) or at least ${JOURNAL_MIN_BYTES}`);
   if (names.length > 0) throw new ConfigError(`invalid settings: ${names.join('; ')}`);
   const parsed = converted as EnvSettings;
   try {

@@ -70,3 +70,11 @@ test('CORS is off unless origins are listed; a list entry that is not an origin 
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as Error).message).toContain('AROUTER_CORS_ORIGINS: "https://app.example.com/chat" is not an origin');
 });
+
+test('a crash journal too small to hold a line is refused by name at start, as is a stale time under three heartbeats', () => {
+  expect(loadSettings({}).env).toMatchObject({ AROUTER_USAGE_JOURNAL_BYTES: 8 * 1024 * 1024, AROUTER_USAGE_JOURNAL_STALE_MS: 10_000 });
+  expect(loadSettings({ AROUTER_USAGE_JOURNAL_BYTES: '0' }).env.AROUTER_USAGE_JOURNAL_BYTES).toBe(0);
+  expect(loadSettings({ AROUTER_USAGE_JOURNAL_BYTES: '65536' }).env.AROUTER_USAGE_JOURNAL_BYTES).toBe(65_536);
+  expect(() => loadSettings({ AROUTER_USAGE_JOURNAL_BYTES: '1000' })).toThrow(/AROUTER_USAGE_JOURNAL_BYTES: must be 0 \(off\) or at least 65536/);
+  expect(() => loadSettings({ AROUTER_USAGE_JOURNAL_STALE_MS: '500' })).toThrow(/AROUTER_USAGE_JOURNAL_STALE_MS/);
+});
