@@ -41,8 +41,8 @@ const pieces: Array<[string, () => unknown]> = [
   ["Bun.randomUUIDv7", () => Bun.randomUUIDv7()],
   ["new AbortController", () => new AbortController()],
   ["setTimeout + clearTimeout", () => clearTimeout(setTimeout(() => {}, 100_000))],
-  ["Journal.append (crash journal)", () => {
-    journal.append(snippet);
+  ["snippet JSON + Journal.append", () => {
+    journal.append(JSON.stringify(snippet));
     if (++journaled % 1024 === 0) journal.ack(journal.cut());
   }],
 ];

@@ -26,9 +26,11 @@ export const MAX_SNIPPETS_PER_JOB = 100_000;
 /** zstd level 1: the fastest, and already close to the best ratio for these repetitive batches. */
 const LEVEL = 1;
 
-export function encodeUsageJob(snippets: UsageSnippet[]): UsageJobData {
+/** `json`: each snippet's JSON text when the producer has it already, so no snippet is encoded twice. */
+export function encodeUsageJob(snippets: UsageSnippet[], json?: readonly string[]): UsageJobData {
   try {
-    const packed = Bun.zstdCompressSync(JSON.stringify(snippets), { level: LEVEL });
+    const text = json && json.length === snippets.length ? `[${json.join(',')}]` : JSON.stringify(snippets);
+    const packed = Bun.zstdCompressSync(text, { level: LEVEL });
     return { zstd: Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength).toString('base64'), count: snippets.length };
   } catch {
     // Compression cannot fail on valid input, but if it ever does the batch still goes out, uncompressed.

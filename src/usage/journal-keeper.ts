@@ -2,7 +2,6 @@
 import { Journal, OrphanScanner, type JournalMark } from './journal.ts';
 import type { OutboxBatch } from './outbox.ts';
 import { errText, JOURNAL_BEAT_MS, type UsageLogger } from './producer-options.ts';
-import type { UsageSnippet } from './snippet.ts';
 
 /** Every fifth heartbeat also looks for dead processes' journals. */
 const SCAN_EVERY = 5;
@@ -44,8 +43,9 @@ export class JournalKeeper {
     return this.journal?.skipped ?? 0;
   }
 
-  append(s: UsageSnippet): void {
-    this.journal?.append(s);
+  /** `text`: the snippet's JSON. */
+  append(text: string): void {
+    this.journal?.append(text);
   }
 
   cut(): JournalMark | undefined {
@@ -99,9 +99,13 @@ export class JournalKeeper {
       let spooled = 0;
       for (let i = 0; i < orphan.snippets.length; i += this.o.batchMax) {
         const snippets = orphan.snippets.slice(i, i + this.o.batchMax);
-        // Ids fixed by the journal and the place of its lines: a batch spooled again (a retry after a full outbox,
-        // two processes recovering one journal) is the same BullMQ job, which Redis takes once.
-        if (this.o.spool({ id: `j-${orphan.owner}-${orphan.tail}-${i}`, snippets }) === 'full') {
+        const json = orphan.json.slice(i, i + this.o.batchMax);
+        // Ids fixed by the journal, the place of its lines and the lines themselves: a batch spooled again (a retry
+        // after a full outbox, two processes recovering one journal) is the same BullMQ job, which Redis takes once.
+        // The lines are in the id because a writer remade after a stall journals new lines from the same offsets
+        // (a quiet ring restarts at 0): the same owner and place would name a job Redis holds already and drops.
+        const id = `j-${orphan.owner}-${orphan.tail}-${i}-${Bun.hash(json.join('\n')).toString(36)}`;
+        if (this.o.spool({ id, snippets, json }) === 'full') {
           this.o.log('error', 'usage journal recovery waits: the outbox is full', { journal: orphan.path, spooled, snippets: orphan.snippets.length });
           return;
         }

@@ -3,10 +3,10 @@
 //
 // The file is a ring of JSON lines after a 64-byte header. Writing is a copy into shared memory (no system call):
 // the kernel holds the pages, so they outlive the process; only a machine crash can lose them (like the outbox
-// without fsync). Offsets are logical (they only grow; the ring position is the offset modulo the ring's size), and
-// the header records where unacknowledged lines start (tail) and end (head), and a heartbeat, so another process
-// can tell a dead writer's file from a live one. A line is copied in before head moves past it, so a reader never
-// sees half a line. The file is written full of zeros before it is mapped: a sparse file would get its disk blocks
+// without fsync). Offsets are logical (they grow while lines are held, and restart at 0 once none is; the ring
+// position is the offset modulo the ring's size), and the header records where unacknowledged lines start (tail)
+// and end (head), and a heartbeat, so another process can tell a dead writer's file from a live one. A line is
+// copied in before head moves past it, so a reader never sees half a line. The file is written full of zeros before it is mapped: a sparse file would get its disk blocks
 // on first touch, and on a full disk that touch is a SIGBUS no code can catch, where a write is an error.
 import { closeSync, fstatSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -91,9 +91,8 @@ export class Journal {
     this.publish();
   }
 
-  /** Copies the snippet into the ring; never throws (a snippet that does not fit is counted, not journaled). */
-  append(s: UsageSnippet): void {
-    const text = JSON.stringify(s);
+  /** Copies a snippet's JSON text into the ring; never throws (a snippet that does not fit is counted, not journaled). */
+  append(text: string): void {
     // The newline is added as a byte: a concatenated copy of the text would be one more string per request to collect.
     const { read, written: bytes } = this.encoder.encodeInto(text, this.lineText);
     const written = bytes + 1;
@@ -175,6 +174,8 @@ export interface OrphanJournal {
   owner: string;
   tail: number;
   snippets: UsageSnippet[];
+  /** Each snippet's line as the journal held it, in step with `snippets`. */
+  json: string[];
   /** Lines that were not a snippet, or a header that made no sense (should not happen). */
   unreadable: number;
 }
@@ -274,7 +275,7 @@ function readHeartbeat(path: string): number {
 export function readJournal(path: string): OrphanJournal {
   const fd = openSync(path, 'r');
   const owner = FILE.exec(basename(path))?.[1] ?? 'unknown';
-  const result: OrphanJournal = { path, ino: fstatSync(fd).ino, owner, tail: 0, snippets: [], unreadable: 0 };
+  const result: OrphanJournal = { path, ino: fstatSync(fd).ino, owner, tail: 0, snippets: [], json: [], unreadable: 0 };
   try {
     const h = readAt(fd, HEADER, 0);
     const view = new DataView(h.buffer, h.byteOffset, h.byteLength);
@@ -294,9 +295,12 @@ export function readJournal(path: string): OrphanJournal {
     const decoder = new TextDecoder();
     let start = 0;
     for (let nl = held.indexOf(NEWLINE); nl !== -1; nl = held.indexOf(NEWLINE, start)) {
-      const s = parseSnippet(decoder.decode(held.subarray(start, nl)));
-      if (s) result.snippets.push(s);
-      else result.unreadable++;
+      const line = decoder.decode(held.subarray(start, nl));
+      const s = parseSnippet(line);
+      if (s) {
+        result.snippets.push(s);
+        result.json.push(line);
+      } else result.unreadable++;
       start = nl + 1;
     }
     return result;

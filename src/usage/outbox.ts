@@ -21,6 +21,8 @@ export interface OutboxBatch {
   /** Also the BullMQ job id, so every copy of a batch is the same job. */
   id: string;
   snippets: UsageSnippet[];
+  /** Each snippet's JSON text, in order, when the producer encoded it already (for the crash journal). */
+  json?: string[];
 }
 
 /** A batch this process has claimed: send it, then `release` (accepted) or `unclaim` (try later). */
@@ -54,6 +56,13 @@ const STAT_PARALLEL = 64;
 
 function isMissing(e: unknown): boolean {
   return (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+/** A batch file's bytes: {v, id, snippets}, as JSON.stringify writes them, from the snippets' own text when known. */
+function batchFile(batch: OutboxBatch): Buffer {
+  const { id, snippets, json } = batch;
+  if (json && json.length === snippets.length) return Buffer.from(`{"v":1,"id":${JSON.stringify(id)},"snippets":[${json.join(',')}]}`);
+  return Buffer.from(JSON.stringify({ v: 1, id, snippets }));
 }
 
 function parseBatch(text: string): OutboxBatch | undefined {
@@ -108,7 +117,7 @@ export class Outbox {
 
   /** Write one batch durably (see producer.ts for what "durably" covers). Throws on I/O errors; 'full' means dropped and counted. */
   async append(batch: OutboxBatch): Promise<AppendResult> {
-    const buf = Buffer.from(JSON.stringify({ v: 1, id: batch.id, snippets: batch.snippets }));
+    const buf = batchFile(batch);
     if (!this.admit(buf.length, batch.snippets.length)) return 'full';
     const base = this.nextBase(batch.id);
     const tmp = join(this.dir, `${base}.tmp`);
@@ -137,7 +146,7 @@ export class Outbox {
 
   /** Synchronous append, for the rare push after close() when no event loop turn may follow. */
   appendSync(batch: OutboxBatch): AppendResult {
-    const buf = Buffer.from(JSON.stringify({ v: 1, id: batch.id, snippets: batch.snippets }));
+    const buf = batchFile(batch);
     if (!this.admit(buf.length, batch.snippets.length)) return 'full';
     const base = this.nextBase(batch.id);
     const tmp = join(this.dir, `${base}.tmp`);

@@ -133,6 +133,8 @@ class Producer implements UsageProducer {
   private readonly journalMarks = new WeakMap<OutboxBatch, JournalMark>();
 
   private open: UsageSnippet[] = [];
+  /** The open batch's snippets as JSON text, in step with `open`. */
+  private openJson: string[] = [];
   private batchTimer: ReturnType<typeof setTimeout> | undefined;
   private seq = 0;
   private readonly inflight = new Set<Promise<void>>();
@@ -202,9 +204,12 @@ class Producer implements UsageProducer {
   push(s: UsageSnippet): void {
     try {
       if (this.closed) return this.pushAfterClose(s);
+      // Encoded once, here: the journal copies this text and the batch's job and outbox file are made of it.
+      const text = JSON.stringify(s);
       const b = this.open;
       b.push(s);
-      this.journal.append(s);
+      this.openJson.push(text);
+      this.journal.append(text);
       if (b.length >= this.o.batchMax) this.cut();
       else if (b.length === 1) this.batchTimer = setTimeout(this.onBatchTimer, this.o.batchIntervalMs);
     } catch (e) {
@@ -273,10 +278,12 @@ class Producer implements UsageProducer {
     }
     if (this.open.length === 0) return;
     const snippets = this.open;
+    const json = this.openJson;
     this.open = [];
+    this.openJson = [];
     const n = snippets.length;
     this.inflightSnippets += n;
-    const batch: OutboxBatch = { id: this.nextId(), snippets };
+    const batch: OutboxBatch = { id: this.nextId(), snippets, json };
     const mark = this.journal.cut();
     if (mark) this.journalMarks.set(batch, mark);
     const p: Promise<void> = this.deliver(batch).finally(() => {
@@ -313,7 +320,7 @@ class Producer implements UsageProducer {
     try {
       const p =
         batches.length === 1
-          ? this.queue.add(USAGE_JOB_NAME, encodeUsageJob(first.snippets), { jobId: first.id })
+          ? this.queue.add(USAGE_JOB_NAME, encodeUsageJob(first.snippets, first.json), { jobId: first.id })
           : this.queue.addBulk(await encodeYielding(batches));
       await within<unknown>(p, this.o.sendTimeoutMs, 'redis add');
     } catch (e) {
@@ -521,7 +528,7 @@ class Producer implements UsageProducer {
 async function encodeYielding(batches: readonly OutboxBatch[]): Promise<{ name: string; data: UsageJobData; opts: JobsOptions }[]> {
   const jobs = [];
   for (const b of batches) {
-    jobs.push({ name: USAGE_JOB_NAME, data: encodeUsageJob(b.snippets), opts: { jobId: b.id } });
+    jobs.push({ name: USAGE_JOB_NAME, data: encodeUsageJob(b.snippets, b.json), opts: { jobId: b.id } });
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return jobs;

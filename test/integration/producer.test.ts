@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createUsageProducer, type UsageJobData, type UsageProducer, type UsageProducerOptions } from '../../src/usage/producer.ts';
 import type { LogFields, LogLevel } from '../../src/usage/producer-options.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
-import { readJournal } from '../../src/usage/journal.ts';
+import { Journal, readJournal } from '../../src/usage/journal.ts';
 import { TEST_REDIS_URL, uniqueName, waitFor } from '../helpers/env.ts';
 import { jobSnippets, queuedJobs } from '../helpers/jobs.ts';
 
@@ -399,6 +399,18 @@ describe('usage producer', () => {
     expect(p.stats()).toMatchObject({ sent: 5, journalSkipped: 0 });
     await p.close();
     expect(journal()).toEqual([]);
+  });
+
+  test('journals of one writer left at the same place with different lines are recovered as different jobs', async () => {
+    // A writer remade after a stall journals new lines from the offsets it had (a quiet ring restarts at 0): its
+    // second journal must not name the BullMQ job its first one became, which Redis would keep and drop this one for.
+    const queueName = sharedQueue();
+    const dirs = [tempDir(), tempDir()];
+    const want = ['remade-before', 'remade-after'];
+    for (const [k, dir] of dirs.entries()) new Journal(dir, 'samewriter', 64 * 1024).append(JSON.stringify(snippet(want[k]!)));
+    const ps = dirs.map((outboxDir) => producer({ redisUrl: TEST_REDIS_URL, queueName, outboxDir, journalStaleMs: 3_000 }));
+    await waitFor(() => ps.every((p) => p.stats().journalRecovered === 1 && p.stats().outboxFiles === 0), 15_000, 'both journals recovered and drained');
+    expectExactlyOnce(await queuedJobs(TEST_REDIS_URL, queueName), want);
   });
 
   test('bad options are refused by the factory', () => {

@@ -13,7 +13,9 @@ let dir: string;
 beforeEach(() => void (dir = mkdtempSync(join(tmpdir(), 'journal-unit-'))));
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const snip = (i: number): UsageSnippet => fixtureSnippet(OPENAI_CHAT, { requestId: `req_${i}`, accountId: 'acct_j', ts: 1_700_000_000_000 + i });
+const snippet = (i: number): UsageSnippet => fixtureSnippet(OPENAI_CHAT, { requestId: `req_${i}`, accountId: 'acct_j', ts: 1_700_000_000_000 + i });
+/** A snippet's JSON text, as the producer hands it to the journal. */
+const snip = (i: number): string => JSON.stringify(snippet(i));
 /** What another process recovers once the writer is taken for dead. */
 let journal: Journal;
 const recovered = (): string[] => readJournal(journal.path).snippets.map((s) => s.requestId);
@@ -29,7 +31,7 @@ describe('Journal', () => {
     // Acknowledged out of order: the first batch is still on its way, so both are held.
     j.ack(second);
     expect(recovered()).toEqual(ids(0, 10));
-    expect(readJournal(j.path).snippets[3]).toEqual(snip(3));
+    expect(readJournal(j.path).snippets[3]).toEqual(snippet(3));
     j.ack(first);
     expect(recovered()).toEqual([]);
     // The open batch (pushed, not cut) is held too.
@@ -54,7 +56,7 @@ describe('Journal', () => {
       pendingIds = ids(start, i);
       expect(recovered()).toEqual(pendingIds);
     }
-    expect(JSON.stringify(snip(0)).length * i).toBeGreaterThan(4 * 64 * 1024);
+    expect(snip(0).length * i).toBeGreaterThan(4 * 64 * 1024);
     for (let k = 0; k < 20; k++) j.append(snip(i + k));
     expect(recovered()).toEqual([...pendingIds, ...ids(i, i + 20)]);
     expect(j.skipped).toBe(0);
@@ -75,7 +77,7 @@ describe('Journal', () => {
 
   test('a snippet larger than an eighth of the ring is counted, not journaled', () => {
     const j = (journal = new Journal(dir, 'writer', 64 * 1024));
-    const big = { ...snip(1), error: 'x'.repeat(9000) };
+    const big = JSON.stringify({ ...snippet(1), error: 'x'.repeat(9000) });
     j.append(big);
     j.append(snip(2));
     expect(j.skipped).toBe(1);
