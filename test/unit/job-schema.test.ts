@@ -23,6 +23,13 @@ describe('job data', () => {
     expect(decodeUsageJob(JSON.parse(JSON.stringify(data)))).toEqual({ ok: true, snippets });
   });
 
+  test("made from the snippets' own JSON text (the producer's, encoded once), the job is the same bytes", () => {
+    const snippets = Array.from({ length: 50 }, (_, i) => ({ ...good, requestId: `req_${i}` })) as UsageSnippet[];
+    const fromText = encodeUsageJob(snippets, snippets.map((s) => JSON.stringify(s)));
+    expect(fromText).toEqual(encodeUsageJob(snippets));
+    expect(decodeUsageJob(fromText)).toEqual({ ok: true, snippets });
+  });
+
   test('anything else is refused with a reason', () => {
     for (const bad of [null, 'x', { snippet: [] }, { snippets: 'x' }, { zstd: 'not zstd' }, { zstd: Buffer.from(Bun.zstdCompressSync('{"a":1}')).toString('base64') }]) {
       const r = decodeUsageJob(bad);

@@ -1,6 +1,6 @@
 // Outbox on a real temp directory: ordering, claims across processes, the byte cap, crash leftovers.
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox, type OutboxBatch, type OutboxOptions } from '../../src/usage/outbox.ts';
@@ -58,6 +58,19 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Outbox', () => {
+  test("a batch carrying its snippets' JSON text is written as the same bytes, and read back whole", async () => {
+    const plain = batch('plain', 3);
+    const withText: OutboxBatch = { id: 'texted', snippets: batch('plain', 3).snippets, json: plain.snippets.map((s) => JSON.stringify(s)) };
+    const ob = outbox();
+    await ob.append(plain);
+    ob.appendSync(withText);
+    const text = (id: string) => readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith(`-${id}.batch`))!), 'utf8');
+    expect(text('texted')).toBe(JSON.stringify({ v: 1, id: 'texted', snippets: plain.snippets }));
+    expect(text('texted')).toBe(text('plain').replace('"id":"plain"', '"id":"texted"'));
+    const claimed = await ob.claim(await ob.scan());
+    expect(claimed.map((c) => c.batch)).toEqual([{ id: 'plain', snippets: plain.snippets }, { id: 'texted', snippets: plain.snippets }]);
+  });
+
   test('appends one .batch file per batch and tracks depth', async () => {
     const ob = outbox();
     expect(await ob.append(batch('b1'))).toBe('written');
