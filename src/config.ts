@@ -86,7 +86,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const upstreams = new Map<string, string>();
   for (const p of PROVIDERS) {
     const name = envName(p.slug);
-    const key = env[`${name}_API_KEY`];
+    // Trimmed as the HTTP header that carries it will be (a secret file read with its newline), so what is masked in
+    // answers is exactly what the provider got; anything else unprintable could never be sent, and is refused by name.
+    const key = env[`${name}_API_KEY`]?.trim();
+    if (key && !/^[\x21-\x7e]+$/.test(key)) throw new ConfigError(`invalid settings: ${name}_API_KEY must be printable ASCII with no spaces inside`);
     if (key) providerKeys.set(p.slug, key);
     const override = env[`AROUTER_UPSTREAM_${name}`];
     const base = (override || p.baseUrl).replace(/\/+$/, '');

@@ -115,7 +115,8 @@ function keep(name: string, v: Partial<KeepPolicy> | undefined, def: KeepPolicy)
 }
 
 function redisTarget(raw: string): string {
-  if (raw.startsWith('/')) return raw; // a Unix socket path: no password in it
+  // A Unix socket path; ioredis reads options, a password among them, from a query after it: never logged.
+  if (raw.startsWith('/')) return raw.split('?')[0] as string;
   let u: URL;
   try {
     u = new URL(raw);

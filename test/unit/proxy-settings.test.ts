@@ -1,6 +1,10 @@
 // Proxy settings: usage batching defaults and bounds, errors that name the variable but never its value.
 import { expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadSettings } from '../../src/config.ts';
+import { resolveProducerOptions } from '../../src/usage/producer-options.ts';
 import { thrown } from '../helpers/thrown.ts';
 
 test('usage batches default to 1,024 snippets or 100 ms, and read the environment', () => {
@@ -59,8 +63,29 @@ test('an admin token with whitespace (a secret file read with its newline) is re
   expect((err as Error).message).not.toContain('secret');
 });
 
+test("a provider key is trimmed as its header will be; one with a character no header can carry is refused by name, not echoed", () => {
+  expect(loadSettings({ OPENAI_API_KEY: '  sk-op-0123456789abcdef\r\n' }).providerKeys.get('openai')).toBe('sk-op-0123456789abcdef');
+  expect(loadSettings({ OPENAI_API_KEY: ' \n' }).providerKeys.has('openai')).toBe(false);
+  for (const bad of ['sk-op-0123\u200b456789', 'sk-op-0123\n456789', 'sk-op 0123456789']) {
+    const err = thrown(() => loadSettings({ ANTHROPIC_API_KEY: bad }));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe('invalid settings: ANTHROPIC_API_KEY must be printable ASCII with no spaces inside');
+  }
+});
+
 test('a Unix socket path is a Redis URL the producer takes too; it is no ClickHouse URL', () => {
   expect(() => loadSettings({ CLICKHOUSE_URL: '/run/clickhouse.sock' })).toThrow(/CLICKHOUSE_URL/);
+});
+
+test("the producer logs a socket path's Redis target without the options (a password among them) after it", () => {
+  const outboxDir = mkdtempSync(join(tmpdir(), 'settings-outbox-'));
+  try {
+    const o = resolveProducerOptions({ redisUrl: '/run/redis.sock?password=RedisPw-secret-1', outboxDir }, {});
+    expect(o.redisTarget).toBe('/run/redis.sock');
+    expect(o.redisUrl).toBe('/run/redis.sock?password=RedisPw-secret-1');
+  } finally {
+    rmSync(outboxDir, { recursive: true, force: true });
+  }
 });
 
 test('CORS is off unless origins are listed; a list entry that is not an origin is refused by name', () => {
