@@ -51,6 +51,8 @@ export const providerUnreachable = (slug: string, detail: string) =>
   new ArouterError(502, 'provider_unreachable', `Could not reach provider "${slug}": ${detail}.`);
 export const providerInvalidStatus = (slug: string, status: number) =>
   new ArouterError(502, 'provider_invalid_response', `Provider "${slug}" answered with HTTP status ${status}, outside the 200-599 a final answer may carry.`);
+export const providerUnreadableEncoding = (slug: string) =>
+  new ArouterError(502, 'provider_invalid_response', `Provider "${slug}" answered in a content encoding arouter cannot decode (it asks for one of gzip, deflate or br): the answer could not be checked before relaying it.`);
 export const providerTimeout = (slug: string, phase: string, ms: number) =>
   new ArouterError(504, 'provider_timeout', `Provider "${slug}" timed out ${phase} after ${ms} ms.`);
 export const keyStoreUnavailable = () =>

@@ -1,5 +1,5 @@
 // Forwards one request to its provider and relays the answer; every exit path hands one snippet to the usage sink.
-import { ArouterError, errorResponse, providerInvalidStatus, providerNotConfigured, providerTimeout, providerUnreachable } from '../errors.ts';
+import { ArouterError, errorResponse, providerInvalidStatus, providerNotConfigured, providerTimeout, providerUnreachable, providerUnreadableEncoding } from '../errors.ts';
 import type { Principal } from '../keys/auth.ts';
 import type { Logger } from '../log.ts';
 import { envName } from '../providers/index.ts';
@@ -10,7 +10,7 @@ import type { UsageFormat } from '../usage/formats/types.ts';
 import { createSseEventFilter, isUsageOnlyChunk, withoutNullUsage } from '../usage/sse-filter.ts';
 import type { Capture, Outcome, UsageSnippet } from '../usage/snippet.ts';
 import { type ConnectProbe } from './connect-probe.ts';
-import { inboundHeaders, outboundHeaders, rewriteProviderUrls } from './headers.ts';
+import { bodyDecoded, inboundHeaders, outboundHeaders, rewriteProviderUrls } from './headers.ts';
 import { containsAny, containsSecret, createRedactor, type Replacement } from './redact.ts';
 import { relayBody } from './relay.ts';
 import { prepareBody, type PreparedBody } from './request-body.ts';
@@ -298,6 +298,11 @@ export class Forwarder {
       x.done();
       upstream.body?.cancel().catch(() => {});
       return x.fail(providerInvalidStatus(provider.slug, upstream.status), 'upstream_reset');
+    }
+    if (!bodyDecoded(upstream.headers.get('content-encoding'))) {
+      x.done();
+      upstream.body?.cancel().catch(() => {});
+      return x.fail(providerUnreadableEncoding(provider.slug), 'upstream_reset');
     }
 
     const secrets = [credential, call.principal.secret];

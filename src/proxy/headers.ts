@@ -60,6 +60,25 @@ export function outboundHeaders(incoming: Headers, provider: ProviderSpec, crede
   return out;
 }
 
+/** Codings the runtime's fetch decodes (RFC 9110 8.4.1); x-gzip is gzip's old name. */
+const DECODED_CODINGS = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd']);
+
+/**
+ * Whether the runtime hands over the answer's body decoded: no coding, or a single one it decodes. A stack of codings
+ * (`gzip, gzip`) is decoded once and an unknown one not at all; relayed as they are, such bytes would reach the client
+ * unmasked and no longer labelled (the content-encoding is dropped below), so they are refused.
+ */
+export function bodyDecoded(contentEncoding: string | null): boolean {
+  if (contentEncoding === null) return true;
+  let codings = 0;
+  for (const part of contentEncoding.split(',')) {
+    const coding = part.trim().toLowerCase();
+    if (coding === '' || coding === 'identity') continue;
+    if (!DECODED_CODINGS.has(coding) || ++codings > 1) return false;
+  }
+  return true;
+}
+
 /**
  * Headers for the client's response. The body has been decoded, so the upstream's content-encoding and
  * content-length no longer describe it. The upstream's list is copied natively and then trimmed: building a new

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { uniqueName, waitFor } from '../helpers/env.ts';
 import { fixtureText, sseEvents, sseFromChunks } from '../helpers/fixtures.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
-import { ADMIN_TOKEN, createTestProxy, type TestProxy } from '../helpers/proxy-harness.ts';
+import { ADMIN_TOKEN, createTestProxy, PROVIDER_SECRET, type TestProxy } from '../helpers/proxy-harness.ts';
 
 let mock: MockUpstream;
 let proxy: TestProxy;
@@ -316,6 +316,51 @@ test('client gone before the provider is called (during the key check, say): no 
   expect(mock.received.length).toBe(before);
   const id = res.headers.get('x-arouter-request-id');
   expect(proxy.snippets.find((x) => x.requestId === id)?.outcome).toBe('client_abort');
+});
+
+test('an answer in codings the runtime does not decode to plain bytes (stacked, unknown) is a 502, its bytes never relayed unchecked', async () => {
+  // The provider echoes its key in an error, as real ones do; gzip applied twice is decoded once, so the masker and
+  // the client would see gzip bytes (the content-encoding header dropped) holding the key.
+  const body = new TextEncoder().encode(JSON.stringify({ error: { message: `Invalid key ${PROVIDER_SECRET('openai')}` } }));
+  const answers: Record<string, Uint8Array> = { 'gzip, gzip': Bun.gzipSync(Bun.gzipSync(body)), compress: body, gzip: Bun.gzipSync(body) };
+  const upstream = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch: (req) => {
+      const coding = req.headers.get('x-test-coding') ?? '';
+      return new Response(answers[coding], { status: 401, headers: { 'content-type': 'application/json', 'content-encoding': coding } });
+    },
+  });
+  const p = await createTestProxy({ upstream: `http://127.0.0.1:${upstream.port}` });
+  try {
+    const k = (await p.createKey()).key;
+    const call = (coding: string) =>
+      p.app.handle(
+        new Request('http://arouter.test/openai/v1/chat/completions', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json', 'x-test-coding': coding },
+          body: '{"model":"gpt-4.1-nano","messages":[]}',
+        }),
+      );
+    for (const coding of ['gzip, gzip', 'compress']) {
+      const res = await call(coding);
+      const text = await res.clone().text();
+      await expectError(res, 502, 'provider_invalid_response');
+      expect(text).toContain('content encoding arouter cannot decode');
+      expect(text).not.toContain('SENTINEL');
+      const s = p.snippets.find((x) => x.requestId === res.headers.get('x-arouter-request-id'));
+      expect([s?.status, s?.outcome]).toEqual([502, 'upstream_reset']);
+    }
+    // One coding the runtime decodes is relayed decoded, the key masked, as always.
+    const plain = await call('gzip');
+    expect(plain.status).toBe(401);
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await plain.text()).toBe('{"error":{"message":"Invalid key [redacted]"}}');
+    expect(p.forwarder.inflight.size).toBe(0);
+  } finally {
+    upstream.stop(true);
+    await p.close();
+  }
 });
 
 test('a provider status outside 200-599 is a 502 with nothing left open, not a 500', async () => {
