@@ -6,6 +6,7 @@ import { ACCOUNT_ID_MAX, ACCOUNT_ID_PATTERN, KeyStore, type StoredObjectAccess }
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
 import { redisOwnership } from './proxy/owned-objects.ts';
 import { listFailed, retryFailed } from './usage/failed-jobs.ts';
+import { redactUrl } from '../workers/settings.ts';
 
 const USAGE = `usage:
   bun run src/cli.ts keys create --account <account> [--name <name>] [--rpm <n>] [--no-stored-objects | --own-stored-objects]
@@ -136,7 +137,11 @@ async function usageCommand(redis: Redis, defaultQueue: string, cmd: string, res
   }
 }
 
-export async function runCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
+export async function runCli(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   const [group, cmd, ...rest] = argv;
   if ((group !== 'keys' && group !== 'objects' && group !== 'usage') || !cmd) {
     out(USAGE);
@@ -144,15 +149,21 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   }
   let settings;
   try {
-    settings = loadSettings();
+    settings = loadSettings(env);
   } catch (err) {
     out(err instanceof ConfigError ? err.message : String(err));
     return 2;
   }
   const redis = new Redis(settings.env.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 3_000 });
-  redis.on('error', () => {});
+  let redisError: (Error & { code?: string }) | undefined;
+  redis.on('error', (e: Error) => void (redisError = e));
   const store = new KeyStore(redis, settings.env.AROUTER_KEY_PREFIX);
   try {
+    // Asked first: a BullMQ queue waits for Redis without end, and a failed command says only that it gave up.
+    await redis.ping().catch(() => {
+      const why = redisError ? `: ${redisError.code ?? redisError.name}` : '';
+      throw new Error(`Redis did not answer at REDIS_URL (${redactUrl(settings.env.REDIS_URL)})${why}`);
+    });
     if (group === 'objects') return await objectsCommand(redis, settings.env.AROUTER_KEY_PREFIX, cmd, rest, out);
     if (group === 'usage') return await usageCommand(redis, settings.env.AROUTER_USAGE_QUEUE, cmd, rest, out);
     if (cmd === 'create') {
