@@ -10,7 +10,8 @@ const HOP_BY_HOP = new Set([
   'connection', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'proxy-authorization', 'proxy-authenticate', 'host', 'content-length',
 ]);
-const STRIP_OUTBOUND = new Set<string>([...HOP_BY_HOP, ...KEY_HEADERS, 'accept-encoding', 'forwarded']);
+// HTTP2-Settings goes with an h2c offer (RFC 9113 3.2.1), which arouter declines and does not pass on.
+const STRIP_OUTBOUND = new Set<string>([...HOP_BY_HOP, ...KEY_HEADERS, 'accept-encoding', 'forwarded', 'http2-settings']);
 /**
  * What load balancers and CDNs in front of arouter say about the client and about themselves: end users' addresses
  * and the gateway's own host names are not the provider's business. Every `x-forwarded-*` goes too.

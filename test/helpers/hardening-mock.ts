@@ -39,7 +39,7 @@ const chunk = (body: string | Buffer) => {
 const SSE_HEAD = 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n';
 const event = (i: number) => `data: {"i":${i},"pad":"${'x'.repeat(40)}"}\n\n`;
 
-function respond(s: Socket<Conn>, method: string, target: string): void {
+function respond(s: Socket<Conn>, method: string, target: string, headerLines: readonly string[]): void {
   const u = new URL(target, 'http://mock');
   const q = (name: string, def: number) => Number(u.searchParams.get(name) ?? def);
   stats.requests[u.pathname] = (stats.requests[u.pathname] ?? 0) + 1;
@@ -118,6 +118,12 @@ function respond(s: Socket<Conn>, method: string, target: string): void {
       pump();
       return;
     }
+    case '/framing/h2c': {
+      // The names of the request's headers, so a test can see what arouter passed on.
+      const body = JSON.stringify({ ok: true, headers: headerLines.map((h) => h.slice(0, h.indexOf(':')).toLowerCase()) });
+      write(s, Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+      return;
+    }
     default: {
       const body = JSON.stringify({ ok: true, method, path: u.pathname });
       write(s, Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
@@ -142,7 +148,7 @@ function sinkData(s: Socket<Conn>, d: Buffer): void {
     k.tail = probe.slice(-8);
   }
   if (ended) {
-    respond(s, 'POST', k.target);
+    respond(s, 'POST', k.target, []);
     c.sink = null;
   }
 }
@@ -175,7 +181,7 @@ function consume(s: Socket<Conn>): void {
     }
     if (c.buf.byteLength < bodyEnd) return;
     c.buf = c.buf.subarray(bodyEnd);
-    respond(s, method, target);
+    respond(s, method, target, headerLines);
   }
 }
 

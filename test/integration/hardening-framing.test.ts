@@ -19,7 +19,7 @@ interface MockStats {
 }
 const mockStats = async (): Promise<MockStats> => (await fetch(`${mock.url}/stats`)).json() as Promise<MockStats>;
 /** Paths that tests here send to the provider on purpose (a late head from one of them must not count). */
-const FORWARDED = new Set(['/stats', '/sink', '/framing/clean', '/framing/samelen', '/framing/absolute', '/framing/absolute-https', '/framing/badchunk', '/framing/hdr-ok']);
+const FORWARDED = new Set(['/stats', '/sink', '/framing/clean', '/framing/samelen', '/framing/absolute', '/framing/absolute-https', '/framing/badchunk', '/framing/hdr-ok', '/framing/h2c']);
 /** Request heads the provider saw on any other path: a refused request that got through would show here. */
 const providerHeads = async () => Object.entries((await mockStats()).heads).reduce((n, [p, c]) => (FORWARDED.has(p) ? n : n + c), 0);
 
@@ -286,8 +286,23 @@ describe('a large upload under the limit', () => {
 describe('protocol upgrades on a proxy route', () => {
   const upgrades: Array<[string, string[]]> = [
     ['websocket', ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13']],
-    ['h2c', ['Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA']],
+    ['h2c offered with websocket', ['Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c, websocket', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA']],
   ];
+  test("h2c alone (Java's HttpClient offers it on every http:// request): declined, answered in HTTP/1.1, the offer not passed on", async () => {
+    const c = await RawConn.open(proxy.port);
+    try {
+      c.write(head('POST /openai/framing/h2c HTTP/1.1', 'Host: arouter', auth, 'Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAEAAEAAAAIAAAABAAMAAABkAAQBAAAAAAUAAEAA', 'Content-Type: application/json', 'Content-Length: 2') + '{}');
+      const r = await c.waitForResponse();
+      expect(r.status).toBe(200);
+      const got = (JSON.parse(r.body) as { headers: string[] }).headers;
+      expect(got).toContain('authorization');
+      // (Bun's fetch sends a Connection header of its own, keep-alive.)
+      for (const name of ['upgrade', 'http2-settings']) expect(got).not.toContain(name);
+      expect(c.text()).not.toContain(' 101 ');
+    } finally {
+      c.destroy();
+    }
+  });
   for (const [name, headers] of upgrades) {
     test(`${name}: 400 upgrade_not_supported, no 101, no tunnel, no provider request`, async () => {
       const before = await providerHeads();
