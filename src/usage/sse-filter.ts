@@ -17,9 +17,18 @@ export interface SseEventFilter {
 export interface SseEventFilterOptions {
   /** An event larger than this is streamed through undecided: usage-only chunks are small, and memory stays bounded. */
   maxBufferedEventBytes?: number;
-  /** Rewrites the bytes of a kept event (one that fits the buffer); the same bytes when there is nothing to change. */
+  /**
+   * Rewrites the bytes of a kept event; the same bytes when there is nothing to change. An event larger than the
+   * buffer is given only its last `REWRITE_TAIL` bytes or more (the rest has gone out): rewrites work on an event's end.
+   */
   rewrite?(event: Uint8Array): Uint8Array;
 }
+
+/**
+ * What an event streamed through undecided keeps back until it ends, so a rewrite still sees its end: the member
+ * OpenAI-style chunks end with is followed by at most a few hundred bytes (Dashscope's ids, OpenAI's obfuscation).
+ */
+export const REWRITE_TAIL = 4096;
 
 export function createSseEventFilter(drop: (data: string) => boolean, options: SseEventFilterOptions = {}): SseEventFilter {
   const cap = options.maxBufferedEventBytes ?? 256 * 1024;
@@ -27,45 +36,67 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
   // Bytes of the current event that arrived in earlier chunks.
   const held = new CappedBytes(cap);
   let passthrough = false;
+  // While an event streams through undecided: its latest bytes, held back for the rewrite at its end.
+  let passTail: Uint8Array | null = null;
   let lineHasBytes = false;
   // A CR ended a line at the end of a chunk: an LF next is the rest of that line break.
   let skipLF = false;
   // An event ended with a CR at the end of a chunk: an LF next belongs to that event, kept or dropped with it.
   let lfOwner: 'kept' | 'dropped' | null = null;
 
+  /** Sends an oversized event's bytes on, all but its last REWRITE_TAIL when a rewrite waits for its end. */
+  function passOn(out: Uint8Array[], bytes: Uint8Array): void {
+    if (!rewrite) return emit(out, bytes);
+    if (passTail) bytes = concat2(passTail, bytes);
+    const keep = Math.min(REWRITE_TAIL, bytes.length);
+    emit(out, bytes.subarray(0, bytes.length - keep));
+    passTail = bytes.slice(bytes.length - keep);
+  }
+
+  /** The end of an oversized event: its held-back tail and last bytes, rewritten. */
+  function passEnd(out: Uint8Array[], last: Uint8Array): void {
+    const end = passTail ? concat2(passTail, last) : last;
+    passTail = null;
+    emit(out, rewrite ? rewrite(end) : end);
+  }
+
   function closeEvent(tail: Uint8Array, out: Uint8Array[]): boolean {
     if (passthrough) {
       passthrough = false;
-      emit(out, tail);
+      passEnd(out, tail);
       return true;
     }
     let bytes = tail;
     if (held.length > 0) {
       if (held.length + tail.length > cap) {
-        emit(out, held.copy());
-        emit(out, tail);
+        passOn(out, held.copy());
         held.reset();
+        passEnd(out, tail);
         return true;
       }
       held.append(tail);
       bytes = held.copy();
       held.reset();
     }
-    if (bytes.length <= cap) {
-      if (drop(eventData(bytes))) return false;
-      if (rewrite) bytes = rewrite(bytes);
+    if (bytes.length > cap) {
+      // Too large to decide on, like one that streamed through: only its end is rewritten.
+      const split = Math.max(0, bytes.length - REWRITE_TAIL);
+      emit(out, bytes.subarray(0, split));
+      passEnd(out, bytes.subarray(split));
+      return true;
     }
-    emit(out, bytes);
+    if (drop(eventData(bytes))) return false;
+    emit(out, rewrite ? rewrite(bytes) : bytes);
     return true;
   }
 
   function holdRest(rest: Uint8Array, out: Uint8Array[]): void {
-    if (passthrough) return emit(out, rest);
+    if (passthrough) return passOn(out, rest);
     if (held.length + rest.length > cap) {
       passthrough = true;
-      if (held.length > 0) emit(out, held.copy());
+      if (held.length > 0) passOn(out, held.copy());
       held.reset();
-      return emit(out, rest);
+      return passOn(out, rest);
     }
     held.append(rest);
   }
@@ -119,6 +150,8 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
   function end(): Uint8Array[] {
     const out: Uint8Array[] = [];
     if (!passthrough && held.length > 0) emit(out, held.copy());
+    if (passTail) emit(out, passTail);
+    passTail = null;
     held.reset();
     passthrough = false;
     lineHasBytes = false;
@@ -128,6 +161,13 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
   }
 
   return { push, end };
+}
+
+function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Appends bytes, merging with the previous piece when both are adjacent views of one buffer (fewer writes downstream). */

@@ -53,6 +53,27 @@ describe('the null usage include_usage adds to every other chunk', () => {
     for (let cut = 1; cut < wire.length; cut += 97) if (run([wire.subarray(0, cut), wire.subarray(cut)]) !== expected) wrong.push(cut);
     expect(wrong).toEqual([]);
   });
+  test('an event larger than the buffer loses its "usage":null too, however it is cut; a stream cut inside one ends as it came', () => {
+    // Over the buffer limit an event streams through undecided; its end is held back so the member can still go.
+    const big = `data: {"choices":[{"delta":{"content":"${'x'.repeat(6000)}"}}],"usage":null,"obfuscation":"${'o'.repeat(300)}"}\n\n`;
+    const wire = enc(`data: {"choices":[],"usage":null,"a":1}\n\n${big}data: {"choices":[],"usage":{"total_tokens":3}}\n\n`);
+    const expected = `data: {"choices":[],"a":1}\n\n${big.replace(',"usage":null', '')}`;
+    const run = (pieces: Iterable<Uint8Array>) => {
+      const f = createSseEventFilter(isUsageOnlyChunk, { rewrite: withoutNullUsage, maxBufferedEventBytes: 1024 });
+      const out: Uint8Array[] = [];
+      for (const p of pieces) out.push(...f.push(p));
+      out.push(...f.end());
+      return dec(concat(out));
+    };
+    expect(run([wire])).toBe(expected);
+    expect(run(bytewise(wire))).toBe(expected);
+    const wrong: number[] = [];
+    for (let cut = 1; cut < wire.length; cut++) if (run([wire.subarray(0, cut), wire.subarray(cut)]) !== expected) wrong.push(cut);
+    expect(wrong).toEqual([]);
+    // The provider stops inside the big event: what came is passed on as it came, the held-back end included.
+    const cutShort = wire.subarray(0, wire.length - 60 - big.length + 5000);
+    expect(run([cutShort])).toBe(`data: {"choices":[],"a":1}\n\n${dec(cutShort).slice(dec(cutShort).indexOf('data: {"choices":[{'))}`);
+  });
 });
 
 describe('drops only the usage-only chunk', () => {
