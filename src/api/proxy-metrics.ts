@@ -11,6 +11,8 @@ export interface QueueStats {
   queued: number;
   journalSkipped: number;
   journalRecovered: number;
+  droppedOutboxFull: number;
+  droppedIoError: number;
 }
 
 export class ProxyMetrics implements ProxyObserver {
@@ -37,6 +39,12 @@ export class ProxyMetrics implements ProxyObserver {
       this.registry.register(new Gauge('arouter_usage_buffered', 'Usage snippets buffered in memory, not yet sent.', () => queueStats().queued));
       this.registry.register(
         new Gauge('arouter_usage_journal_skipped', 'Usage snippets the crash journal could not hold (too large, or its ring full): a SIGKILL would lose them.', () => queueStats().journalSkipped),
+      );
+      this.registry.register(
+        new Gauge('arouter_usage_dropped_outbox_full', 'Usage snippets lost because Redis could not take them and the outbox was full.', () => queueStats().droppedOutboxFull),
+      );
+      this.registry.register(
+        new Gauge('arouter_usage_dropped_io_error', 'Usage snippets lost because Redis could not take them and writing them to the outbox failed.', () => queueStats().droppedIoError),
       );
       this.registry.register(
         new Gauge('arouter_usage_journal_recovered', "Usage snippets recovered from dead processes' crash journals into the outbox.", () => queueStats().journalRecovered),
