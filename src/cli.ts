@@ -117,6 +117,8 @@ async function usageCommand(redis: Redis, defaultQueue: string, cmd: string, res
   checkOptions(options, cmd === 'failed' ? ['--queue', '--limit'] : ['--queue'], switches);
   const name = flag(options, 'queue') ?? defaultQueue;
   if (!/^[^:]{1,200}$/.test(name)) throw new Error('--queue must be a queue name (no ":")');
+  // A BullMQ queue waits for Redis without end: asked first, an unreachable Redis is an error at once.
+  await redis.ping();
   const queue = new Queue(name, { connection: redis });
   queue.on('error', () => {});
   try {
@@ -158,12 +160,8 @@ export async function runCli(
   let redisError: (Error & { code?: string }) | undefined;
   redis.on('error', (e: Error) => void (redisError = e));
   const store = new KeyStore(redis, settings.env.AROUTER_KEY_PREFIX);
+  const redisUrl = settings.env.REDIS_URL;
   try {
-    // Asked first: a BullMQ queue waits for Redis without end, and a failed command says only that it gave up.
-    await redis.ping().catch(() => {
-      const why = redisError ? `: ${redisError.code ?? redisError.name}` : '';
-      throw new Error(`Redis did not answer at REDIS_URL (${redactUrl(settings.env.REDIS_URL)})${why}`);
-    });
     if (group === 'objects') return await objectsCommand(redis, settings.env.AROUTER_KEY_PREFIX, cmd, rest, out);
     if (group === 'usage') return await usageCommand(redis, settings.env.AROUTER_USAGE_QUEUE, cmd, rest, out);
     if (cmd === 'create') {
@@ -190,11 +188,22 @@ export async function runCli(
     out(USAGE);
     return 2;
   } catch (err) {
-    out(`error: ${err instanceof Error ? err.message : String(err)}`);
+    out(`error: ${err instanceof Error ? redisProblem(err, redisUrl, redisError) ?? err.message : String(err)}`);
     return 1;
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * What a failed Redis call means, naming REDIS_URL without its password, or null for other errors. ioredis says only
+ * that it gave up retrying; the connection's last error says why. Redis's own refusals (NOAUTH, WRONGPASS) name no secret.
+ */
+function redisProblem(err: Error, url: string, connectionError: (Error & { code?: string }) | undefined): string | null {
+  const where = `REDIS_URL (${url.startsWith('/') ? url.split('?')[0] : redactUrl(url)})`;
+  if (err.name === 'MaxRetriesPerRequestError') return `Redis did not answer at ${where}${connectionError ? `: ${connectionError.code ?? connectionError.message}` : ''}`;
+  if (err.name === 'ReplyError') return `Redis at ${where} refused: ${err.message}`;
+  return null;
 }
 
 if (import.meta.main) process.exit(await runCli(process.argv.slice(2)));

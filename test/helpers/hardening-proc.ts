@@ -256,9 +256,9 @@ export async function closedPort(): Promise<number> {
  * A throwaway redis-server on a free loopback port, for tests that stop or kill it; never the shared one. Pass the
  * port of one the test stopped to bring it back at the same address.
  */
-export async function startPrivateRedis(onPort?: number): Promise<{ child: Child; url: string }> {
+export async function startPrivateRedis(onPort?: number, extraArgs: readonly string[] = []): Promise<{ child: Child; url: string }> {
   const port = onPort ?? (await closedPort());
-  const child = spawnChild(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
+  const child = spawnChild(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {});
   await child.waitForLine((l) => l.includes('Ready to accept connections'), 10_000, 'redis-server to start');
   return { child, url: `redis://127.0.0.1:${port}` };
 }
