@@ -1,6 +1,6 @@
 // One OpenAI-compatible endpoint for every provider: `model: "provider/model"` picks the provider, nothing else changes.
 import type { Elysia } from 'elysia';
-import { ArouterError, badRequest, errorResponse, providerNotConfigured, unifiedBodyTooLarge } from '../errors.ts';
+import { ArouterError, badRequest, errorResponse, providerNotConfigured, storedObjectsRefused, unifiedBodyTooLarge } from '../errors.ts';
 import type { Authenticator, Principal } from '../keys/auth.ts';
 import { extractClientKey } from '../keys/extract.ts';
 import { envName, PROVIDERS, providerBySlug } from '../providers/index.ts';
@@ -9,6 +9,7 @@ import type { Forwarder } from '../proxy/forward.ts';
 import type { RefusalRecorder } from '../proxy/refusals.ts';
 import type { ProviderSpec } from '../providers/types.ts';
 import { prepareJsonBody, readWholeChecked } from '../proxy/request-body.ts';
+import { reachesStoredObjects } from '../proxy/stored-objects.ts';
 import { topLevelString } from './json-field.ts';
 
 export interface UnifiedDeps {
@@ -55,7 +56,13 @@ export function unifiedRoutes(d: UnifiedDeps) {
       const path = provider.chatCompletionsPath;
       const forwarded = member.replaced(bare);
       const call = { requestId, provider, path, search: '', principal, startedAt };
-      if (principal.storedObjects !== true && named.applies(provider, path)) await named.check(call, req.headers, forwarded);
+      if (principal.storedObjects !== true) {
+        // As on the provider route: a method override can make this POST a read of the operator's stored objects.
+        if (provider.storedObjects && reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
+          throw storedObjectsRefused(provider.displayName, principal.storedObjects);
+        }
+        if (named.applies(provider, path)) await named.check(call, req.headers, forwarded);
+      }
       const preparedBody = prepareJsonBody(forwarded, {
         maxBytes: d.maxBodyBytes,
         injectUsage: !!provider.injectStreamUsage?.paths.test(path),

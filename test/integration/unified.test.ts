@@ -210,6 +210,13 @@ test('a restricted key names no stored object it does not own here either: the s
   expect(mock.received.length).toBe(before);
   await own.chat.completions.create({ model: 'openai/gpt-4.1-nano', messages: [{ role: 'user', content: 'hi' }] });
   expect(mock.received.length).toBe(before + 1);
+  // A method override would make the POST a read of the operator's stored chat completions: refused, as on /openai/...
+  const hi = { model: 'openai/gpt-4.1-nano', messages: [{ role: 'user' as const, content: 'hi' }] };
+  for (const client of [off, own]) {
+    const refused = await client.chat.completions.create(hi, { headers: { 'x-http-method-override': 'GET' } }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.PermissionDeniedError);
+  }
+  expect(mock.received.length).toBe(before + 1);
 });
 
 /** arouter_refused_total by "provider type", read from the runtime's /metrics. */
