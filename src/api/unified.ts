@@ -51,7 +51,8 @@ export function unifiedRoutes(d: UnifiedDeps) {
       const slash = model.indexOf('/');
       provider = providerBySlug(model.slice(0, slash));
       const bare = model.slice(slash + 1);
-      if (!provider || !bare) throw badRequest(`Unknown provider prefix in model "${model.slice(0, 100)}". Accepted prefixes: ${PREFIXES}.`);
+      if (!provider) throw badRequest(`Unknown provider prefix in model "${model.slice(0, 100)}". Accepted prefixes: ${PREFIXES}.`);
+      if (!bare) throw badRequest(`"model" names no model after "${provider.slug}/", e.g. "openai/gpt-4.1-nano".`);
       if (!d.providerKeys.has(provider.slug)) throw providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`);
       const path = provider.chatCompletionsPath;
       const forwarded = member.replaced(bare);

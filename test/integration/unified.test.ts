@@ -98,6 +98,14 @@ test('unknown provider prefix: 400 naming the accepted prefixes', async () => {
   const err = (await res.json()) as { error: { message: string } };
   expect(err.error.message).toContain('anthropic/');
   expect(err.error.message).toContain('google/');
+  // A known prefix with nothing after it is a missing model, not an unknown provider.
+  const empty = await fetch(`http://127.0.0.1:${server.port}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'openai/', messages: [] }),
+  });
+  expect(empty.status).toBe(400);
+  expect(((await empty.json()) as { error: { message: string } }).error.message).toBe('"model" names no model after "openai/", e.g. "openai/gpt-4.1-nano".');
 });
 
 test('a body over the limit is a 413, counted in bytes, also when it arrives chunked with no length', async () => {
