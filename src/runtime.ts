@@ -10,6 +10,7 @@ import { createApp, createProxyRoute, newRequestId, type App } from './app.ts';
 import type { Settings } from './config.ts';
 import { Authenticator } from './keys/auth.ts';
 import { KeyCache } from './keys/cache.ts';
+import { watchRevocations } from './keys/revocation-feed.ts';
 import { KeyStore } from './keys/store.ts';
 import type { LogFields, Logger } from './log.ts';
 import { Gauge } from './api/metrics.ts';
@@ -32,6 +33,9 @@ export const CLIENT_IDLE_TIMEOUT_S = 30;
 
 /** How often the usage queue's depth and oldest job are sampled for /metrics. */
 const QUEUE_SAMPLE_MS = 5_000;
+/** The revocation subscription is asked every second and taken for silent after two without an answer. */
+const REVOCATION_BEAT_MS = 1_000;
+const REVOCATION_SILENT_MS = 2_000;
 
 export interface Runtime {
   app: App;
@@ -72,16 +76,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   });
   const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
   subscriber.on('error', () => {});
-  subscriber.on('message', (_channel: string, hash: string) => cache.invalidate(hash));
-  // The cache trusts old entries only while revocations are surely arriving: from a subscribe the server confirmed
-  // (again after every reconnect) until the connection drops.
-  const subscribe = () =>
-    subscriber.subscribe(keys.revocationChannel).then(
-      () => cache.setRevocationFeed(true),
-      () => log('warn', 'revocation subscription failed; relying on cache expiry', {}),
-    );
-  subscriber.on('close', () => cache.setRevocationFeed(false));
-  subscriber.on('ready', () => void subscribe());
+  const revocations = watchRevocations(subscriber, cache, { channel: keys.revocationChannel, beatMs: REVOCATION_BEAT_MS, silentMs: REVOCATION_SILENT_MS, log });
 
   const producer = createUsageProducer({
     redisUrl: env.REDIS_URL,
@@ -213,6 +208,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
       queueSampler.stop();
       await producer.close();
       await usageQueue.close().catch(() => {});
+      revocations.stop();
       subscriber.disconnect();
       redis.disconnect();
       await ch.close();

@@ -112,9 +112,13 @@ export class KeyCache {
     return this.feedUpSince !== null;
   }
 
-  /** Before maxAge; or past it while the feed has been up since the check: a revocation since would have arrived. */
+  /**
+   * Before maxAge; or past it while the feed has been up since the check (a revocation since would have arrived), but
+   * no longer than the outage grace: an entry no re-check has confirmed for that long waits for Redis, feed or not.
+   */
   private usableWhileRefreshing(e: Entry, age: number): boolean {
-    return age < this.opts.maxAgeMs || (this.feedUpSince !== null && e.checkedAt >= this.feedUpSince);
+    if (age < this.opts.maxAgeMs) return true;
+    return this.feedUpSince !== null && e.checkedAt >= this.feedUpSince && age < this.opts.maxAgeMs + this.opts.outageGraceMs;
   }
 
   get size(): number {

@@ -98,6 +98,30 @@ describe('health', () => {
     );
 
     test(
+      'a Redis that goes silent without closing (frozen, or a partition) takes the revocation feed down; it comes back after',
+      async () => {
+        const own = await startPrivateRedis();
+        const p = await startProxyProcess({ upstream: mock.url, env: { REDIS_URL: own.url } });
+        const feed = async () => parseMetrics(await (await fetch(`${p.url}/metrics`)).text()).get('arouter_revocation_feed_up');
+        try {
+          await waitFor(async () => ((await feed()) === 1 ? true : null), 10_000, 'the feed to come up');
+          // Stopped, Redis keeps every connection open and answers nothing: no 'close' ever reaches the proxy.
+          own.child.kill('SIGSTOP');
+          await waitFor(async () => ((await feed()) === 0 ? true : null), 10_000, 'the feed to drop with Redis silent');
+          await waitFor(() => p.logs().find((l) => l.msg === 'revocation subscription stopped answering; connecting again'), 5_000, 'the silence logged');
+          own.child.kill('SIGCONT');
+          await waitFor(async () => ((await feed()) === 1 ? true : null), 20_000, 'the feed to come back with Redis');
+        } finally {
+          own.child.kill('SIGCONT');
+          await p.stop();
+          own.child.kill('SIGKILL');
+          await own.child.exited;
+        }
+      },
+      60_000,
+    );
+
+    test(
       '/readyz stays 200 on the outbox while Redis is down, and is 503 once neither can take usage',
       async () => {
         const good = await startProxyProcess({ upstream: mock.url, env: { REDIS_URL: redisUrl } });

@@ -168,6 +168,21 @@ test('with the revocation feed up since the check, an old entry is served at onc
   t.release();
 });
 
+test('with the feed up but no re-check answering, an entry is trusted for the outage grace and no longer', async () => {
+  const t = setup();
+  t.cache.setRevocationFeed(true);
+  t.tick(10);
+  await t.cache.get('h');
+  t.set('fail');
+  // maxAge 4 s + grace 60 s: the re-checks fail all along, and the feed stays up.
+  t.tick(63_000);
+  expect(t.cache.peek('h')?.account).toBe('acme');
+  await afterImmediate();
+  t.tick(2_000);
+  expect(t.cache.peek('h')).toBeUndefined();
+  expect(await t.cache.get('h').catch((e: unknown) => e)).toBeInstanceOf(KeyStoreUnavailable);
+});
+
 test('an entry checked before the feed came up, or after it dropped, still waits for the store past max age', async () => {
   const t = setup();
   await t.cache.get('h');
