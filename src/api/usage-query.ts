@@ -88,9 +88,10 @@ export function checkParams(p: UsageQueryParams): CheckedParams {
   for (const [name, d] of [['from', p.from], ['to', p.to]] as const) {
     if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new UsageQueryError('invalid_date', `${name} is not a valid date`);
   }
-  // Whole seconds: the column is DateTime. Round outward so a range never silently drops its edges.
+  // Whole seconds: the column is DateTime, so a row stands for its whole second. Both ends are rounded down, so ranges
+  // that meet at a fraction of a second ([a, x.5) and [x.5, b)) still split the rows between them, none twice.
   const fromS = Math.floor(p.from.getTime() / 1000);
-  const toS = Math.ceil(p.to.getTime() / 1000);
+  const toS = Math.floor(p.to.getTime() / 1000);
   if (fromS < 0 || toS > 4_294_967_295) throw new UsageQueryError('invalid_date', 'dates must fall between 1970 and 2106');
   if (toS <= fromS) throw new UsageQueryError('invalid_range', 'from must be earlier than to');
   if (toS - fromS > MAX_RANGE_DAYS * DAY_SECONDS) throw new UsageQueryError('invalid_range', `a range may span at most ${MAX_RANGE_DAYS} days`);
@@ -101,17 +102,43 @@ export function checkParams(p: UsageQueryParams): CheckedParams {
   return { accountId, fromS, toS, groupBy };
 }
 
-/** An ISO 8601 date-time with no zone designator (Date would read it in the server's local zone). */
-const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
+/**
+ * The ISO 8601 (RFC 3339) forms accepted: a year, a month, a date, or a date-time to the minute, second or fraction,
+ * with `Z`, an offset, or no zone (then UTC, as the days of group_by=day are, never the server's own zone).
+ */
+const ISO_DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?)?)?)?$/;
+/** Epoch seconds from nine digits up (1973 on): a shorter number is more likely a year or a typo than 1970. */
+const EPOCH_SECONDS = /^\d{9,10}$/;
+
+/** Milliseconds since the epoch of an accepted ISO form, or NaN: a field out of range (Feb 30, 24:00) is no date. */
+function isoMillis(v: string): number {
+  const m = ISO_DATE.exec(v);
+  if (!m) return Number.NaN;
+  // A year or a month alone (ISO 8601's reduced precision) starts on its first day.
+  const [y, mo = 1, d = 1, h = 0, mi = 0, sec = 0] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  const ms = Date.UTC(y!, mo! - 1, d!, h, mi, sec);
+  const back = new Date(ms);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo! - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h || back.getUTCMinutes() !== mi || back.getUTCSeconds() !== sec) {
+    return Number.NaN;
+  }
+  const fraction = m[7] ? Math.floor(Number(m[7]) * 1000) : 0;
+  const zone = m[8] ?? 'Z';
+  if (zone === 'Z' || zone === 'z') return ms + fraction;
+  const sign = zone[0] === '-' ? -1 : 1;
+  const digits = zone.slice(1).replace(':', '');
+  const offsetMin = Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2));
+  if (Number(digits.slice(0, 2)) > 23 || Number(digits.slice(2)) > 59) return Number.NaN;
+  return ms + fraction - sign * offsetMin * 60_000;
+}
 
 /** Query-string form (`from`, `to` as ISO 8601 or epoch seconds; `group_by`), with to = now and from = to - 30 days by default. */
 export function parseUsageQuery(q: { from?: string | null; to?: string | null; group_by?: string | null }, nowMs = Date.now()): Omit<UsageQueryParams, 'accountId'> {
   const parse = (name: string, v: string): Date => {
-    // Epoch seconds from nine digits up (1973 on): shorter numbers read as ISO years (2026) or basic dates would
-    // otherwise land in 1970. A date-time without an offset is UTC, as the days of group_by=day are, never the
-    // server's own zone.
-    const d = /^\d{9,10}$/.test(v) ? new Date(Number(v) * 1000) : new Date(LOCAL_DATE_TIME.test(v) ? `${v.replace(' ', 'T')}Z` : v);
-    if (Number.isNaN(d.getTime())) throw new UsageQueryError('invalid_date', `${name} must be an ISO 8601 date or epoch seconds`);
+    // Only these two forms: Date's own parser takes many more, some in the server's local zone, some wrongly.
+    const d = new Date(EPOCH_SECONDS.test(v) ? Number(v) * 1000 : isoMillis(v));
+    if (Number.isNaN(d.getTime())) {
+      throw new UsageQueryError('invalid_date', `${name} must be an ISO 8601 date (2026-11-01, 2026-11-01T09:30:00Z, an offset, or no zone for UTC) or epoch seconds (9 or 10 digits)`);
+    }
     return d;
   };
   const to = q.to ? parse('to', q.to) : new Date(nowMs);

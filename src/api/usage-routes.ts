@@ -55,8 +55,9 @@ export function usageRoutes(d: UsageRouteDeps) {
         if (denied) return denied;
         return guarded(id, async () => {
           const { q, params } = query(request);
+          // Present but empty (a script's unset variable) is refused by checkParams, not read as every account.
           const account = q.get('account');
-          return answer(id, account ? { ...params, accountId: account } : params);
+          return answer(id, account === null ? params : { ...params, accountId: account });
         });
       });
 }

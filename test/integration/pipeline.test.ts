@@ -4,6 +4,7 @@ import { waitFor } from '../helpers/env.ts';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.ts';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { providerCases } from '../helpers/provider-cases.ts';
+import { ADMIN_TOKEN } from '../helpers/proxy-harness.ts';
 
 let mock: MockUpstream;
 let pipe: Pipeline;
@@ -84,4 +85,20 @@ test('usage API totals match the rows, and a replayed event is counted once', as
   expect(report.totals.input_tokens).toBe(3 * 16);
   expect(report.totals.output_tokens).toBe(3 * 363);
   expect(report.groups.map((g) => g.key)).toEqual(['openai']);
+});
+
+test('the admin usage route: one account, or every account without ?account=, never every account for an empty one', async () => {
+  const admin = (query: string) =>
+    pipe.runtime.app.handle(new Request(`http://arouter.test/admin/usage${query}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+  const one = await admin('?account=acct-api');
+  expect(one.status).toBe(200);
+  expect(((await one.json()) as { account_id: string | null }).account_id).toBe('acct-api');
+  const all = await admin('');
+  expect(all.status).toBe(200);
+  expect(((await all.json()) as { account_id: string | null }).account_id).toBeNull();
+  // A script's unset variable: refused, not read as every account.
+  const empty = await admin('?account=');
+  expect(empty.status).toBe(400);
+  expect(((await empty.json()) as { error: { type: string } }).error.type).toBe('invalid_account');
+  expect((await admin('?account=acct-api&from=0')).status).toBe(400);
 });

@@ -31,8 +31,10 @@ describe('checkParams', () => {
     expect(e.status).toBe(400);
   });
 
-  test('rounds a sub-second range outward to whole seconds', () => {
-    expect(checkParams({ from: new Date(1500), to: new Date(2500) })).toMatchObject({ fromS: 1, toS: 3 });
+  test('rounds both ends of a sub-second range down, so ranges that meet mid-second count no row twice', () => {
+    expect(checkParams({ from: new Date(1500), to: new Date(2500) })).toMatchObject({ fromS: 1, toS: 2 });
+    const [a, b] = [checkParams({ from: new Date(0), to: new Date(10_500) }), checkParams({ from: new Date(10_500), to: new Date(20_000) })];
+    expect(a.toS).toBe(b.fromS);
   });
 });
 
@@ -57,7 +59,23 @@ describe('parseUsageQuery', () => {
       else process.env.TZ = saved;
     }
     expect(parseUsageQuery({ from: '2026', to: '2027' }).from).toEqual(new Date('2026-01-01T00:00:00Z'));
+    expect(parseUsageQuery({ from: '2026-11', to: '2027' }).from).toEqual(new Date('2026-11-01T00:00:00Z'));
     expect(() => parseUsageQuery({ from: '20261102' })).toThrow(UsageQueryError);
+  });
+  test("only ISO 8601 and epoch seconds: nothing else Date's parser would take, in the server's zone or wrongly", () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      for (const v of ['0', '-1', '12345678', ' 2026-11-01', '11/01/2026', 'Nov 1 2026', '2026-02-30', '2026-11-01T24:00', '2026-11-01T10:60', '2026-11-01T10:00+25:00', '2026-11-01Z']) {
+        expect(() => parseUsageQuery({ from: v, to: '2027-01-01' })).toThrow(/from must be an ISO 8601 date/);
+      }
+      expect(parseUsageQuery({ from: '2026-11-01t00:00:00', to: '2027' }).from).toEqual(new Date('2026-11-01T00:00:00Z'));
+      expect(parseUsageQuery({ from: '2026-11-01T00:00:00.250-0500', to: '2027' }).from).toEqual(new Date('2026-11-01T05:00:00.250Z'));
+      expect(parseUsageQuery({ from: '2026-11-01T00:00:00z', to: '2027' }).from).toEqual(new Date('2026-11-01T00:00:00Z'));
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
   });
   test('bad strings are typed 400 errors', () => {
     expect(() => parseUsageQuery({ from: 'yesterday' })).toThrow(UsageQueryError);
