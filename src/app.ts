@@ -1,7 +1,7 @@
 // Composes the HTTP surface (proxy, admin, usage, health, metrics) as one Elysia app, testable with app.handle().
 import { Elysia, t } from 'elysia';
 import { adminGuard } from './api/admin-auth.ts';
-import { ArouterError, errorResponse, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
+import { ArouterError, errorResponse, keyStoreDown, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
 import type { Authenticator, Principal } from './keys/auth.ts';
 import { extractClientKey } from './keys/extract.ts';
 import { ACCOUNT_ID_MAX, ACCOUNT_ID_PATTERN, type KeyStore } from './keys/store.ts';
@@ -148,7 +148,7 @@ export function createApp(d: AppDeps) {
         '/admin/keys',
         async ({ body }) => {
           const id = newRequestId();
-          const created = await d.keys.create(body.account, body);
+          const created = await keyStore(() => d.keys.create(body.account, body));
           d.log('info', 'key created', { request_id: id, key_id: created.id, account: created.account });
           return json(created, 201, id);
         },
@@ -156,7 +156,7 @@ export function createApp(d: AppDeps) {
           body: t.Object({
             account: t.String({ minLength: 1, maxLength: ACCOUNT_ID_MAX, pattern: ACCOUNT_ID_PATTERN }),
             name: t.Optional(t.String({ maxLength: 256 })),
-            rpm: t.Optional(t.Integer({ minimum: 0 })),
+            rpm: t.Optional(t.Integer({ minimum: 0, maximum: RPM_MAX, error: `rpm must be a whole number from 0 to ${RPM_MAX} (0: the pod default)` })),
             storedObjects: t.Optional(t.Union([t.Boolean(), t.Literal('own')])),
           },
           // A misspelt option (stored_objects) must not quietly make a key with the default access.
@@ -167,25 +167,42 @@ export function createApp(d: AppDeps) {
         const id = newRequestId();
         const account = typeof query.account === 'string' ? query.account : '';
         if (!account) return errorResponse(new ArouterError(400, 'invalid_request', 'Pass ?account=<account id>.'), id);
-        const keys = (await d.keys.list(account)).map(({ hash: _hash, ...rest }) => rest);
+        const keys = (await keyStore(() => d.keys.list(account))).map(({ hash: _hash, ...rest }) => rest);
         return json({ account, keys }, 200, id);
       })
       .delete('/admin/keys/:id', async ({ params }) => {
         const id = newRequestId();
         // Elysia hands a malformed percent-escape over as null: no key has such an id.
-        if (typeof params.id !== 'string') return errorResponse(new ArouterError(404, 'key_not_found', 'No key with that id.'), id);
-        const ok = await d.keys.revoke(params.id);
-        if (!ok) return errorResponse(new ArouterError(404, 'key_not_found', `No key with id ${params.id.slice(0, 64)}.`), id);
-        d.log('info', 'key revoked', { request_id: id, key_id: params.id });
-        return json({ id: params.id, revoked: true }, 200, id);
+        const keyId = params.id;
+        if (typeof keyId !== 'string') return errorResponse(new ArouterError(404, 'key_not_found', 'No key with that id.'), id);
+        const ok = await keyStore(() => d.keys.revoke(keyId));
+        if (!ok) return errorResponse(new ArouterError(404, 'key_not_found', `No key with id ${keyId.slice(0, 64)}.`), id);
+        d.log('info', 'key revoked', { request_id: id, key_id: keyId });
+        return json({ id: keyId, revoked: true }, 200, id);
       })
       .use(extra)
   );
 }
 
+/** The CLI's --rpm bound (nine digits). */
+const RPM_MAX = 999_999_999;
+
+/** A key-store call of the admin API: Redis unreachable is a 503 the operator can act on, not a 500. */
+async function keyStore<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ArouterError) throw err;
+    throw keyStoreDown();
+  }
+}
+
 function validationSummary(error: unknown): string {
-  const all = (error as { all?: Array<{ path?: string; message?: string }> }).all;
-  if (Array.isArray(all) && all.length) return all.slice(0, 3).map((e) => `${e.path || '/'} ${e.message ?? ''}`.trim()).join('; ');
+  const all = (error as { all?: Array<{ path?: string; message?: string; schema?: { error?: unknown } }> }).all;
+  // A field whose schema words its own error says that; the rest are named by path with the validator's message.
+  const say = (e: { path?: string; message?: string; schema?: { error?: unknown } }) =>
+    typeof e.schema?.error === 'string' ? e.schema.error : `${e.path || '/'} ${e.message ?? ''}`.trim();
+  if (Array.isArray(all) && all.length) return all.slice(0, 3).map(say).join('; ');
   return 'see the API docs';
 }
 

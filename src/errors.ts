@@ -55,6 +55,7 @@ export const providerUnreadableEncoding = (slug: string) =>
   new ArouterError(502, 'provider_invalid_response', `Provider "${slug}" answered in a content encoding arouter cannot decode (it asks for one of gzip, deflate or br): the answer could not be checked before relaying it.`);
 export const providerTimeout = (slug: string, phase: string, ms: number) =>
   new ArouterError(504, 'provider_timeout', `Provider "${slug}" timed out ${phase} after ${ms} ms.`);
+export const keyStoreDown = () => new ArouterError(503, 'key_store_unavailable', 'The key store (Redis) is unreachable; retry shortly.');
 export const keyStoreUnavailable = () =>
   new ArouterError(503, 'key_store_unavailable', 'The key store is unreachable and this key is not cached on this pod; retry shortly.');
 export const notFound = (path: string) => new ArouterError(404, 'not_found', `No route for ${path.slice(0, 200)}.`);

@@ -27,6 +27,8 @@ export interface CreatedKey {
   key: string;
   account: string;
   name: string;
+  /** Requests per minute on each pod; 0: the pod default (AROUTER_KEY_RPM). */
+  rpm: number;
   storedObjects: StoredObjectAccess;
 }
 
@@ -76,7 +78,7 @@ export class KeyStore {
       .set(this.byId(id), hash)
       .sadd(this.accountSet(account), id)
       .exec();
-    return { id, key, account, name, storedObjects };
+    return { id, key, account, name, rpm: o.rpm ?? 0, storedObjects };
   }
 
   async findByHash(hash: string): Promise<KeyRecord | null> {

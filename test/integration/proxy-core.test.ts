@@ -259,10 +259,38 @@ describe('keys', () => {
   test('revoking an id that is not even a well-formed path segment is a 404, not a 500', async () => {
     await expectError(await handle('/admin/keys/%ZZ', { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }), 404, 'key_not_found');
   });
+  test('admin API with its Redis gone: 503 key_store_unavailable, not a 500', async () => {
+    const p = await createTestProxy({ upstream: mock.url });
+    try {
+      p.redis.disconnect();
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+      for (const [path, init] of [
+        ['/admin/keys', { method: 'POST', headers: admin, body: '{"account":"acct-down"}' }],
+        ['/admin/keys?account=acct-down', { headers: admin }],
+        ['/admin/keys/key_1', { method: 'DELETE', headers: admin }],
+      ] as const) {
+        const res = await p.app.handle(new Request(`http://arouter.test${path}`, init));
+        await expectError(res, 503, 'key_store_unavailable');
+      }
+    } finally {
+      await p.close();
+    }
+  });
   test('admin API validates input', async () => {
     const res = await handle('/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"account":""}' });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request');
+    const create = (rpm: unknown) =>
+      handle('/admin/keys', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ account: 'acct-rpm-check', rpm }) });
+    for (const rpm of [-1, 1.5, 1e300, 'lots']) {
+      const bad = await create(rpm);
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('rpm must be a whole number from 0 to 999999999');
+    }
+    // The answer shows the limit the key was made with.
+    const made = await create(30);
+    expect(made.status).toBe(201);
+    expect(((await made.json()) as { rpm: number }).rpm).toBe(30);
   });
 });
 
