@@ -141,7 +141,8 @@ export function parseUsageQuery(q: { from?: string | null; to?: string | null; g
     }
     return d;
   };
-  const to = q.to ? parse('to', q.to) : new Date(nowMs);
+  // By default up to now, the current second included: a row stands for its whole second.
+  const to = q.to ? parse('to', q.to) : new Date((Math.floor(nowMs / 1000) + 1) * 1000);
   const from = q.from ? parse('from', q.from) : new Date(to.getTime() - 30 * DAY_SECONDS * 1000);
   const groupBy = q.group_by || undefined;
   if (groupBy !== undefined && !isGroupBy(groupBy)) throw new UsageQueryError('invalid_group_by', `group_by must be one of ${GROUP_BYS.join(', ')}`);

@@ -39,12 +39,13 @@ describe('checkParams', () => {
 });
 
 describe('parseUsageQuery', () => {
-  test('ISO dates and epoch seconds; to defaults to now and from to 30 days before to', () => {
+  test('ISO dates and epoch seconds; to defaults to the end of the current second and from to 30 days before to', () => {
     expect(parseUsageQuery({ from: '2025-01-01T00:00:00Z', to: '1735776000', group_by: 'day' })).toEqual({
       from: new Date('2025-01-01T00:00:00Z'), to: new Date('2025-01-02T00:00:00Z'), groupBy: 'day',
     });
-    const now = Date.UTC(2025, 5, 30);
-    expect(parseUsageQuery({}, now)).toEqual({ from: new Date(now - 30 * DAY * 1000), to: new Date(now), groupBy: undefined });
+    const now = Date.UTC(2025, 5, 30) + 250;
+    const end = Date.UTC(2025, 5, 30) + 1000;
+    expect(parseUsageQuery({}, now)).toEqual({ from: new Date(end - 30 * DAY * 1000), to: new Date(end), groupBy: undefined });
   });
   test("a date-time without a zone is UTC whatever the server's zone; short numbers are not epoch seconds", () => {
     const saved = process.env.TZ;
