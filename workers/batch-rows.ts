@@ -5,7 +5,7 @@ import type { LineFormat } from '../src/usage/formats/types.ts';
 import type { PriceTable } from '../src/usage/prices.ts';
 import type { CanonicalUsage, UsageSnippet } from '../src/usage/snippet.ts';
 import type { ReadIdentity } from './claims.ts';
-import { buildRow, type UsageRow } from './row.ts';
+import { buildRow, uint, type UsageRow } from './row.ts';
 
 /**
  * One row per model found (the worker calls it only when there is one) under `<first read's id>:<model>`, in the
@@ -18,7 +18,9 @@ export function batchRows(s: UsageSnippet, id: ReadIdentity, format: LineFormat,
   const at: UsageSnippet = { ...s, requestId: id.requestId, ts: id.ts, accountId: id.accountId, keyId: id.keyId };
   const whole = s.outcome === 'complete' && !(c.kind === 'lines' && c.truncated === true);
   const groups = c.kind === 'lines' ? c.groups : [];
-  const version = 2 * groups.reduce((n, g) => n + g.requests, 0) + (s.outcome === 'complete' ? 1 : 0);
+  // Through uint like every other column: a version ClickHouse cannot parse (1.5, 1e+21) would fail its whole insert
+  // on every retry and stall the writer.
+  const version = uint(2 * groups.reduce((n, g) => n + uint(g.requests), 0) + (s.outcome === 'complete' ? 1 : 0));
   // The provider's batch discount rides in the snippet; the format's is the fallback.
   const option = s.formatOptions?.priceFactor;
   const factor = typeof option === 'number' && option > 0 && option <= 1 ? option : format.priceFactor;

@@ -6,6 +6,8 @@ import type { UsageSnippet } from '../src/usage/snippet.ts';
 
 const Truncated = Type.Optional(Type.Boolean());
 const Count = Type.Number({ minimum: 0 });
+/** Counted things (batched requests, lines), not tokens a provider may report oddly: whole numbers. */
+const Whole = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
 const CaptureSchema = Type.Union([
   Type.Object({ kind: Type.Literal('json'), fields: Type.Record(Type.String(), Type.String()), truncated: Truncated }),
@@ -19,7 +21,7 @@ const CaptureSchema = Type.Union([
     groups: Type.Array(
       Type.Object({
         model: Type.String({ maxLength: MAX_MODEL_CHARS }),
-        requests: Count,
+        requests: Whole,
         input: Count,
         cached: Count,
         cacheWrite: Count,
@@ -29,7 +31,7 @@ const CaptureSchema = Type.Union([
       }),
       { maxItems: MAX_LINE_GROUPS },
     ),
-    lines: Count,
+    lines: Whole,
     truncated: Truncated,
   }),
   Type.Object({ kind: Type.Literal('none') }),

@@ -43,12 +43,18 @@ export async function serverNow(store: UsageStore): Promise<number> {
  * the current one and leave its seal valid.
  */
 export async function markHoursDirty(store: UsageStore, db: string, hours: readonly number[]): Promise<void> {
-  if (hours.length === 0) return;
-  const list = hours.map((h) => `toDateTime(${h * HOUR_SECONDS}, 'UTC')`).join(', ');
-  await sqlRunner(store).exec(
-    `INSERT INTO ${assertIdentifier(db)}.${DIRTY_TABLE} (hour, marked_at) SELECT hour, now() AS marked_at FROM (SELECT arrayJoin([${list}]) AS hour) WHERE hour < toStartOfHour(now())`,
-  );
+  // In chunks: a batch whose rows span many hours would otherwise make one statement over max_query_size (256 KiB),
+  // refused on every retry. A retry marks hours again, which only repeats a mark.
+  for (let i = 0; i < hours.length; i += DIRTY_HOURS_PER_INSERT) {
+    const list = hours.slice(i, i + DIRTY_HOURS_PER_INSERT).map((h) => `toDateTime(${h * HOUR_SECONDS}, 'UTC')`).join(', ');
+    await sqlRunner(store).exec(
+      `INSERT INTO ${assertIdentifier(db)}.${DIRTY_TABLE} (hour, marked_at) SELECT hour, now() AS marked_at FROM (SELECT arrayJoin([${list}]) AS hour) WHERE hour < toStartOfHour(now())`,
+    );
+  }
 }
+
+/** About 30 bytes of SQL each: a statement stays far below ClickHouse's default max_query_size. */
+const DIRTY_HOURS_PER_INSERT = 1_000;
 
 /**
  * The hours in [fromHour, toHour) whose latest seal no later write has made stale.

@@ -45,7 +45,8 @@ const UINT32_MAX = 4_294_967_295;
  * A row ClickHouse cannot parse would fail its whole batch on every retry and stall the writer, so nothing from a
  * snippet reaches a column unchecked: integers are clamped into range, strings made well-formed and bounded.
  */
-function uint(n: unknown, max = Number.MAX_SAFE_INTEGER): number {
+/** A whole number from 0 to `max` (0 for anything that is not a finite positive number): every integer column's value. */
+export function uint(n: unknown, max = Number.MAX_SAFE_INTEGER): number {
   return typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.min(Math.trunc(n), max) : 0;
 }
 
@@ -70,7 +71,8 @@ export function buildRow(s: UsageSnippet, u: CanonicalUsage, prices: PriceTable,
     input_tokens: input,
     // The parts can never exceed their whole; a normalizer slip must not produce negative uncached input.
     cached_input_tokens: Math.min(uint(u.cached_input_tokens), input),
-    cache_write_tokens: Math.min(uint(u.cache_write_tokens), input),
+    // Cache reads and writes are both parts of input: together they cannot exceed it either.
+    cache_write_tokens: Math.min(uint(u.cache_write_tokens), input - Math.min(uint(u.cached_input_tokens), input)),
     output_tokens: output,
     reasoning_tokens: Math.min(uint(u.reasoning_tokens), output),
     usage_status: USAGE_STATUSES.includes(u.usage_status) ? u.usage_status : 'missing',

@@ -132,6 +132,18 @@ describe('queryUsage with the sealed hourly rollup', () => {
   });
 });
 
+test('dirty marks for a batch spanning ten thousand hours fit in statements ClickHouse takes (one was over max_query_size)', async () => {
+  const d = await freshUsageDb('t_dirty');
+  try {
+    const end = Math.floor(Date.now() / 1000 / HOUR_SECONDS) - 2;
+    const hours = Array.from({ length: 10_000 }, (_, i) => end - i);
+    await markHoursDirty(d.ch, d.db, hours);
+    expect(await scalar(d.ch, `SELECT uniqExact(hour) FROM ${d.db}.${DIRTY_TABLE}`)).toBe(10_000);
+  } finally {
+    await d.drop();
+  }
+});
+
 test('an account with more runs of sealed hours than one query may name: the rest read raw, the same answer', async () => {
   const own = await freshUsageDb('t_query_runs');
   try {

@@ -66,6 +66,20 @@ describe('batchRows', () => {
     expect(skipped.version).toBeGreaterThan(cutEarly.version);
   });
 
+  test("a version ClickHouse can always parse, however many requests a read claims (1.5 or 1e+21 failed every insert of the batch)", () => {
+    const claimed = (requests: number) => batchRows(read({ capture: { ...capture, groups: [{ ...capture.groups[0]!, requests }] } as Capture }), first, lines, prices, 0)[0]!.version;
+    for (const requests of [0.25, 5e20, 1e308, Number.MAX_SAFE_INTEGER]) {
+      expect(Number.isSafeInteger(claimed(requests))).toBe(true);
+    }
+    expect(claimed(3)).toBe(7);
+  });
+
+  test("a read's cache reads and writes together never exceed its input", () => {
+    const g = { model: 'claude-sonnet-4-5', requests: 1, input: 100, cached: 100, cacheWrite: 100, cacheWrite1h: 0, output: 1, reasoning: 0 };
+    const [row] = batchRows(read({ provider: 'anthropic', capture: { kind: 'lines', lines: 1, groups: [g] } }), first, lines, prices, 0);
+    expect([row!.input_tokens, row!.cached_input_tokens, row!.cache_write_tokens]).toEqual([100, 100, 0]);
+  });
+
   test('a model name too long for the key is replaced by its digest, so two such names stay apart', () => {
     const long = (tail: string) => `${'m'.repeat(300)}${tail}`;
     const groups = ['a', 'b'].map((t) => ({ model: long(t), requests: 1, input: 1, cached: 0, cacheWrite: 0, cacheWrite1h: 0, output: 1, reasoning: 0 }));

@@ -30,6 +30,14 @@ describe('job data', () => {
     expect(decodeUsageJob(fromText)).toEqual({ ok: true, snippets });
   });
 
+  test("a batch read's counted requests and lines must be whole numbers: such a snippet is refused alone, not written", () => {
+    const group = { model: 'm', requests: 2, input: 10, cached: 0, cacheWrite: 0, cacheWrite1h: 0, output: 1, reasoning: 0 };
+    const lines = (over: object) => ({ ...good, format: 'openai-batch-output', capture: { kind: 'lines', lines: 2, groups: [{ ...group, ...over }] } });
+    expect(checkSnippet(lines({})).ok).toBe(true);
+    for (const bad of [{ requests: 0.25 }, { requests: 5e20 }]) expect(checkSnippet(lines(bad)).ok).toBe(false);
+    expect(checkSnippet({ ...lines({}), capture: { kind: 'lines', lines: 1.5, groups: [group] } }).ok).toBe(false);
+  });
+
   test('anything else is refused with a reason', () => {
     for (const bad of [null, 'x', { snippet: [] }, { snippets: 'x' }, { zstd: 'not zstd' }, { zstd: Buffer.from(Bun.zstdCompressSync('{"a":1}')).toString('base64') }]) {
       const r = decodeUsageJob(bad);
