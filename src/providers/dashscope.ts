@@ -6,8 +6,11 @@ import type { ProviderSpec } from './types.ts';
 // (https://www.alibabacloud.com/help/en/model-studio/batch-interfaces-compatible-with-openai).
 const BATCH_OUTPUT = /^\/compatible-mode\/v1\/files\/[^/]+\/content$/;
 const BATCH_CHOICE = batchOutputChoice(0.5);
-// Its OpenAI Responses-compatible API: the Responses shapes, usage in `usage` or `response.usage`.
-const RESPONSES = /^\/api\/v2\/apps\/protocols\/compatible-mode\/v1\/responses(\/|$)/;
+// Its OpenAI Responses-compatible API: the Responses shapes, usage in `usage` or `response.usage`. The current path
+// and the legacy one it replaces, both served
+// (https://help.aliyun.com/en/model-studio/compatibility-with-openai-responses-api).
+const RESPONSES_BASE = '(?:api\\/v2\\/apps\\/protocols\\/)?compatible-mode\\/v1\\/responses';
+const RESPONSES = new RegExp(`^\\/${RESPONSES_BASE}(\\/|$)`);
 
 export const dashscope: ProviderSpec = {
   slug: 'dashscope',
@@ -28,10 +31,15 @@ export const dashscope: ProviderSpec = {
   // (X-DashScope-Async: enable) is refused too, since a kept-off key could never collect the result.
   storedObjects: {
     prefixes: ['/compatible-mode/v1/files', '/compatible-mode/v1/batches', '/api/v1/files', '/api/v1/tasks', '/api/v1/fine-tunes', '/api/v1/deployments'],
-    routes: [{ methods: ['POST'], path: /^\/api\/v1\/services\//, header: ['x-dashscope-async', /^\s*enable\s*$/i] }],
+    routes: [
+      { methods: ['POST'], path: /^\/api\/v1\/services\//, header: ['x-dashscope-async', /^\s*enable\s*$/i] },
+      // A stored response, read, deleted or listed for its input items by id; and cancelled.
+      { methods: ['GET', 'DELETE'], path: new RegExp(`^\\/${RESPONSES_BASE}\\/[^/]+`) },
+      { methods: ['POST'], path: new RegExp(`^\\/${RESPONSES_BASE}\\/[^/]+\\/cancel(?![a-z0-9_-])`) },
+    ],
     owned: OPENAI_STYLE_OWNED('/compatible-mode/v1'),
     bodyReferences: {
-      paths: /^\/(?:compatible-mode\/v1\/chat\/completions|api\/v1\/services\/|api\/v2\/apps\/protocols\/compatible-mode\/v1\/responses)/,
+      paths: /^\/(?:compatible-mode\/v1\/(?:chat\/completions|responses)|api\/v1\/services\/|api\/v2\/apps\/protocols\/compatible-mode\/v1\/responses)/,
       refs: [
         // Qwen-Long reads uploaded files named in a system message, several joined by commas: `fileid://file-fe-...`.
         { members: ['*'], pattern: /fileid:\/\/([^\s,"'\]]+)/, owned: true },

@@ -155,6 +155,21 @@ test('routes that depend on the method: a stored response is refused, making one
   expect(mock.received.at(-1)!.path).toBe('/v1/responses');
 });
 
+test('dashscope: stored responses, on the current Responses path and the legacy one, are kept from a kept-off key; a new response is not', async () => {
+  const before = mock.received.length;
+  const json = { ...as(keptOff), 'content-type': 'application/json' };
+  for (const base of ['/dashscope/compatible-mode/v1/responses', '/dashscope/api/v2/apps/protocols/compatible-mode/v1/responses']) {
+    await expectRefused(await handle(`${base}/resp_other`, { headers: as(keptOff) }));
+    await expectRefused(await handle(`${base}/resp_other/input_items`, { headers: as(keptOff) }));
+    await expectRefused(await handle(`${base}/resp_other`, { method: 'DELETE', headers: as(keptOff) }));
+    await expectRefused(await handle(base, { method: 'POST', headers: json, body: '{"model":"qwen3-max","input":"hi","previous_response_id":"resp_other"}' }));
+  }
+  expect(mock.received.length).toBe(before);
+  const res = await handle('/dashscope/compatible-mode/v1/responses', { method: 'POST', headers: json, body: '{"model":"qwen3-max","input":"hi"}' });
+  expect(res.status).toBe(200);
+  expect(mock.received.at(-1)!.path).toBe('/compatible-mode/v1/responses');
+});
+
 test("dashscope: a kept-off key may not start an asynchronous task it could never collect, but may call synchronously", async () => {
   const path = '/dashscope/api/v1/services/aigc/video-generation/video-synthesis';
   const body = '{"model":"wan2.2-t2v-plus","input":{"prompt":"x"}}';
