@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, `npm test`, .ci/run): install, start Redis + ClickHouse on test ports, type-check,
 # run every test under test/ with Bun, and end with one plain line:  N passed, N failed[, N skipped]
+# (a failure that is not a test's, such as the install, the type check or an error outside tests, counts as one failed)
 #
 # Settings (environment):
 #   AROUTER_TEST_REDIS_PORT (16379), AROUTER_TEST_CH_PORT (18123)  ports of the test Redis / ClickHouse (HTTP);
@@ -29,18 +30,7 @@ MAX_SECONDS="${AROUTER_TEST_MAX_SECONDS:-1500}"
 LOG="${AROUTER_TEST_LOG:-$ROOT/.arouter/logs/test.log}"
 total_start=$SECONDS
 
-step "1/4 install (scripts/bootstrap.sh)"
-bash scripts/bootstrap.sh
-export PATH="$ROOT/node_modules/.bin:$PATH"
-
-step "2/4 services: Redis on 127.0.0.1:$REDIS_PORT, ClickHouse on 127.0.0.1:$CH_PORT"
-# One run at a time per pair of test ports: a second run would share (and then stop) the first one's servers.
-# The servers and bun test get 9>&- so that nothing they leave running holds the lock after this run.
-exec 9>"${TMPDIR:-/tmp}/arouter-test-$REDIS_PORT-$CH_PORT.lock"
-if ! flock -n 9; then
-  note "another test run is using these ports; waiting for it to finish (up to 30 min)"
-  flock -w 1800 9 || { note "FAILED: the other run did not finish"; exit 1; }
-fi
+# Set before the install, so that a run failing anywhere (the install too) ends with its counts line.
 SERVICES_DIR=""
 started_services=()
 svc() { AROUTER_REDIS_PORT="$REDIS_PORT" AROUTER_CH_HTTP_PORT="$CH_PORT" AROUTER_SERVICES_DIR="$SERVICES_DIR" bash scripts/services.sh "$@" 9>&-; }
@@ -56,13 +46,27 @@ on_exit() {
   # A step before the tests failed (install, services): no test ran, and the last line still says so.
   if [ "$summary_printed" = 0 ]; then
     if [ "${tests_started:-0}" = 1 ]; then note "FAILED: stopped while the tests ran (exit code $rc)"; else note "FAILED before any test ran (exit code $rc)"; fi
-    echo "0 passed, 0 failed"
+    # Counted as one failure: a parser of this line must never read a failed run as a clean one.
+    echo "0 passed, 1 failed"
   fi
   [ -n "${RUN_LOG:-}" ] && rm -f "$RUN_LOG"
 }
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+step "1/4 install (scripts/bootstrap.sh)"
+bash scripts/bootstrap.sh
+export PATH="$ROOT/node_modules/.bin:$PATH"
+
+step "2/4 services: Redis on 127.0.0.1:$REDIS_PORT, ClickHouse on 127.0.0.1:$CH_PORT"
+# One run at a time per pair of test ports: a second run would share (and then stop) the first one's servers.
+# The servers and bun test get 9>&- so that nothing they leave running holds the lock after this run.
+exec 9>"${TMPDIR:-/tmp}/arouter-test-$REDIS_PORT-$CH_PORT.lock"
+if ! flock -n 9; then
+  note "another test run is using these ports; waiting for it to finish (up to 30 min)"
+  flock -w 1800 9 || { note "FAILED: the other run did not finish"; exit 1; }
+fi
 SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/arouter-test-services.XXXXXX")"
 for s in redis clickhouse; do
   if svc ping "$s"; then
@@ -128,22 +132,29 @@ step "summary"
 cleanup; started_services=(); SERVICES_DIR=""
 note "log: $LOG; total time $((SECONDS - total_start))s"
 status=0
+# Failures that are not a failed test (the run cut short, errors outside tests, the type check) are counted in the
+# failed number too, one each, so that the counts line alone never reads as a clean run when it was not.
+outside=0
 if [ "$tee_rc" != 0 ]; then
   note "FAILED: the test output could not be shown (tail exit code $tee_rc)"
-  pass=0; fail=0; status=1
+  pass=0; fail=0; outside=$((outside + 1))
 elif [ -z "$pass" ] || [ -z "$fail" ] || [ -z "$ran" ]; then
   note "FAILED: could not find bun's test summary (exit code $bun_rc)"
-  pass="${pass:-0}"; fail="${fail:-0}"; status=1
+  pass="${pass:-0}"; fail="${fail:-0}"; outside=$((outside + 1))
 elif [ "$((pass + fail))" -eq 0 ]; then
-  note "FAILED: no test ran"; status=1
+  note "FAILED: no test ran"; outside=$((outside + 1))
 elif [ "$fail" -gt 0 ]; then
   note "FAILED: $fail test(s) failed"; status=1
 elif [ "$bun_rc" != 0 ]; then
-  note "FAILED: bun test exited with code $bun_rc"; status=1
+  note "FAILED: bun test exited with code $bun_rc"; outside=$((outside + 1))
 fi
-# Errors bun reports outside any test (an unhandled rejection) fail the run; they are not tests, so not counted.
-if [ "${errors:-0}" -gt 0 ]; then note "FAILED: $errors error(s) outside tests (above)"; status=1; fi
-if [ "$typecheck_ok" != 1 ]; then note "FAILED: type check"; status=1; fi
+# Errors bun reports outside any test (an unhandled rejection) fail the run.
+if [ "${errors:-0}" -gt 0 ]; then note "FAILED: $errors error(s) outside tests (above)"; outside=$((outside + errors)); fi
+if [ "$typecheck_ok" != 1 ]; then note "FAILED: type check"; outside=$((outside + 1)); fi
+if [ "$outside" -gt 0 ]; then
+  note "counted as failed besides the tests: $outside"
+  fail=$((fail + outside)); status=1
+fi
 [ "$status" = 0 ] && note "OK"
 
 summary_printed=1
