@@ -47,7 +47,8 @@ wait_for() { # wait_for <what> <seconds> <command...>: poll until command succee
   done
 }
 
-redis_ping() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+# Every probe is bounded: a frozen server, or a port that accepts and never answers, must not hang a start or a stop.
+redis_ping() { [ "$(timeout 5 redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
 start_redis() {
   if redis_ping; then return 0; fi
@@ -93,7 +94,7 @@ XML
 XML
 }
 
-ch_ping() { curl -fsS "http://127.0.0.1:$CH_HTTP_PORT/ping" >/dev/null 2>&1; }
+ch_ping() { curl -fsS --max-time 3 "http://127.0.0.1:$CH_HTTP_PORT/ping" >/dev/null 2>&1; }
 
 start_clickhouse() {
   if ch_ping; then return 0; fi
@@ -128,12 +129,13 @@ start_clickhouse() {
 ours() {
   local pid
   pid="$(cat "$1" 2>/dev/null || true)"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ps -o args= -p "$pid" 2>/dev/null | grep -qF -- "$2"
+  # -ww: an exported COLUMNS would otherwise cut the command line before the path it is matched on.
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ps -ww -o args= -p "$pid" 2>/dev/null | grep -qF -- "$2"
 }
 
 # The pid of a process whose command line contains <text>, taken literally.
 find_pid() {
-  ps -eo pid=,args= 2>/dev/null | grep -F -- "$1" | grep -v -e ' grep ' | awk 'NR == 1 { print $1 }'
+  ps -ww -eo pid=,args= 2>/dev/null | grep -F -- "$1" | grep -v -e ' grep ' | awk 'NR == 1 { print $1 }'
 }
 
 # stop_pid <pidfile> <name> <command>: SIGTERM the process if it is still ours, wait up to 30 s for it to exit, then
@@ -160,8 +162,8 @@ stop_pid() {
 stop_redis() {
   # Only a Redis this script started, known by the pid file it was told to write: another one that answered on the
   # port at start was used, not owned.
-  if [ "$(redis-cli -p "$REDIS_PORT" config get pidfile 2>/dev/null | sed -n 2p)" = "$STATE_DIR/redis.pid" ]; then
-    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  if [ "$(timeout 5 redis-cli -p "$REDIS_PORT" config get pidfile 2>/dev/null | sed -n 2p)" = "$STATE_DIR/redis.pid" ]; then
+    timeout 5 redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   fi
   stop_pid "$STATE_DIR/redis.pid" redis redis-server
 }
@@ -187,6 +189,8 @@ which_services() { # which_services [redis|clickhouse]: the names to act on
 }
 
 cmd="${1:-start}"
+# Checked here: an exit inside $(which_services ...) would end only that substitution, and the command would go on.
+case "${2:-all}" in all|redis|clickhouse) ;; *) which_services "$2" >/dev/null ;; esac
 case "$cmd" in
   install)
     need_apt

@@ -136,7 +136,8 @@ on_signal() {
   log "stopping: SIGTERM to the worker and the proxy (drain up to ${DRAIN_MS} ms; Ctrl-C again to kill)"
   signal_children TERM
 }
-trap on_signal INT TERM
+# A closed terminal (HUP) drains like Ctrl-C rather than killing both processes outright.
+trap on_signal INT TERM HUP
 run worker bun run workers/main.ts
 # Bun's fetch runs at most 256 requests at once unless told otherwise at process start (streams would queue).
 run proxy env BUN_CONFIG_MAX_HTTP_REQUESTS="${BUN_CONFIG_MAX_HTTP_REQUESTS:-65535}" bun run src/server.ts
@@ -148,7 +149,7 @@ log "started: ${names[*]} (pids ${pids[*]})"
 # Print the banner once the proxy answers /healthz (or after 60 s without an answer).
 (
   for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then banner; exit 0; fi
+    if curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then banner; exit 0; fi
     sleep 0.2
   done
   log "the proxy has not answered http://127.0.0.1:$PORT/healthz after 60s"

@@ -62,7 +62,10 @@ export PATH="$ROOT/node_modules/.bin:$PATH"
 step "2/4 services: Redis on 127.0.0.1:$REDIS_PORT, ClickHouse on 127.0.0.1:$CH_PORT"
 # One run at a time per pair of test ports: a second run would share (and then stop) the first one's servers.
 # The servers and bun test get 9>&- so that nothing they leave running holds the lock after this run.
-exec 9>"${TMPDIR:-/tmp}/arouter-test-$REDIS_PORT-$CH_PORT.lock"
+LOCK="${TMPDIR:-/tmp}/arouter-test-$REDIS_PORT-$CH_PORT.lock"
+exec 9>>"$LOCK"
+# Shared by every user of the machine: one who made it first must not lock the others out.
+chmod 666 "$LOCK" 2>/dev/null || true
 if ! flock -n 9; then
   note "another test run is using these ports; waiting for it to finish (up to 30 min)"
   flock -w 1800 9 || { note "FAILED: the other run did not finish"; exit 1; }
