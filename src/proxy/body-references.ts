@@ -40,6 +40,9 @@ interface CompiledReference {
  */
 export const fold = (name: string) => name.toLowerCase().replace(/\u017f/g, 's');
 
+/** A non-empty string: what a member such as `encrypted_content` must hold to stand in for the stored item. */
+const hasContent = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
+
 /**
  * Compiles a provider's declaration once. The reader takes the body as text and throws an ArouterError (400) when
  * arouter cannot read it the way the provider will: not a JSON object, or a checked member given twice in one object
@@ -133,7 +136,8 @@ export function bodyReferenceReader(spec: BodyReferences): BodyReader {
         for (const r of byMember.get(name) ?? []) {
           if (r.parents && !r.parents.has(parent)) continue;
           if (r.where && !r.where.values.has(whereValue(seen.get(r.where.member)?.[1]))) continue;
-          if (r.without && seen.has(r.without)) continue;
+          // Only content that is there spares the lookup: a null or empty one makes the provider read it by id.
+          if (r.without && hasContent(seen.get(r.without)?.[1])) continue;
           for (const id of idsOf(member)) add(r, spelt, id);
         }
       }

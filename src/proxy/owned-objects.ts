@@ -1,12 +1,12 @@
 // Stored objects kept per account for keys with storedObjects "own": who made what, checked on every later use.
 import type Redis from 'ioredis';
-import { ArouterError, objectNotFound, storedObjectsRefused } from '../errors.ts';
+import { ArouterError, badRequest, objectNotFound, storedObjectsRefused } from '../errors.ts';
 import { collapseSlashes, METHOD_OVERRIDES, withoutPathParameters } from './stored-objects.ts';
 import { asObject, type JsonObject, parseObject } from '../usage/formats/common.ts';
 import type { OwnedCollection, StoredObjectRoutes } from '../providers/types.ts';
 import type { ForwardCall, Forwarder } from './forward.ts';
 import { checkInputFiles } from './batch-input.ts';
-import { unreadable } from './body-references.ts';
+import { fold, unreadable } from './body-references.ts';
 import { readCheckedBody, strictUtf8Text, type NamedObjectCheck } from './named-objects.ts';
 import { preparedAsRead, readWholeBody } from './request-body.ts';
 
@@ -120,6 +120,13 @@ function checkedCreate(req: Request, body: Uint8Array, fields: readonly string[]
   if (!(req.headers.get('content-type') ?? '').toLowerCase().includes('json')) throw unreadable();
   const o = parseObject(strictUtf8Text(req.headers, body));
   if (!o) throw unreadable();
+  // A provider whose JSON reader ignores case (Go's encoding/json does) would take `INPUT_FILE_ID` as the reference
+  // arouter did not check: a reference field is accepted spelled exactly as declared, and only so.
+  const folded = new Set(fields.map(fold));
+  const misspelt = Object.keys(o).find((k) => folded.has(fold(k)) && !fields.includes(k));
+  if (misspelt !== undefined) {
+    throw badRequest(`"${misspelt.slice(0, 64)}" is refused for a key limited to its own objects: write it as ${fields.map((f) => `"${f}"`).join(' or ')}, the only spelling arouter checks.`);
+  }
   return { ids: idsIn(o, fields), body: new TextEncoder().encode(JSON.stringify(o)), create: o };
 }
 

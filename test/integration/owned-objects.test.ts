@@ -202,6 +202,12 @@ describe('openai files and batches', () => {
     const b = openai(keys.b);
     const before = mock.received.length;
     expect(await failure(b.batches.create({ input_file_id: fileA, endpoint: '/v1/chat/completions', completion_window: '24h' }))).toBeInstanceOf(OpenAI.NotFoundError);
+    // Another spelling of the reference, which a case-insensitive JSON reader would take: refused, not passed on.
+    for (const body of [{ input_file_id: fileA, INPUT_FILE_ID: 'file-outside' }, { Input_File_Id: 'file-outside' }]) {
+      const spelt = await failure(a.batches.create({ endpoint: '/v1/chat/completions', completion_window: '24h', ...body } as unknown as OpenAI.BatchCreateParams));
+      expect(spelt).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(String((spelt as Error).message)).toContain('the only spelling arouter checks');
+    }
     expect(mock.received.length).toBe(before);
 
     batchA = (await a.batches.create({ input_file_id: fileA, endpoint: '/v1/chat/completions', completion_window: '24h' })).id;

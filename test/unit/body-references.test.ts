@@ -147,6 +147,10 @@ describe('references in the other places providers read them', () => {
     expect(ids(read('openai', { input: [{ type: 'computer_call_output', call_id: 'c', output: { type: 'computer_screenshot', file_id: 'file-s' } }] })).ownedIds).toEqual(['file-s']);
     expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [] }] })).unownedMembers).toEqual(['id']);
     expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAA' }] })).unownedMembers).toEqual([]);
+    // No content to stand in for the stored item (SDKs send back `encrypted_content: null`): read by id, so checked.
+    for (const none of [null, '', 0, false]) {
+      expect(ids(read('openai', { input: [{ type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: none }] })).unownedMembers).toEqual(['id']);
+    }
     expect(ids(read('mistral', { document: { file_id: 'f-2' } })).ownedIds).toEqual(['f-2']);
   });
 
