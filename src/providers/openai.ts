@@ -23,6 +23,8 @@ export const openai = openAiStyle({
     prefixes: [
       '/v1/files', '/v1/uploads', '/v1/batches', '/v1/vector_stores', '/v1/assistants', '/v1/threads', '/v1/containers',
       '/v1/conversations', '/v1/fine_tuning', '/v1/evals', '/v1/videos', '/v1/chatkit/threads',
+      // Custom voices and the consent recordings they are made from (https://developers.openai.com/api/docs/guides/custom-voices).
+      '/v1/audio/voices', '/v1/audio/voice_consents',
     ],
     routes: [
       STORED_RESPONSE,
@@ -43,7 +45,7 @@ export const openai = openAiStyle({
     ],
     bodyReferences: {
       // A conversation's items, given at its creation or added later, are read like a response's input.
-      paths: /^\/v1\/(?:chat\/completions|responses|images\/edits|conversations)(?![a-z0-9_-])/,
+      paths: /^\/v1\/(?:chat\/completions|responses|images\/edits|conversations|audio\/speech)(?![a-z0-9_-])/,
       refs: [
         // A file in a message: a Responses input_file, input_image or computer screenshot, a chat file part (`file: {file_id}`), an image
         // edit's images and mask, an image tool's mask, the files of a code interpreter's new container. Not the
@@ -64,6 +66,8 @@ export const openai = openAiStyle({
         // A reasoning item sent back by id alone is read from storage; with its encrypted content it is not.
         { members: ['id'], parents: ['input', 'items'], where: ['type', ['reasoning']], without: 'encrypted_content' },
         { members: ['id'], parents: ['audio'] },
+        // A custom voice, named by id (a built-in one is a plain name): in speech and in a chat's audio output.
+        { members: ['id'], parents: ['voice'] },
       ],
       formFields: ['file_id'],
     },

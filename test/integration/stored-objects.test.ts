@@ -170,6 +170,18 @@ test('dashscope: stored responses, on the current Responses path and the legacy 
   expect(mock.received.at(-1)!.path).toBe('/compatible-mode/v1/responses');
 });
 
+test('openai: custom voices and their consent recordings are stored objects; a speech in a custom voice names one, a built-in voice does not', async () => {
+  const before = mock.received.length;
+  const json = { ...as(keptOff), 'content-type': 'application/json' };
+  await expectRefused(await handle('/openai/v1/audio/voices', { headers: as(keptOff) }));
+  await expectRefused(await handle('/openai/v1/audio/voice_consents/cons_1', { headers: as(keptOff) }));
+  await expectRefused(await handle('/openai/v1/audio/speech', { method: 'POST', headers: json, body: '{"model":"gpt-4o-mini-tts","input":"hi","voice":{"id":"voice_other"}}' }));
+  expect(mock.received.length).toBe(before);
+  const res = await handle('/openai/v1/audio/speech', { method: 'POST', headers: json, body: '{"model":"gpt-4o-mini-tts","input":"hi","voice":"alloy"}' });
+  expect(res.status).toBe(200);
+  expect(mock.received.length).toBe(before + 1);
+});
+
 test("dashscope: a kept-off key may not start an asynchronous task it could never collect, but may call synchronously", async () => {
   const path = '/dashscope/api/v1/services/aigc/video-generation/video-synthesis';
   const body = '{"model":"wan2.2-t2v-plus","input":{"prompt":"x"}}';
