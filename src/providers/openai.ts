@@ -31,7 +31,7 @@ export const openai = openAiStyle({
       // Matched as a prefix like the others: a lenient router serves `/cancel/` and `/cancel.json` too.
       { methods: ['POST'], path: /^\/v1\/responses\/[^/]+\/cancel(?![a-z0-9_-])/ },
       // Stored chat completions (store: true): listed and read by GET, updated by POST and deleted by id.
-      { methods: ['GET'], path: /^\/v1\/chat\/completions(\/|$)/ },
+      { methods: ['GET'], path: /^\/v1\/chat\/completions(?![a-z0-9_-])/ },
       { methods: ['POST', 'DELETE'], path: /^\/v1\/chat\/completions\/[^/]+(?:\/|$)/ },
       // A fine-tuned model is deleted by its id (listing models stays open: SDKs call it to check a model exists).
       { methods: ['DELETE'], path: /^\/v1\/models\/./ },

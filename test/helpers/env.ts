@@ -1,7 +1,10 @@
 // Where tests find the real Redis and ClickHouse started by scripts/test.sh (or by hand with scripts/services.sh).
+import { fileURLToPath } from 'node:url';
+
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:16379';
 export const TEST_CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:18123';
-export const FIXTURES_DIR = new URL('../../../shared/fixtures/', import.meta.url).pathname;
+// A path, not a URL's: a checkout path with spaces or non-ASCII letters would stay percent-encoded in .pathname.
+export const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 
 /** A name unique to this test run, for queues, databases and key prefixes, so test files never collide. */
 export function uniqueName(prefix: string): string {

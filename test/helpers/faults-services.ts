@@ -1,11 +1,12 @@
 // A private Redis + ClickHouse pair for fault tests and the chaos bench: started by scripts/services.sh, then killed, frozen and restarted by pid.
+import { fileURLToPath } from 'node:url';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './env.ts';
 import { freePort } from './usage-db.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = join(ROOT, 'scripts/services.sh');
 
 export type ServiceName = 'redis' | 'clickhouse';

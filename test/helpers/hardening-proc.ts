@@ -1,4 +1,5 @@
 // Child processes for the hardening tests: the real proxy (`src/server.ts`) and purpose-made mocks, each in its own event loop.
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { envName, PROVIDERS } from '../../src/providers/index.ts';
 import { TEST_REDIS_URL, uniqueName, waitFor } from './env.ts';
 import { ADMIN_TOKEN, PROVIDER_SECRET } from './proxy-harness.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface Child {
   proc: Subprocess<'ignore', 'pipe', 'pipe'>;

@@ -137,7 +137,7 @@ describe.each(PROVIDERS.filter((p) => p.storedObjects))('$slug', (p) => {
 
 test('spellings a provider may read as its files API are refused too', async () => {
   const before = mock.received.length;
-  for (const path of ['/openai/v1//files', '/openai/V1/Files', '/openai/v1/files/', '/openai/v1/%66iles', '/openai/v1/files/file-1/content', '/openai/v1/files;x']) {
+  for (const path of ['/openai/v1//files', '/openai/V1/Files', '/openai/v1/files/', '/openai/v1/%66iles', '/openai/v1/files/file-1/content', '/openai/v1/files;x', '/openai/v1/chat/completions.json', '/openai/v1/chat/completions%3Bx']) {
     await expectRefused(await handle(path, { headers: as(keptOff) }));
   }
   expect(mock.received.length).toBe(before);

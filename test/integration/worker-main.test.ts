@@ -1,4 +1,5 @@
 // workers/main.ts as a process: SIGTERM stops taking jobs, flushes the batch in hand, completes its jobs and exits 0.
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -9,7 +10,7 @@ import { startPrivateRedis } from '../helpers/hardening-proc.ts';
 import { freshUsageDb, scalar, type UsageDb } from '../helpers/usage-db.ts';
 import { fixtureSnippet, OPENAI_CHAT } from '../helpers/usage-snippets.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let u: UsageDb;
 let redis: Redis;
 let queue: Queue;

@@ -1,10 +1,11 @@
 // Docker can't run here, so the deployment files are checked by reading them: docker-compose.yml is parsed with
 // Bun's YAML parser (anchors and `<<` merge keys resolved) and checked against the settings contract.
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'bun:test';
 import { YAML } from 'bun';
 import { envName, PROVIDERS } from '../../src/providers/index.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 type Env = Record<string, string | number | boolean | null>;
 interface Service {
