@@ -5,6 +5,7 @@
 #        scripts/services.sh start [redis|clickhouse]    start both (or one); a service already answering on its port is reused
 #        scripts/services.sh stop  [redis|clickhouse]    stop both (or one) and wait until they have exited
 #        scripts/services.sh ping  [redis|clickhouse]    exit 0 when both (or the one named) answer
+#        scripts/services.sh mine  [redis|clickhouse]    exit 0 when the server on the port was started with this services folder
 #        scripts/services.sh env                         print REDIS_URL= and CLICKHOUSE_URL= lines
 #
 # Ports from AROUTER_REDIS_PORT (6379) / AROUTER_CH_HTTP_PORT (8123) / AROUTER_CH_TCP_PORT (HTTP port + 877);
@@ -180,6 +181,11 @@ stop_clickhouse() {
   stop_pid "$STATE_DIR/clickhouse.pid" clickhouse "$mine"
 }
 
+# mine_<name>: the server answering on the port was started with this services folder (a run that crashed, or one
+# told to keep it): whoever reuses it may stop it too.
+mine_redis() { [ "$(timeout 5 redis-cli -p "$REDIS_PORT" config get pidfile 2>/dev/null | sed -n 2p)" = "$STATE_DIR/redis.pid" ]; }
+mine_clickhouse() { find_pid "--config-file=$STATE_DIR/clickhouse/config.xml" | grep -q .; }
+
 which_services() { # which_services [redis|clickhouse]: the names to act on
   case "${1:-all}" in
     all) echo "redis clickhouse" ;;
@@ -208,6 +214,9 @@ case "$cmd" in
   stop)
     for s in $(which_services "${2:-all}"); do "stop_$s"; done
     ;;
+  mine)
+    for s in $(which_services "${2:-all}"); do "mine_$s" || exit 1; done
+    ;;
   ping)
     for s in $(which_services "${2:-all}"); do
       case "$s" in redis) redis_ping ;; clickhouse) ch_ping ;; esac || exit 1
@@ -217,5 +226,5 @@ case "$cmd" in
     echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
     echo "CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
     ;;
-  *) echo "usage: $0 install|start|stop|ping|env [redis|clickhouse]" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|ping|mine|env [redis|clickhouse]" >&2; exit 2 ;;
 esac

@@ -73,7 +73,13 @@ for s in redis clickhouse; do
     shown="${url%%\?*}"; case "$shown" in *@*) shown="${shown%%://*}://${shown##*@}" ;; esac
     log "$s: using $shown (not this machine, not started here)"
   elif svc ping "$s"; then
-    log "$s: reusing the server already on port $port"
+    if svc mine "$s"; then
+      # Left by an earlier run of this script (it crashed, or AROUTER_KEEP_SERVICES=1): this run stops it as its own.
+      log "$s: reusing the server an earlier run started on port $port (stopped with this run)"
+      started_services+=("$s")
+    else
+      log "$s: reusing the server already on port $port"
+    fi
   else
     started_services+=("$s")
     svc start "$s"
