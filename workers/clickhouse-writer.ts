@@ -9,6 +9,29 @@ export class WriterClosedError extends Error {
   }
 }
 
+/** ClickHouse refused a write's rows as data (it cannot parse them, a value out of range): no retry can land them. */
+export class RowsRefusedError extends Error {
+  readonly code = 'rows_refused';
+  constructor(readonly reason: string) {
+    super(`ClickHouse refused these rows: ${reason.slice(0, 500)}`);
+  }
+}
+
+/**
+ * ClickHouse error codes that are about the rows sent, not the server's state: CANNOT_PARSE_TEXT (6),
+ * CANNOT_PARSE_QUOTED_STRING (26), CANNOT_PARSE_INPUT_ASSERTION_FAILED (27), CANNOT_PARSE_DATE (38),
+ * CANNOT_PARSE_DATETIME (41), TYPE_MISMATCH (53), SYNTAX_ERROR (62), ARGUMENT_OUT_OF_BOUND (69),
+ * CANNOT_CONVERT_TYPE (70), CANNOT_PARSE_NUMBER (72), INCORRECT_DATA (117). A retry of such a batch fails the same way.
+ */
+const DATA_ERRORS = new Set(['6', '26', '27', '38', '41', '53', '62', '69', '70', '72', '117']);
+function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code !== undefined) return DATA_ERRORS.has(String(code));
+  // The client parses the code out of current servers' messages only; 18.16 says "Code: 27, e.displayText() = ...".
+  const m = /^Code: (\d+)[,.]/.exec(e instanceof Error ? e.message : '');
+  return m !== null && DATA_ERRORS.has(m[1]!);
+}
+
 export interface ClickHouseWriterOptions<Row> {
   /** Only insert is used; a narrower type lets tests observe the inserts. */
   client: Pick<ClickHouseClient, 'insert'>;
@@ -115,13 +138,11 @@ export class ClickHouseWriter<Row extends object> {
     try {
       while (this.buffer.length > 0 && !this.abort.signal.aborted) {
         const batch = this.takeBatch();
-        const rows = batch.flatMap((p) => p.rows);
         try {
-          await this.insertWithRetry(rows);
+          await this.insertWrites(batch);
         } catch {
           break; // aborted: abortPending already rejected this batch
         }
-        for (const p of batch) p.resolve();
         this.inFlight = [];
         const full = this.bufferedRows >= this.opts.maxRows;
         if (!full && !this.draining) break;
@@ -147,6 +168,25 @@ export class ClickHouseWriter<Row extends object> {
     return batch;
   }
 
+  /**
+   * Inserts the writes together, retrying an outage for as long as it lasts. Rows ClickHouse refuses as data would
+   * fail every retry and hold up every write behind them: the writes are then tried in halves, down to the one that
+   * holds them, which alone is rejected (its job fails; the others land).
+   */
+  private async insertWrites(batch: readonly Pending<Row>[]): Promise<void> {
+    try {
+      await this.insertWithRetry(batch.flatMap((p) => p.rows));
+    } catch (e) {
+      if (!(e instanceof RowsRefusedError)) throw e;
+      if (batch.length === 1) return batch[0]!.reject(e);
+      const half = Math.ceil(batch.length / 2);
+      await this.insertWrites(batch.slice(0, half));
+      await this.insertWrites(batch.slice(half));
+      return;
+    }
+    for (const p of batch) p.resolve();
+  }
+
   private async insertWithRetry(rows: Row[]): Promise<void> {
     const base = this.opts.retryBaseMs ?? 100;
     for (let attempt = 1; ; attempt++) {
@@ -156,6 +196,7 @@ export class ClickHouseWriter<Row extends object> {
         return;
       } catch (e) {
         if (this.abort.signal.aborted) throw new WriterClosedError();
+        if (isDataError(e)) throw new RowsRefusedError(e instanceof Error ? e.message : String(e));
         const ceiling = Math.min(base * 2 ** Math.min(attempt - 1, 30), this.opts.retryMaxMs);
         const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
         this.opts.onRetry?.(e instanceof Error ? e : new Error(String(e)), attempt, delay);

@@ -11,7 +11,7 @@ import { isSuccess } from '../src/usage/formats/common.ts';
 import { formatById, type LineFormat } from '../src/usage/formats/index.ts';
 import { batchRows } from './batch-rows.ts';
 import { redisClaims, type ClaimFirst } from './claims.ts';
-import { ClickHouseWriter, WriterClosedError } from './clickhouse-writer.ts';
+import { ClickHouseWriter, RowsRefusedError, WriterClosedError } from './clickhouse-writer.ts';
 import { checkSnippet } from './job-schema.ts';
 import { runMigrations, USAGE_TABLE } from './migrations.ts';
 import { markHoursDirty, rowHours } from './rollup.ts';
@@ -196,6 +196,8 @@ export async function startUsageWorker(settings: WorkerSettings, deps: UsageWork
     try {
       await writer.write(rows);
     } catch (e) {
+      // Rows ClickHouse will never take: the job goes to the failed set at once, with the reason (`usage retry` after a fix).
+      if (e instanceof RowsRefusedError) throw new UnrecoverableError(e.message);
       if (!(e instanceof WriterClosedError)) throw e;
       // Shutting down with ClickHouse away: hand the job back without spending one of its attempts.
       await job.moveToDelayed(Date.now() + REQUEUE_DELAY_MS, token);

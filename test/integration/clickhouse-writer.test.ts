@@ -1,7 +1,7 @@
 // ClickHouse writer against the real 18.16: flush on count, on interval, drain on close, and retry through an outage.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { ClickHouseWriter, WriterClosedError } from '../../workers/clickhouse-writer.ts';
+import { ClickHouseWriter, RowsRefusedError, WriterClosedError } from '../../workers/clickhouse-writer.ts';
 import { USAGE_TABLE } from '../../workers/migrations.ts';
 import type { UsageRow } from '../../workers/row.ts';
 import { waitFor } from '../helpers/env.ts';
@@ -40,6 +40,22 @@ function writer(client: Pick<ClickHouseClient, 'insert'>, over: { maxRows?: numb
 }
 
 describe('ClickHouseWriter', () => {
+  test('a write ClickHouse refuses as data is rejected alone, at once; the writes batched with it land', async () => {
+    const o = observed(u.ch);
+    let retried = 0;
+    const w = writer(o.client, { maxRows: 1000, flushMs: 50, onRetry: () => retried++ });
+    // A version ClickHouse cannot parse (UInt64): every retry of the batch holding it would fail the same way.
+    const poison = [usageRow({ request_id: 'refused_0', version: 1.5 })];
+    const outcomes = await Promise.allSettled([w.write(rows('kept_a', 3)), w.write(poison), w.write(rows('kept_b', 2)), w.write(rows('kept_c', 1))]);
+    expect(outcomes.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const refused = (outcomes[1] as PromiseRejectedResult).reason;
+    expect(refused).toBeInstanceOf(RowsRefusedError);
+    expect((refused as Error).message).toContain('ClickHouse refused these rows');
+    expect(retried).toBe(0);
+    expect([await countOf('kept_a'), await countOf('kept_b'), await countOf('kept_c'), await countOf('refused')]).toEqual([3, 2, 1, 0]);
+    await w.close();
+  });
+
   test('inserts as soon as maxRows are buffered, without waiting for the (one minute) interval', async () => {
     const o = observed(u.ch);
     const w = writer(o.client, { maxRows: 5 });
