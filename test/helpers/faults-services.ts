@@ -43,6 +43,9 @@ function installExitHook(): void {
       rmSync(s.dir, { recursive: true, force: true });
     }
   });
+  // A run stopped by test.sh (its time limit, Ctrl-C) ends by a signal, which runs no exit hook: exit on it instead, so
+  // the servers (in sessions of their own) do not outlive the run.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
 }
 
 function signal(s: PrivateServices, name: ServiceName, ...signals: NodeJS.Signals[]): void {
