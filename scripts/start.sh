@@ -166,7 +166,9 @@ banner_pid=$!
 
 # Wait until either process exits (or a signal arrives).
 first_rc=0
-wait -n "${pids[@]}" || first_rc=$?
+# wait -n does not see a child that exited (and was reaped) before it is called: look first.
+all_running() { local p; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || return 1; done; }
+if all_running; then wait -n "${pids[@]}" || first_rc=$?; fi
 kill "$banner_pid" 2>/dev/null || true
 status=0
 if [ "$stopping" = 0 ]; then
@@ -192,9 +194,10 @@ grace=$(( (drain > worker_shutdown ? drain : worker_shutdown) / 1000 + 15 ))
 killer=$!
 for i in "${!pids[@]}"; do
   pid="${pids[$i]}"
-  rc=0
-  # wait returns early when a signal arrives; a child that is still there is waited for again.
-  while kill -0 "$pid" 2>/dev/null; do rc=0; wait "$pid" 2>/dev/null || rc=$?; done
+  # Waited for at least once, so the status of a child that already exited is read too (bash keeps it); wait
+  # returns early (over 128) when a signal arrives, and a child that is still there is waited for again.
+  rc=0; wait "$pid" 2>/dev/null || rc=$?
+  while [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null; do rc=0; wait "$pid" 2>/dev/null || rc=$?; done
   if [ "$rc" != 0 ] && [ "$rc" != 127 ]; then
     log "${names[$i]} exited with status $rc"
     # 143 (SIGTERM) and 130 (SIGINT) after our own stop request count as a clean stop.
