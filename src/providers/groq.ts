@@ -12,5 +12,7 @@ export const groq = openAiStyle({
   // Model ids name their maker (`openai/gpt-oss-20b`): `models.retrieve` sends the slash as %2F
   // (https://console.groq.com/docs/models).
   slashedIdReads: /^\/openai\/v1\/models\/[^/]+$/,
+  // Its Responses API: the Responses usage shapes (https://console.groq.com/docs/responses-api).
+  formats: [[/^\/openai\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
   storedObjects: { prefixes: ['/openai/v1/files', '/openai/v1/batches'], owned: OPENAI_STYLE_OWNED('/openai/v1'), source: 'https://console.groq.com/docs/batch' },
 });

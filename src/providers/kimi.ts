@@ -9,6 +9,12 @@ export const kimi = openAiStyle({
   chatCompletionsSource: 'https://platform.kimi.com/docs/api/overview',
   // Batch output files as OpenAI's; the batch API saves 40% (https://platform.kimi.ai/docs/guide/use-batch-api).
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.6 },
+  // Its Responses API and Anthropic-compatible messages (base .../anthropic), each with its own usage shapes
+  // (platform.kimi.ai/docs/api/overview).
+  formats: [
+    [/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }],
+    [/^\/anthropic\/v1\/messages$/, { format: 'anthropic-messages' }],
+  ],
   storedObjects: {
     prefixes: ['/v1/files', '/v1/batches', '/v1/caching'],
     owned: OPENAI_STYLE_OWNED('/v1'),

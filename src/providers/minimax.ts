@@ -7,7 +7,13 @@ export const minimax = openAiStyle({
   baseUrl: 'https://api.minimax.chat',
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://platform.minimax.io/docs/api-reference/text-openai-api',
-  formats: [[/^\/v1\/text\/chatcompletion_v2$/, { format: 'minimax-native' }]],
+  // Besides its native API: Anthropic-compatible messages (base .../anthropic) and the Responses API, each with its own
+  // usage shapes (https://platform.minimax.io/docs/api-reference/text-anthropic-api, .../responses-create).
+  formats: [
+    [/^\/v1\/text\/chatcompletion_v2$/, { format: 'minimax-native' }],
+    [/^\/anthropic\/v1\/messages$/, { format: 'anthropic-messages' }],
+    [/^\/v1\/responses(\/|$)/, { format: 'openai-responses' }],
+  ],
   // Files (upload, list, retrieve, retrieve_content, delete), cloned voices, and asynchronous video generation (its
   // start too: a kept-off key could never collect the result of a job it started).
   storedObjects: {

@@ -133,6 +133,27 @@ describe('every fixture is covered', () => {
   });
 });
 
+// Other providers' Anthropic-compatible and Responses endpoints answer in the original's shapes (their docs, cited in
+// each provider module); no payload of theirs is recorded, so the original's real fixtures stand in for them.
+describe('compatible endpoints of other providers are read in the shapes they answer in', () => {
+  const compatible: Array<[original: string, provider: string, path: string]> = [
+    ['/v1/messages', 'deepseek', '/anthropic/v1/messages'],
+    ['/v1/messages', 'minimax', '/anthropic/v1/messages'],
+    ['/v1/messages', 'kimi', '/anthropic/v1/messages'],
+    ['/v1/responses', 'groq', '/openai/v1/responses'],
+    ['/v1/responses', 'minimax', '/v1/responses'],
+    ['/v1/responses', 'kimi', '/v1/responses'],
+  ];
+  for (const [original, provider, path] of compatible) {
+    for (const row of ROWS.filter((r) => r.path === original && r.status === 200)) {
+      test(`${provider} ${path}: ${row.file} (${row.wire})`, () => {
+        const bytes = wireBytes(row.file, row.wire);
+        expect(normalizeRow({ ...row, provider, path }, bytewise(bytes)).result).toEqual(row.expected);
+      });
+    }
+  }
+});
+
 describe.each(ROWS.map((r) => [`${r.file} (${r.wire})`, r] as const))('%s', (_name, row) => {
   const bytes = wireBytes(row.file, row.wire);
 
