@@ -51,6 +51,8 @@ export const providerUnreachable = (slug: string, detail: string) =>
   new ArouterError(502, 'provider_unreachable', `Could not reach provider "${slug}": ${detail}.`);
 export const providerInvalidStatus = (slug: string, status: number) =>
   new ArouterError(502, 'provider_invalid_response', `Provider "${slug}" answered with HTTP status ${status}, outside the 200-599 a final answer may carry.`);
+export const providerUnreadableHead = (slug: string, code: string) =>
+  new ArouterError(502, 'provider_invalid_response', `Provider "${slug}" answered with a response head arouter cannot read (${code}).`);
 export const providerUnreadableEncoding = (slug: string) =>
   new ArouterError(502, 'provider_invalid_response', `Provider "${slug}" answered in a content encoding arouter cannot decode (it asks for one of gzip, deflate or br): the answer could not be checked before relaying it.`);
 export const providerTimeout = (slug: string, phase: string, ms: number) =>
@@ -96,6 +98,8 @@ export const storedObjectNamed = (displayName: string, member: string, access: f
       ' Send the request without it: the content itself rather than an id, a response in the foreground.',
   );
 
+export const bodyChunksTooSmall = (bytes: number, chunks: number) =>
+  new ArouterError(400, 'body_chunks_too_small', `The request body arrives in chunks of under ${bytes} bytes on average (over ${chunks} chunks): send it in larger writes.`);
 export const unifiedBodyTooLarge = (limit: number) =>
   new ArouterError(413, 'request_too_large', `The unified endpoint reads a chat request whole to pick its provider, so it is limited to ${limit} bytes; larger ones stream through /<provider>/... routes.`);
 export const checkedBodyTooLarge = (limit: number) =>

@@ -1,5 +1,5 @@
 // Forwards one request to its provider and relays the answer; every exit path hands one snippet to the usage sink.
-import { ArouterError, errorResponse, providerInvalidStatus, providerNotConfigured, providerTimeout, providerUnreachable, providerUnreadableEncoding } from '../errors.ts';
+import { ArouterError, errorResponse, providerInvalidStatus, providerNotConfigured, providerTimeout, providerUnreachable, providerUnreadableEncoding, providerUnreadableHead } from '../errors.ts';
 import type { Principal } from '../keys/auth.ts';
 import type { Logger } from '../log.ts';
 import { envName } from '../providers/index.ts';
@@ -193,9 +193,15 @@ class Exchange implements Cuttable {
     if (why === 'client_abort') return this.fail(new ArouterError(499, 'client_closed_request', 'The client closed the request.'), why);
     const bodyErr = findArouterError(err);
     if (bodyErr) return this.fail(bodyErr, 'rejected');
+    // Reached, but what came back is no HTTP answer fetch can read: the provider's fault, not the network's.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && INVALID_ANSWER_CODES.has(code)) return this.fail(providerUnreadableHead(slug, code), 'upstream_reset');
     return this.fail(providerUnreachable(slug, describeFetchError(err)), 'connect_error');
   }
 }
+
+/** Bun's fetch errors for an answer whose head it could not read (too large, or not HTTP). */
+const INVALID_ANSWER_CODES = new Set(['ResponseHeadersTooLarge', 'Malformed_HTTP_Response']);
 
 const zero = () => 0;
 const onFirstByteTimeout = (x: Exchange) => x.abort('timeout_first_byte');

@@ -1,6 +1,6 @@
 // Stored objects kept per account for keys with storedObjects "own": who made what, checked on every later use.
 import type Redis from 'ioredis';
-import { ArouterError, badRequest, objectNotFound, storedObjectsRefused } from '../errors.ts';
+import { ArouterError, badRequest, checkedBodyTooLarge, objectNotFound, storedObjectsRefused } from '../errors.ts';
 import { collapseSlashes, METHOD_OVERRIDES, withoutPathParameters } from './stored-objects.ts';
 import { asObject, type JsonObject, parseObject } from '../usage/formats/common.ts';
 import type { OwnedCollection, StoredObjectRoutes } from '../providers/types.ts';
@@ -8,7 +8,7 @@ import type { ForwardCall, Forwarder } from './forward.ts';
 import { checkInputFiles } from './batch-input.ts';
 import { fold, unreadable } from './body-references.ts';
 import { readCheckedBody, strictUtf8Text, type NamedObjectCheck } from './named-objects.ts';
-import { preparedAsRead, readWholeBody } from './request-body.ts';
+import { preparedAsRead, readWholeChecked } from './request-body.ts';
 
 /** Which account's requests made each object, per provider. */
 export interface Ownership {
@@ -154,7 +154,8 @@ export async function forwardOwned(d: OwnedDeps, req: Request, call: ForwardCall
     const read = await bodyChecked(d, req, call);
     let forwarded = read ? withBody(call, read, d.forwarder.maxBodyBytes) : call;
     if (collection.references) {
-      const body = read ?? (await readWholeBody(req, d.forwarder.maxBodyBytes));
+      // Bounded like every body arouter reads whole to check (32 MiB): a create is a few hundred bytes.
+      const body = read ?? (await readWholeChecked(req, d.forwarder.maxBodyBytes, checkedBodyTooLarge));
       const checked = checkedCreate(req, body, collection.references);
       const owners = await d.ownership.owners(slug, checked.ids);
       if (owners.some((o) => o !== account)) throw objectNotFound();

@@ -202,6 +202,17 @@ describe('header size (Bun caps the request head at 16 KiB and about 200 fields)
 });
 
 describe('body limit (AROUTER_MAX_BODY_BYTES)', () => {
+  test('a JSON body dribbled a byte per chunk is refused once that is clear, not read at the cost of a turn per byte', async () => {
+    const before = await providerHeads();
+    // 40,000 one-byte chunks of a JSON body (the write is one; Bun hands each chunk over on its own).
+    const json = `{"model":"m","pad":"${'x'.repeat(40_000 - 22)}"}`;
+    const chunks = Array.from(json, (ch) => `1\r\n${ch}\r\n`).join('');
+    const r = await rawRequest(proxy.port, head('POST /openai/framing/tiny HTTP/1.1', 'Host: arouter', auth, 'Content-Type: application/json', 'Transfer-Encoding: chunked') + chunks + '0\r\n\r\n');
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ error: { type: 'body_chunks_too_small' } });
+    expect(await providerHeads()).toBe(before);
+  });
+
   test('a declared length over the limit: 413 at once, before any body byte is sent, no provider request', async () => {
     const before = await providerHeads();
     const c = await RawConn.open(proxy.port);

@@ -270,6 +270,10 @@ describe('what a list and a create may reveal or take', () => {
       const res = await post({ 'content-type': type }, body);
       expect(res.status).toBe(400);
     }
+    // A create is a few hundred bytes: over the 32 MiB every checked body is held to, it is refused unread.
+    const huge = await post({ 'content-type': 'application/json' }, `{"pad":"${'x'.repeat(32 * 1024 * 1024)}"}`);
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error: { message: string } }).error.message).toContain('33554432');
     expect(mock.received.length).toBe(before);
     // A member named twice (once through an escape) means one thing to JSON.parse and maybe another to the provider:
     // what reaches the provider is the object arouter checked, encoded again, naming only B's own file.
