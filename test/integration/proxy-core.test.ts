@@ -391,48 +391,17 @@ test('an answer in codings the runtime does not decode to plain bytes (stacked, 
   }
 });
 
-test('a provider head fetch cannot read (too large, not HTTP) is a 502 provider_invalid_response, not "unreachable"', async () => {
-  // Bun.serve cannot send such a head, so the upstream writes its bytes itself.
-  const raw = Bun.listen({
-    hostname: '127.0.0.1',
-    port: 0,
-    socket: {
-      data(s) {
-        s.write(`HTTP/1.1 200 OK\r\n${Array.from({ length: 50 }, (_, i) => `x-big-${i}: ${'v'.repeat(100_000)}`).join('\r\n')}\r\n\r\n`);
-      },
-    },
-  });
+/**
+ * One call through a fresh proxy to an upstream that writes `answer` itself (Bun.serve cannot send such heads): a 502
+ * provider_invalid_response, recorded as upstream_reset, with nothing left in flight.
+ */
+async function expectInvalidAnswer(answer: string, body: string): Promise<void> {
+  const raw = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data: (s) => void s.write(answer) } });
   const p = await createTestProxy({ upstream: `http://127.0.0.1:${raw.port}` });
   try {
     const k = (await p.createKey()).key;
     const res = await p.app.handle(
-      new Request('http://arouter.test/openai/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body: '{}' }),
-    );
-    await expectError(res, 502, 'provider_invalid_response');
-    const s = p.snippets.find((x) => x.requestId === res.headers.get('x-arouter-request-id'));
-    expect([s?.status, s?.outcome]).toEqual([502, 'upstream_reset']);
-  } finally {
-    raw.stop(true);
-    await p.close();
-  }
-});
-
-test('a provider status outside 200-599 is a 502 with nothing left open, not a 500', async () => {
-  // Bun.serve cannot send a status 600, so the upstream writes its bytes itself.
-  const raw = Bun.listen({
-    hostname: '127.0.0.1',
-    port: 0,
-    socket: {
-      data(s) {
-        s.write('HTTP/1.1 600 Odd\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n6\r\ndata: x\r\n');
-      },
-    },
-  });
-  const p = await createTestProxy({ upstream: `http://127.0.0.1:${raw.port}` });
-  try {
-    const k = (await p.createKey()).key;
-    const res = await p.app.handle(
-      new Request('http://arouter.test/openai/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body: '{"stream":true}' }),
+      new Request('http://arouter.test/openai/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body }),
     );
     await expectError(res, 502, 'provider_invalid_response');
     const s = p.snippets.find((x) => x.requestId === res.headers.get('x-arouter-request-id'));
@@ -442,4 +411,12 @@ test('a provider status outside 200-599 is a 502 with nothing left open, not a 5
     raw.stop(true);
     await p.close();
   }
+}
+
+test('a provider head fetch cannot read (too large, not HTTP) is a 502 provider_invalid_response, not "unreachable"', async () => {
+  await expectInvalidAnswer(`HTTP/1.1 200 OK\r\n${Array.from({ length: 50 }, (_, i) => `x-big-${i}: ${'v'.repeat(100_000)}`).join('\r\n')}\r\n\r\n`, '{}');
+});
+
+test('a provider status outside 200-599 is a 502 with nothing left open, not a 500', async () => {
+  await expectInvalidAnswer('HTTP/1.1 600 Odd\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n6\r\ndata: x\r\n', '{"stream":true}');
 });
