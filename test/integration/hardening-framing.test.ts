@@ -202,10 +202,17 @@ describe('header size (Bun caps the request head at 16 KiB and about 200 fields)
 });
 
 describe('body limit (AROUTER_MAX_BODY_BYTES)', () => {
+  test("a JSON body in small chunks (a streaming encoder's 40-byte writes) is read and forwarded", async () => {
+    const json = `{"model":"m","pad":"${'x'.repeat(680_000)}"}`;
+    const chunks = json.match(/[\s\S]{1,40}/g)!.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('');
+    const r = await rawRequest(proxy.port, head('POST /openai/framing/clean HTTP/1.1', 'Host: arouter', auth, 'Content-Type: application/json', 'Transfer-Encoding: chunked') + chunks + '0\r\n\r\n');
+    expect(r.status).toBe(200);
+  });
+
   test('a JSON body dribbled a byte per chunk is refused once that is clear, not read at the cost of a turn per byte', async () => {
     const before = await providerHeads();
-    // 40,000 one-byte chunks of a JSON body (the write is one; Bun hands each chunk over on its own).
-    const json = `{"model":"m","pad":"${'x'.repeat(40_000 - 22)}"}`;
+    // 140,000 one-byte chunks of a JSON body (the write is one; Bun hands each chunk over on its own).
+    const json = `{"model":"m","pad":"${'x'.repeat(140_000 - 22)}"}`;
     const chunks = Array.from(json, (ch) => `1\r\n${ch}\r\n`).join('');
     const r = await rawRequest(proxy.port, head('POST /openai/framing/tiny HTTP/1.1', 'Host: arouter', auth, 'Content-Type: application/json', 'Transfer-Encoding: chunked') + chunks + '0\r\n\r\n');
     expect(r.status).toBe(400);
