@@ -65,6 +65,10 @@ stop_services() {
   started_services=()
 }
 trap stop_services EXIT
+# Held for the whole run: only a run that holds it takes over servers an earlier run left (a second run from this
+# checkout, on another PORT, must not stop the first one's servers when it ends).
+exec 8>>"$STATE/start.lock"
+owner=0; flock -n 8 && owner=1
 for s in redis clickhouse; do
   port="$redis_port"; url="$REDIS_URL"
   [ "$s" = clickhouse ] && { port="$ch_port"; url="$CLICKHOUSE_URL"; }
@@ -73,7 +77,7 @@ for s in redis clickhouse; do
     shown="${url%%\?*}"; case "$shown" in *@*) shown="${shown%%://*}://${shown##*@}" ;; esac
     log "$s: using $shown (not this machine, not started here)"
   elif svc ping "$s"; then
-    if svc mine "$s"; then
+    if [ "$owner" = 1 ] && svc mine "$s"; then
       # Left by an earlier run of this script (it crashed, or AROUTER_KEEP_SERVICES=1): this run stops it as its own.
       log "$s: reusing the server an earlier run started on port $port (stopped with this run)"
       started_services+=("$s")
@@ -200,8 +204,8 @@ for i in "${!pids[@]}"; do
   while [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null; do rc=0; wait "$pid" 2>/dev/null || rc=$?; done
   if [ "$rc" != 0 ] && [ "$rc" != 127 ]; then
     log "${names[$i]} exited with status $rc"
-    # 143 (SIGTERM) and 130 (SIGINT) after our own stop request count as a clean stop.
-    if ! { [ "$rc" = 143 ] || [ "$rc" = 130 ]; } && [ "$status" = 0 ]; then status=$rc; fi
+    # 143 (SIGTERM), 130 (SIGINT) and 129 (SIGHUP, a closed terminal's, sent to the group) count as a clean stop.
+    if ! { [ "$rc" = 143 ] || [ "$rc" = 130 ] || [ "$rc" = 129 ]; } && [ "$status" = 0 ]; then status=$rc; fi
   fi
 done
 kill "$killer" 2>/dev/null || true

@@ -59,3 +59,5 @@ const stop = async (signal: string) => {
 };
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
+// A closed terminal sends SIGHUP to the whole process group: drain as for the others rather than die mid-request.
+process.on('SIGHUP', () => void stop('SIGHUP'));

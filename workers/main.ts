@@ -40,6 +40,8 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
+// A closed terminal sends SIGHUP to the whole process group: finish the inserts in flight as for the others.
+process.on('SIGHUP', () => void stop('SIGHUP'));
 
 // ClickHouse or Redis may come up after us (compose, CI): keep trying to start rather than crash-loop.
 for (let attempt = 1; !stopping; attempt++) {
