@@ -4,6 +4,7 @@ import type { Principal } from '../keys/auth.ts';
 import type { Logger } from '../log.ts';
 import { envName } from '../providers/index.ts';
 import type { FormatChoice, ProviderSpec } from '../providers/types.ts';
+import { concat } from '../usage/bytes.ts';
 import { captureWholeBody, createCapture } from '../usage/capture.ts';
 import { formatById } from '../usage/formats/index.ts';
 import type { UsageFormat } from '../usage/formats/types.ts';
@@ -433,14 +434,6 @@ function clientOrigin(req: Request): string {
   const proto = req.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
   const host = req.headers.get('x-forwarded-host')?.split(',')[0]?.trim();
   return `${proto === 'https' || proto === 'http' ? proto : url.protocol.slice(0, -1)}://${host && HOST.test(host) ? host : url.host}`;
-}
-
-function concat(a: Uint8Array, b: Uint8Array | null): Uint8Array {
-  if (!b || b.byteLength === 0) return a;
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
-  return out;
 }
 
 function findArouterError(err: unknown): ArouterError | null {

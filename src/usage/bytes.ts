@@ -9,6 +9,15 @@ export function equalsAt(buf: Uint8Array, at: number, expected: Uint8Array, leng
   return true;
 }
 
+/** a followed by b, in a buffer of its own; a itself when b is empty or absent. */
+export function concat(a: Uint8Array, b: Uint8Array | null): Uint8Array {
+  if (!b || b.byteLength === 0) return a;
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}
+
 /** A copy of buf with bytes [from, to) replaced by insert: bodies are edited without decoding or re-encoding them. */
 export function splice(buf: Uint8Array, from: number, to: number, insert: Uint8Array = NONE): Uint8Array {
   const out = new Uint8Array(buf.byteLength - (to - from) + insert.byteLength);

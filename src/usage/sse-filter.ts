@@ -1,5 +1,5 @@
 // Byte-level SSE event framer for the client's path: every event passes through byte for byte unless a predicate drops it.
-import { CappedBytes, equalsAt, splice } from './bytes.ts';
+import { CappedBytes, concat, equalsAt, splice } from './bytes.ts';
 import { FIELD_DATA, lineEndFinder, sseTextDecoder } from './sse.ts';
 
 const LF = 0x0a;
@@ -47,7 +47,7 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
   /** Sends an oversized event's bytes on, all but its last REWRITE_TAIL when a rewrite waits for its end. */
   function passOn(out: Uint8Array[], bytes: Uint8Array): void {
     if (!rewrite) return emit(out, bytes);
-    if (passTail) bytes = concat2(passTail, bytes);
+    if (passTail) bytes = concat(passTail, bytes);
     const keep = Math.min(REWRITE_TAIL, bytes.length);
     emit(out, bytes.subarray(0, bytes.length - keep));
     passTail = bytes.slice(bytes.length - keep);
@@ -55,7 +55,7 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
 
   /** The end of an oversized event: its held-back tail and last bytes, rewritten. */
   function passEnd(out: Uint8Array[], last: Uint8Array): void {
-    const end = passTail ? concat2(passTail, last) : last;
+    const end = passTail ? concat(passTail, last) : last;
     passTail = null;
     emit(out, rewrite ? rewrite(end) : end);
   }
@@ -161,13 +161,6 @@ export function createSseEventFilter(drop: (data: string) => boolean, options: S
   }
 
   return { push, end };
-}
-
-function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** Appends bytes, merging with the previous piece when both are adjacent views of one buffer (fewer writes downstream). */
