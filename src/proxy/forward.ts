@@ -299,17 +299,19 @@ export class Forwarder {
     x.settled();
     d.connectProbe.markReachable(upstreamBase);
     x.ttfbMs = Math.max(0, Date.now() - call.startedAt);
-    // fetch passes any three-digit status on, but a Response carries only 200-599 (RFC 9110 15: 1xx are interim):
-    // anything else is refused here, before a relay or a stream gauge exists that nothing would ever close.
-    if (upstream.status < 200 || upstream.status > 599) {
+    // Refused here, before a relay or a stream gauge exists that nothing would ever close: a status a Response cannot
+    // carry (fetch passes any three-digit one on; RFC 9110 15: 1xx are interim), or a body fetch hands over still
+    // encoded (its bytes could be neither masked nor labelled).
+    const invalid =
+      upstream.status < 200 || upstream.status > 599
+        ? providerInvalidStatus(provider.slug, upstream.status)
+        : !bodyDecoded(upstream.headers.get('content-encoding'))
+          ? providerUnreadableEncoding(provider.slug)
+          : null;
+    if (invalid) {
       x.done();
       upstream.body?.cancel().catch(() => {});
-      return x.fail(providerInvalidStatus(provider.slug, upstream.status), 'upstream_reset');
-    }
-    if (!bodyDecoded(upstream.headers.get('content-encoding'))) {
-      x.done();
-      upstream.body?.cancel().catch(() => {});
-      return x.fail(providerUnreadableEncoding(provider.slug), 'upstream_reset');
+      return x.fail(invalid, 'upstream_reset');
     }
 
     const secrets = [credential, call.principal.secret];
