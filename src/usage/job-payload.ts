@@ -26,11 +26,17 @@ export const MAX_SNIPPETS_PER_JOB = 100_000;
 /** zstd level 1: the fastest, and already close to the best ratio for these repetitive batches. */
 const LEVEL = 1;
 
-/** `json`: each snippet's JSON text when the producer has it already, so no snippet is encoded twice. */
+/**
+ * The snippets as a JSON array, the bytes JSON.stringify would write; from `json`, each snippet's text, when the
+ * producer has it already, so no snippet is encoded twice.
+ */
+export function snippetsJson(snippets: readonly UsageSnippet[], json?: readonly string[]): string {
+  return json && json.length === snippets.length ? `[${json.join(',')}]` : JSON.stringify(snippets);
+}
+
 export function encodeUsageJob(snippets: UsageSnippet[], json?: readonly string[]): UsageJobData {
   try {
-    const text = json && json.length === snippets.length ? `[${json.join(',')}]` : JSON.stringify(snippets);
-    const packed = Bun.zstdCompressSync(text, { level: LEVEL });
+    const packed = Bun.zstdCompressSync(snippetsJson(snippets, json), { level: LEVEL });
     return { zstd: Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength).toString('base64'), count: snippets.length };
   } catch {
     // Compression cannot fail on valid input, but if it ever does the batch still goes out, uncompressed.

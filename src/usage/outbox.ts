@@ -14,6 +14,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { snippetsJson } from './job-payload.ts';
 import type { UsageLogger } from './producer-options.ts';
 import type { UsageSnippet } from './snippet.ts';
 
@@ -60,9 +61,7 @@ function isMissing(e: unknown): boolean {
 
 /** A batch file's bytes: {v, id, snippets}, as JSON.stringify writes them, from the snippets' own text when known. */
 function batchFile(batch: OutboxBatch): Buffer {
-  const { id, snippets, json } = batch;
-  if (json && json.length === snippets.length) return Buffer.from(`{"v":1,"id":${JSON.stringify(id)},"snippets":[${json.join(',')}]}`);
-  return Buffer.from(JSON.stringify({ v: 1, id, snippets }));
+  return Buffer.from(`{"v":1,"id":${JSON.stringify(batch.id)},"snippets":${snippetsJson(batch.snippets, batch.json)}}`);
 }
 
 function parseBatch(text: string): OutboxBatch | undefined {
