@@ -16,6 +16,8 @@ REDIS_PORT="${AROUTER_REDIS_PORT:-6379}"
 CH_HTTP_PORT="${AROUTER_CH_HTTP_PORT:-8123}"
 CH_TCP_PORT="${AROUTER_CH_TCP_PORT:-$((CH_HTTP_PORT + 877))}"
 STATE_DIR="${AROUTER_SERVICES_DIR:-${TMPDIR:-/tmp}/arouter-services-$REDIS_PORT}"
+# How the ClickHouse started here is told apart from any other: the config path on its command line.
+CH_MINE="--config-file=$STATE_DIR/clickhouse/config.xml"
 
 need_apt() {
   local missing=()
@@ -108,7 +110,7 @@ start_clickhouse() {
   # The server does not write a --pid-file when it runs in the foreground, so the pid is recorded here. Its own
   # session keeps a Ctrl-C at the terminal from stopping it before the worker's last insert (Redis daemonizes for the
   # same reason); whoever started it stops it. setsid does not fork here (no job control), so $! stays its pid.
-  ( cd "$STATE_DIR/clickhouse" && export MALLOC_CONF="$malloc_conf" && exec setsid nohup "$(ch_bin)" --config-file="$STATE_DIR/clickhouse/config.xml" \
+  ( cd "$STATE_DIR/clickhouse" && export MALLOC_CONF="$malloc_conf" && exec setsid nohup "$(ch_bin)" "$CH_MINE" \
       >"$STATE_DIR/clickhouse/log/stdout.log" 2>&1 ) &
   local pid=$!
   echo "$pid" >"$STATE_DIR/clickhouse.pid"
@@ -160,10 +162,15 @@ stop_pid() {
   rm -f "$file"
 }
 
+# mine_<name>: the server answering on the port was started with this services folder (a run that crashed, or one
+# told to keep it): whoever reuses it may stop it too. A Redis is known by the pid file it was told to write, a
+# ClickHouse by its own config path.
+mine_redis() { [ "$(timeout 5 redis-cli -p "$REDIS_PORT" config get pidfile 2>/dev/null | sed -n 2p)" = "$STATE_DIR/redis.pid" ]; }
+mine_clickhouse() { find_pid "$CH_MINE" | grep -q .; }
+
 stop_redis() {
-  # Only a Redis this script started, known by the pid file it was told to write: another one that answered on the
-  # port at start was used, not owned.
-  if [ "$(timeout 5 redis-cli -p "$REDIS_PORT" config get pidfile 2>/dev/null | sed -n 2p)" = "$STATE_DIR/redis.pid" ]; then
+  # Only a Redis this script started: another one that answered on the port at start was used, not owned.
+  if mine_redis; then
     timeout 5 redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   fi
   stop_pid "$STATE_DIR/redis.pid" redis redis-server
@@ -172,19 +179,13 @@ stop_redis() {
 stop_clickhouse() {
   # A server started by an older version of this script has no pid file, and a pid file may be stale: the server is
   # then found by its own config path.
-  local mine="--config-file=$STATE_DIR/clickhouse/config.xml"
-  if ! ours "$STATE_DIR/clickhouse.pid" "$mine"; then
+  if ! ours "$STATE_DIR/clickhouse.pid" "$CH_MINE"; then
     local pid
-    pid="$(find_pid "$mine" || true)"
+    pid="$(find_pid "$CH_MINE" || true)"
     if [ -n "$pid" ]; then echo "$pid" >"$STATE_DIR/clickhouse.pid"; else rm -f "$STATE_DIR/clickhouse.pid"; fi
   fi
-  stop_pid "$STATE_DIR/clickhouse.pid" clickhouse "$mine"
+  stop_pid "$STATE_DIR/clickhouse.pid" clickhouse "$CH_MINE"
 }
-
-# mine_<name>: the server answering on the port was started with this services folder (a run that crashed, or one
-# told to keep it): whoever reuses it may stop it too.
-mine_redis() { [ "$(timeout 5 redis-cli -p "$REDIS_PORT" config get pidfile 2>/dev/null | sed -n 2p)" = "$STATE_DIR/redis.pid" ]; }
-mine_clickhouse() { find_pid "--config-file=$STATE_DIR/clickhouse/config.xml" | grep -q .; }
 
 which_services() { # which_services [redis|clickhouse]: the names to act on
   case "${1:-all}" in
