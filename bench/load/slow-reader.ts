@@ -17,12 +17,18 @@ export interface SlowReaderResult {
   MiBps: number;
   sawDone: boolean;
   timedOut: boolean;
+  /** How long the socket was held paused: 0 means the sender never outran the cap, and nothing was held back. */
+  pausedMs: number;
 }
 
 const cfg = readConfig<SlowReaderConfig>();
 const url = new URL(cfg.endpoint.url);
 const bytesPerMs = (cfg.rateMiBps * 1024 * 1024) / 1000;
-const DONE = Buffer.from("data: [DONE]");
+/**
+ * A token bucket: the reader may run ahead of the rate by this much, no more. Credit does not pile up while the
+ * sender is slower than the cap, so a later burst is paced too (a budget counted from the start would let it through).
+ */
+const BURST_BYTES = 256 * 1024;const DONE = Buffer.from("data: [DONE]");
 
 // fetch() would drain the socket into its own buffers; a paused net.Socket leaves bytes in the kernel.
 const result = await new Promise<SlowReaderResult>((resolve) => {
@@ -35,7 +41,7 @@ const result = await new Promise<SlowReaderResult>((resolve) => {
     clearTimeout(guard);
     sock.destroy();
     const ms = performance.now() - t0;
-    resolve({ status, bytes, ms: Math.round(ms), MiBps: Math.round(bytes / 1048.576 / ms), sawDone, timedOut });
+    resolve({ status, bytes, ms: Math.round(ms), MiBps: Math.round(bytes / 1048.576 / ms), sawDone, timedOut, pausedMs: Math.round(pausedMs) });
   };
   const guard = setTimeout(() => finish(true), cfg.timeoutMs);
   const sock = net.connect(Number(url.port), url.hostname, () => {
@@ -43,6 +49,9 @@ const result = await new Promise<SlowReaderResult>((resolve) => {
     for (const [k, v] of Object.entries(cfg.endpoint.headers)) head.push(`${k}: ${v}`);
     sock.write(`${head.join("\r\n")}\r\n\r\n${cfg.body}`);
   });
+  let credit = BURST_BYTES;
+  let creditAt = t0;
+  let pausedMs = 0;
   sock.on("data", (d: Buffer) => {
     if (status === 0) status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(d.subarray(0, 32).toString("latin1"))?.[1] ?? -1);
     bytes += d.length;
@@ -52,10 +61,14 @@ const result = await new Promise<SlowReaderResult>((resolve) => {
       // Some servers keep the socket open briefly after the last chunk despite connection: close.
       setTimeout(() => finish(false), 500);
     }
-    const ahead = bytes - bytesPerMs * (performance.now() - t0);
-    if (ahead > 0) {
+    const now = performance.now();
+    credit = Math.min(BURST_BYTES, credit + bytesPerMs * (now - creditAt)) - d.length;
+    creditAt = now;
+    if (credit < 0 && !sawDone) {
+      const wait = -credit / bytesPerMs;
+      pausedMs += wait;
       sock.pause();
-      setTimeout(() => sock.resume(), ahead / bytesPerMs);
+      setTimeout(() => sock.resume(), wait);
     }
   });
   sock.on("end", () => finish(false));

@@ -6,8 +6,14 @@ import type { RoundBase } from "../lib/types.ts";
 import type { SlowReaderConfig, SlowReaderResult } from "../load/slow-reader.ts";
 import { interleaved, mib, type PhaseContext } from "./common.ts";
 
-/** Growth above this during the transfer means the proxy buffers instead of applying backpressure. */
-export const FLAT_LIMIT_MIB = 64;
+/** The issue's bound on growth during the transfer, 50 MB, in MiB: above it the proxy buffers instead of applying backpressure. */
+export const FLAT_LIMIT_MIB = 50e6 / 2 ** 20;
+
+/**
+ * A round only shows backpressure when the reader, not the proxy, set the pace: it must have held its socket paused
+ * and read at nearly its cap. A proxy slower than the cap is never pushed back on, so its flat RSS would prove nothing.
+ */
+const PACED_SHARE = 0.9;
 
 export interface BigRound extends RoundBase {
   ok: boolean;
@@ -18,6 +24,9 @@ export interface BigRound extends RoundBase {
   rssEndMiB: number;
   growthMiB: number;
   flat: boolean;
+  /** The reader held the socket paused and read at nearly its cap (see PACED_SHARE). */
+  paced: boolean;
+  pausedMs: number;
   mockPeakMiB: number;
   /** [ms since start, MiB] pairs, thinned, for a look at the curve. */
   trace: Array<[number, number]>;
@@ -27,8 +36,8 @@ export async function bigStreamPhase(ctx: PhaseContext) {
   const p = ctx.profile.bigStream;
   const body = chatRequest(modelBytes(p.mib), true);
   // A target far slower than the reader is cut off rather than allowed to stretch the suite; bytes read are kept.
-  const timeoutMs = Math.min(Math.ceil((p.mib / p.rateMiBps) * 4000) + 20_000, 40_000);
-  const rounds = await interleaved(ctx, 1, async (t, rep, bgBusy): Promise<BigRound> => {
+  const timeoutMs = Math.ceil((p.mib / p.rateMiBps) * 2000) + 20_000;
+  const rounds = await interleaved(ctx, p.reps, async (t, rep, bgBusy): Promise<BigRound> => {
     const cfg: SlowReaderConfig = { endpoint: t.endpoint, body, rateMiBps: p.rateMiBps, timeoutMs };
     const proxy = sampleRss(t.pids, 100);
     const mock = sampleRss([ctx.mockPid], 250);
@@ -37,12 +46,13 @@ export async function bigStreamPhase(ctx: PhaseContext) {
     const m = mock.stop();
     const growth = mib(trace.peakKiB - trace.startKiB);
     const ok = r.status === 200 && r.sawDone && r.bytes >= p.mib * 1024 * 1024;
-    ctx.log(`${p.mib} MiB slow read ${t.name}: ${ok ? "ok" : "INCOMPLETE"} at ${r.MiBps} MiB/s, RSS ${mib(trace.startKiB)} -> peak ${mib(trace.peakKiB)} MiB`);
+    const paced = r.pausedMs > 0 && r.MiBps >= p.rateMiBps * PACED_SHARE;
+    ctx.log(`${p.mib} MiB slow read rep ${rep} ${t.name}: ${ok ? "ok" : "INCOMPLETE"} at ${r.MiBps} MiB/s${paced ? "" : " (NOT PACED by the reader)"}, RSS ${mib(trace.startKiB)} -> peak ${mib(trace.peakKiB)} MiB`);
     const step = Math.max(1, Math.floor(trace.samples.length / 60));
     return {
       rep, target: t.name, bgBusy, ok, bytes: r.bytes, MiBps: r.MiBps,
       rssStartMiB: mib(trace.startKiB), rssPeakMiB: mib(trace.peakKiB), rssEndMiB: mib(trace.endKiB),
-      growthMiB: growth, flat: t.pids.length === 0 || growth < FLAT_LIMIT_MIB, mockPeakMiB: mib(m.peakKiB),
+      growthMiB: growth, flat: t.pids.length === 0 || growth < FLAT_LIMIT_MIB, paced, pausedMs: r.pausedMs, mockPeakMiB: mib(m.peakKiB),
       trace: trace.samples.filter((_, i) => i % step === 0).map(([ms, kib]) => [ms, mib(kib)]),
     };
   });
