@@ -1,5 +1,5 @@
 // Dashscope (Alibaba): native text-generation (cumulative usage per event, SSE via header) and compatible-mode.
-import { batchOutputChoice, OPENAI_STYLE_OWNED } from './openai-style.ts';
+import { batchOutputChoice, OPENAI_STYLE_OWNED, RESPONSE_READ } from './openai-style.ts';
 import type { ProviderSpec } from './types.ts';
 
 // Compatible-mode batches write OpenAI-shaped output files; only successful requests are billed, at 50%
@@ -11,6 +11,8 @@ const BATCH_CHOICE = batchOutputChoice(0.5);
 // (https://help.aliyun.com/en/model-studio/compatibility-with-openai-responses-api).
 const RESPONSES_BASE = '(?:api\\/v2\\/apps\\/protocols\\/)?compatible-mode\\/v1\\/responses';
 const RESPONSES = new RegExp(`^\\/${RESPONSES_BASE}(\\/|$)`);
+/** A stored response read back whole, usage included: counted when it was created. */
+const RESPONSE_GET = new RegExp(`^\\/${RESPONSES_BASE}\\/[^/]+$`);
 
 export const dashscope: ProviderSpec = {
   slug: 'dashscope',
@@ -21,6 +23,7 @@ export const dashscope: ProviderSpec = {
   chatCompletionsSource: 'https://www.alibabacloud.com/help/en/model-studio/compatibility-of-openai-with-dashscope',
   formatFor(path, method) {
     if (method === 'GET' && BATCH_OUTPUT.test(path)) return BATCH_CHOICE;
+    if (method === 'GET' && RESPONSE_GET.test(path)) return RESPONSE_READ;
     if (RESPONSES.test(path)) return { format: 'openai-responses' };
     return path.startsWith('/compatible-mode/') ? { format: 'openai-chat' } : { format: 'dashscope-native' };
   },

@@ -1,5 +1,5 @@
 // Groq: OpenAI-style under /openai/v1; streams carry usage (and x_groq.usage) without being asked.
-import { OPENAI_STYLE_OWNED, openAiStyle } from './openai-style.ts';
+import { OPENAI_STYLE_OWNED, openAiStyle, responseRetrieval } from './openai-style.ts';
 
 export const groq = openAiStyle({
   slug: 'groq',
@@ -14,5 +14,6 @@ export const groq = openAiStyle({
   slashedIdReads: /^\/openai\/v1\/models\/[^/]+$/,
   // Its Responses API: the Responses usage shapes (https://console.groq.com/docs/responses-api).
   formats: [[/^\/openai\/v1\/responses(\/|$)/, { format: 'openai-responses' }]],
+  retrievals: [responseRetrieval('/openai/v1')],
   storedObjects: { prefixes: ['/openai/v1/files', '/openai/v1/batches'], owned: OPENAI_STYLE_OWNED('/openai/v1'), source: 'https://console.groq.com/docs/batch' },
 });

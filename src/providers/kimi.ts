@@ -1,5 +1,5 @@
 // Kimi (Moonshot): OpenAI-style; stream usage sits in choices[0].usage of the final chunk (unverified: no fixture).
-import { FILE_CONTENT, OPENAI_STYLE_OWNED, openAiStyle } from './openai-style.ts';
+import { FILE_CONTENT, OPENAI_STYLE_OWNED, openAiStyle, RESPONSE_RETRIEVAL } from './openai-style.ts';
 
 export const kimi = openAiStyle({
   slug: 'kimi',
@@ -9,6 +9,7 @@ export const kimi = openAiStyle({
   chatCompletionsSource: 'https://platform.kimi.com/docs/api/overview',
   // Batch output files as OpenAI's; the batch API saves 40% (https://platform.kimi.ai/docs/guide/use-batch-api).
   batchOutput: { path: FILE_CONTENT, priceFactor: 0.6 },
+  retrievals: [RESPONSE_RETRIEVAL],
   // Its Responses API and Anthropic-compatible messages (base .../anthropic), each with its own usage shapes
   // (platform.kimi.ai/docs/api/overview).
   formats: [

@@ -1,5 +1,5 @@
 // MiniMax: native chatcompletion_v2 (errors as HTTP 200 with base_resp) and an OpenAI-style endpoint.
-import { openAiStyle } from './openai-style.ts';
+import { openAiStyle, RESPONSE_RETRIEVAL } from './openai-style.ts';
 
 export const minimax = openAiStyle({
   slug: 'minimax',
@@ -7,6 +7,7 @@ export const minimax = openAiStyle({
   baseUrl: 'https://api.minimax.chat',
   chatCompletionsPath: '/v1/chat/completions',
   chatCompletionsSource: 'https://platform.minimax.io/docs/api-reference/text-openai-api',
+  retrievals: [RESPONSE_RETRIEVAL],
   // Besides its native API: Anthropic-compatible messages (base .../anthropic) and the Responses API, each with its own
   // usage shapes (https://platform.minimax.io/docs/api-reference/text-anthropic-api, .../responses-create).
   formats: [

@@ -28,8 +28,14 @@ export interface OpenAiStyleOptions {
 
 const BEARER = { header: 'authorization', prefix: 'Bearer ' } as const;
 
-/** GET /v1/responses/{id}: the Responses API's stored response, usage included. */
-export const RESPONSE_RETRIEVAL = [/^\/v1\/responses\/[^/]+$/, { format: 'openai-responses', options: { retrieval: true } }] as const;
+/** A stored response read back: the whole Response object again, usage included, which its creation already counted. */
+export const RESPONSE_READ: FormatChoice = { format: 'openai-responses', options: { retrieval: true } };
+
+/** GET {base}/responses/{id} (the Responses API's stored response), for a provider whose API lives under `base`. */
+export const responseRetrieval = (base: string) => [new RegExp(`^${base.replaceAll('/', '\\/')}\\/responses\\/[^/]+$`), RESPONSE_READ] as const;
+
+/** GET /v1/responses/{id}. */
+export const RESPONSE_RETRIEVAL = responseRetrieval('/v1');
 
 /** GET /v1/files/{id}/content: a file's bytes, where OpenAI-style batch APIs hand out their output files. */
 export const FILE_CONTENT = /^\/v1\/files\/[^/]+\/content$/;

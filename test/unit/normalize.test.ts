@@ -197,6 +197,26 @@ describe('openai-responses', () => {
     expect(providerBySlug('deepseek')!.formatFor('/chat/completions', 'GET').options).toBeUndefined();
   });
 
+  test('every provider with a Responses API marks a stored response read back as a retrieval (its creation counted it)', () => {
+    const reads: Array<[string, string, string]> = [
+      ['kimi', '/v1/responses/resp_1', '/v1/responses'],
+      ['minimax', '/v1/responses/resp_1', '/v1/responses'],
+      ['groq', '/openai/v1/responses/resp_1', '/openai/v1/responses'],
+      ['dashscope', '/compatible-mode/v1/responses/resp_1', '/compatible-mode/v1/responses'],
+      ['dashscope', '/api/v2/apps/protocols/compatible-mode/v1/responses/resp_1', '/api/v2/apps/protocols/compatible-mode/v1/responses'],
+    ];
+    const body = jsonFixture('openai/responses-nonstream.json');
+    for (const [slug, read, create] of reads) {
+      const provider = providerBySlug(slug)!;
+      const choice = provider.formatFor(read, 'GET');
+      expect([slug, choice]).toEqual([slug, { format: 'openai-responses', options: { retrieval: true } }]);
+      expect(nums(fromJson(choice.format, body, { formatOptions: { retrieval: choice.options?.retrieval === true } }))).toEqual([0, 0, 0, 0, 0, 'missing']);
+      expect([slug, provider.formatFor(create, 'POST')]).toEqual([slug, { format: 'openai-responses' }]);
+      expect([slug, provider.formatFor(`${read}/input_items`, 'GET').options]).toEqual([slug, undefined]);
+      expect([slug, provider.formatFor(read, 'DELETE').options]).toEqual([slug, undefined]);
+    }
+  });
+
   test("updating a stored chat completion's metadata (POST /v1/chat/completions/{id}) returns it whole: a retrieval too", () => {
     const openai = providerBySlug('openai')!;
     expect(openai.formatFor('/v1/chat/completions/chatcmpl_1', 'POST')).toEqual({ format: 'openai-chat', options: { retrieval: true } });
