@@ -123,6 +123,8 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
   // output in every event (Dashscope non-incremental) pays for one parse, not one per event.
   const kept: Array<{ slot: string; record: SseEventRecord; large: boolean }> = [];
   let truncated = false;
+  /** Set while the parser hands over what was left unterminated at the end of the stream. */
+  let atEnd = false;
   const members = largeEventMembers(format);
 
   const shrink = (data: string): string | null => {
@@ -140,6 +142,13 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
     if (keep === null) return;
     const existing = kept.findIndex((k) => k.slot === keep.slot);
     if (keep.mode === 'first' && existing !== -1) return;
+    // An event the stream ended inside (a client gone, a reset) is cut short: it must not replace the last whole one,
+    // whose cumulative usage is then the call's lower bound. A stream that merely lacks its final blank line still
+    // ends in whole JSON, which does replace it.
+    if (atEnd && keep.mode === 'last' && existing !== -1 && !parses(data)) {
+      truncated = true;
+      return;
+    }
     let large = data.length > MAX_EVENT_DATA_BYTES / 3 && Buffer.byteLength(data) > MAX_EVENT_DATA_BYTES;
     if (large && keep.mode !== 'last') {
       const small = shrink(data);
@@ -165,6 +174,7 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
   return {
     push: (chunk) => parser.push(chunk),
     finish() {
+      atEnd = true;
       parser.end();
       const events: SseEventRecord[] = [];
       for (const k of kept) {
@@ -179,6 +189,15 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
       return truncated ? { kind: 'sse', events, truncated: true } : { kind: 'sse', events };
     },
   };
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const largeEventTrees = new WeakMap<UsageFormat, MemberTree>();

@@ -234,6 +234,28 @@ describe('streams cut early', () => {
     expect([u.input_tokens, u.output_tokens, u.reasoning_tokens, u.usage_status]).toEqual([9, 190, 185, 'partial']);
   });
 
+  test('cumulative-usage streams cut at every byte after their first usage: never missing, the last whole event counts', () => {
+    // Gemini and Dashscope native repeat the running usage in each event and the capture keeps the last one: an event
+    // the stream ended inside must not replace it (its usage member may be cut, or its JSON unparsable).
+    const cases: Array<[string, Uint8Array]> = [
+      ['gemini', wireBytes('gemini/streamGenerateContent.chunks.jsonl', 'plain')],
+      // The recording has no blank lines between its events (SOURCES.md); Dashscope's servers send them.
+      ['dashscope-native', enc(`${fixtureText('dashscope/native-generation-stream-raw.sse').trimEnd().replaceAll('\nid:', '\n\nid:')}\n\n`)],
+    ];
+    for (const [format, wire] of cases) {
+      const bytes = Buffer.from(wire);
+      const firstEnd = bytes.indexOf('\n\n') + 2;
+      const wrong: string[] = [];
+      // Every complete prefix ends at an event boundary; the expected counts are those of the last whole event in it.
+      for (let cut = firstEnd; cut < wire.length; cut++) {
+        const u = normalized(format, captureOf(format, 'text/event-stream', [wire.subarray(0, cut)]), 'client_abort');
+        const whole = normalized(format, captureOf(format, 'text/event-stream', [wire.subarray(0, bytes.lastIndexOf('\n\n', cut - 2) + 2)]), 'client_abort');
+        if (u.usage_status !== 'partial' || u.input_tokens !== whole.input_tokens || u.output_tokens < whole.output_tokens) wrong.push(`${cut}:${u.usage_status}/${u.output_tokens}`);
+      }
+      expect([format, wrong.slice(0, 5), wrong.length]).toEqual([format, [], 0]);
+    }
+  });
+
   test('Dashscope native cut after the third event: partial lower bound', () => {
     const raw = new TextDecoder().decode(fixtureBytes('dashscope/native-generation-stream-raw.sse'));
     const u = normalized('dashscope-native', captureOf('dashscope-native', 'text/event-stream', [enc(raw.slice(0, raw.indexOf('id:4')))]), 'upstream_reset');
