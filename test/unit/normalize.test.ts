@@ -287,6 +287,16 @@ describe('anthropic-messages', () => {
     expect(nums(fromSse('anthropic-messages', wire))).toEqual([45, 5, 0, 30, 0, 'reported']);
   });
 
+  test('a reported thinking count (output_tokens_details.thinking_tokens) is the reasoning part of output, whole or streamed', () => {
+    const body = jsonFixture('anthropic/messages-nonstream.json');
+    body.usage = { ...(body.usage as Json), output_tokens_details: { thinking_tokens: 20 } };
+    expect(nums(fromJson('anthropic-messages', body))).toEqual([12, 0, 0, 29, 20, 'reported']);
+    const start = chunkLines('anthropic/messages-stream.chunks.jsonl')[0] as string;
+    const delta = '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":30,"output_tokens_details":{"thinking_tokens":21}}}';
+    const wire = `event: message_start\ndata: ${start}\n\nevent: message_delta\ndata: ${delta}\n\n`;
+    expect(nums(fromSse('anthropic-messages', wire))).toEqual([12, 0, 0, 30, 21, 'reported']);
+  });
+
   test('event: error inside a 200 stream is a provider error; usage stays partial', () => {
     const raw = fixtureText('anthropic/messages-stream-basic-raw.sse');
     const wire = `${raw.slice(0, raw.indexOf('event: content_block_stop'))}event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n`;

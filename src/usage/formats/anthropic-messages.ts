@@ -31,7 +31,8 @@ export function countsOf(u: JsonObject): UsageCounts {
     // Writes with a one-hour lifetime cost more than five-minute ones; usage splits them in cache_creation.
     cacheWrite1h: count(asObject(u.cache_creation)?.ephemeral_1h_input_tokens),
     output: count(u.output_tokens),
-    reasoning: 0,
+    // Within output_tokens, reported where the API counts thinking (output_tokens_details, newer API versions).
+    reasoning: count(asObject(u.output_tokens_details)?.thinking_tokens),
   };
 }
 
