@@ -25,7 +25,7 @@ export interface ModelPrice {
 }
 
 export interface PriceMatch {
-  /** The table entry that matched (the model itself or its longest listed prefix). */
+  /** The table entry that matched (the model itself, or the id its snapshot suffix was cut from). */
   key: string;
   price: ModelPrice;
 }
@@ -65,18 +65,21 @@ export class PriceTable {
     );
   }
 
-  /** Exact id first, then the longest listed id followed by '-' in the model (dated snapshots, -latest aliases). */
+  /**
+   * Exact id first, then a listed id followed by a snapshot or alias suffix only (a date, a version number, -latest):
+   * the same model at another point in time. Any other suffix names another model at its own price (grok-3-mini-fast
+   * costs several times grok-3-mini), so it is unpriced rather than billed at its stem's rates.
+   */
   lookup(provider: string, model: string): PriceMatch | undefined {
     const models = this.byProvider.get(provider);
     if (!models || model === '') return undefined;
     const exact = models.get(model);
     if (exact) return { key: model, price: exact };
-    let best: PriceMatch | undefined;
-    for (const [key, price] of models) {
-      // The '-' boundary keeps gpt-4.1 from pricing gpt-4.10; the model names are few per provider, so a scan is cheap.
-      if (model.startsWith(`${key}-`) && (!best || key.length > best.key.length)) best = { key, price };
-    }
-    return best;
+    const cut = SNAPSHOT_SUFFIX.exec(model);
+    if (!cut) return undefined;
+    const stem = model.slice(0, cut.index);
+    const price = models.get(stem);
+    return price ? { key: stem, price } : undefined;
   }
 
   /** Every priced model, for listings such as GET /v1/models. */
@@ -91,6 +94,12 @@ export class PriceTable {
     return match ? { cost_micro_usd: costMicroUsd(usage, match.price), price_known: 1 } : { cost_micro_usd: 0, price_known: 0 };
   }
 }
+
+/**
+ * What providers append to a model id for a snapshot or alias of it: -latest, or a date or version number
+ * (-2025-04-14, -20250929, -0919, -08-2024, -001).
+ */
+const SNAPSHOT_SUFFIX = /-(?:latest|\d{4}-\d{2}-\d{2}|\d{8}|\d{2}-\d{4}|\d{3,4})$/;
 
 export function parsePriceTable(json: unknown): PriceTable {
   if (!Value.Check(PriceFileSchema, json)) {

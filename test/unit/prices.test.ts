@@ -29,6 +29,14 @@ describe('lookup', () => {
   test('a prefix must end at a dash: gpt-4.1 does not price gpt-4.10', () => {
     expect(table.lookup('openai', 'gpt-4.10')).toBeUndefined();
   });
+  test("only a snapshot or alias suffix takes its stem's price: another variant is another model, unpriced", () => {
+    expect(table.lookup('openai', 'gpt-4.1-latest')?.key).toBe('gpt-4.1');
+    expect(table.lookup('openai', 'gpt-4.1-20250414')?.key).toBe('gpt-4.1');
+    expect(table.lookup('openai', 'gpt-4.1-0414')?.key).toBe('gpt-4.1');
+    expect(table.lookup('openai', 'gpt-4.1-mini')).toBeUndefined();
+    expect(table.lookup('openai', 'gpt-4.1-mini-2025-04-14')).toBeUndefined();
+    expect(table.lookup('openai', 'gpt-4.1-nano-batch')).toBeUndefined();
+  });
   test('prices are per provider, and unknown or empty models have none', () => {
     expect(table.lookup('groq', 'gpt-4.1')).toBeUndefined();
     expect(table.lookup('openai', 'o3')).toBeUndefined();
@@ -85,6 +93,12 @@ describe('the shipped table', () => {
     ['cohere', 'command-a-03-2025', 'command-a-03-2025'],
   ])('prices %s %s (fixture model)', (provider, model, key) => {
     expect(shipped.lookup(provider, model)?.key).toBe(key);
+  });
+  test("a listed model's differently priced variants are not priced at its rates", () => {
+    // xAI lists grok-3-mini-fast at $0.60 / $4.00 against grok-3-mini's $0.30 / $0.50.
+    expect(shipped.lookup('xai', 'grok-3-mini-fast')).toBeUndefined();
+    expect(shipped.lookup('xai', 'grok-3-mini-fast-latest')).toBeUndefined();
+    expect(shipped.lookup('xai', 'grok-3-mini-latest')?.key).toBe('grok-3-mini');
   });
   test('leaves out models it has no agreed price for', () => {
     expect(shipped.lookup('deepseek', 'deepseek-chat')).toBeUndefined();
