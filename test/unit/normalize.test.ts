@@ -154,6 +154,27 @@ describe('minimax-native (unverified)', () => {
   });
 });
 
+describe('cached tokens left out of the prompt count', () => {
+  // xAI's grok-4-1-fast reports prompt_tokens without the cached part (4142 + 4328 cached + 254 = 8724 total); the
+  // total tells the two readings apart. The real fixtures, whose totals include the cache, stay as they are.
+  test('chat: when only prompt + cached + completion adds up to the total, input is prompt + cached', () => {
+    const body = jsonFixture('xai/chat-nonstream.json');
+    body.usage = { prompt_tokens: 4142, completion_tokens: 254, total_tokens: 8724, prompt_tokens_details: { cached_tokens: 4328 } };
+    expect(nums(fromJson('openai-chat', body))).toEqual([8470, 4328, 0, 254, 0, 'reported']);
+    body.usage = { prompt_tokens: 4142, completion_tokens: 254, total_tokens: 4396, prompt_tokens_details: { cached_tokens: 4000 } };
+    expect(nums(fromJson('openai-chat', body))).toEqual([4142, 4000, 0, 254, 0, 'reported']);
+    body.usage = { prompt_tokens: 4142, completion_tokens: 254, prompt_tokens_details: { cached_tokens: 4328 } };
+    expect(nums(fromJson('openai-chat', body))).toEqual([4142, 4142, 0, 254, 0, 'reported']);
+  });
+
+  test('responses: the same rule on input_tokens / output_tokens / total_tokens', () => {
+    const body = jsonFixture('openai/responses-nonstream.json');
+    body.usage = { input_tokens: 4142, output_tokens: 254, total_tokens: 8724, input_tokens_details: { cached_tokens: 4328 }, output_tokens_details: { reasoning_tokens: 0 } };
+    expect(nums(fromJson('openai-responses', body))).toEqual([8470, 4328, 0, 254, 0, 'reported']);
+    expect(nums(fromJson('openai-responses', jsonFixture('openai/responses-nonstream.json')))).toEqual([7243, 3072, 0, 423, 58, 'reported']);
+  });
+});
+
 describe('openai-responses', () => {
   test('a stored response read back (GET /v1/responses/{id}) does not count its usage again', () => {
     const body = jsonFixture('openai/responses-nonstream.json');

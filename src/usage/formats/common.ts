@@ -56,6 +56,16 @@ export function count(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 }
 
+/**
+ * The input count, cached part included. Some models (xAI's grok-4-1-fast among them) report prompt tokens without
+ * their cached part; the total tells which: when it adds up only with the cached tokens counted on top, they were
+ * left out of the prompt count. Without a total, or when both readings fit, the prompt count is taken as it is.
+ */
+export function inputWithCached(prompt: number, cached: number, others: number, total: unknown): number {
+  const t = count(total);
+  return cached > 0 && t === prompt + cached + others && t !== prompt + others ? prompt + cached : prompt;
+}
+
 export function text(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }

@@ -2,7 +2,7 @@
 import type { CanonicalUsage, UsageSnippet } from '../snippet.ts';
 import type { SseKeep, UsageFormat } from './types.ts';
 import {
-  asObject, count, describeError, hasObjectValue, parseFields, parsedEvents, text, toCanonical,
+  asObject, count, describeError, hasObjectValue, inputWithCached, parseFields, parsedEvents, text, toCanonical,
   type FormatReading, type JsonObject, type UsageCounts,
 } from './common.ts';
 
@@ -48,12 +48,14 @@ export function countsOf(u: JsonObject, reasoningOutsideCompletion: boolean): Us
   const promptDetails = asObject(u.prompt_tokens_details);
   const completionDetails = asObject(u.completion_tokens_details);
   const reasoning = count(completionDetails?.reasoning_tokens);
+  // The same count under three spellings (OpenAI, DeepSeek, Moonshot); the largest wins so a zero in one never hides another.
+  const cached = Math.max(count(promptDetails?.cached_tokens), count(u.prompt_cache_hit_tokens), count(u.cached_tokens));
+  const output = count(u.completion_tokens) + (reasoningOutsideCompletion ? reasoning : 0);
   return {
-    input: count(u.prompt_tokens),
-    // The same count under three spellings (OpenAI, DeepSeek, Moonshot); the largest wins so a zero in one never hides another.
-    cached: Math.max(count(promptDetails?.cached_tokens), count(u.prompt_cache_hit_tokens), count(u.cached_tokens)),
+    input: inputWithCached(count(u.prompt_tokens), cached, output, u.total_tokens),
+    cached,
     cacheWrite: count(promptDetails?.cache_write_tokens),
-    output: count(u.completion_tokens) + (reasoningOutsideCompletion ? reasoning : 0),
+    output,
     reasoning,
   };
 }

@@ -2,7 +2,7 @@
 import type { CanonicalUsage, UsageSnippet } from '../snippet.ts';
 import type { SseKeep, UsageFormat } from './types.ts';
 import {
-  asObject, count, describeError, parseFields, parsedEvents, text, toCanonical,
+  asObject, count, describeError, inputWithCached, parseFields, parsedEvents, text, toCanonical,
   type FormatReading, type JsonObject, type UsageCounts,
 } from './common.ts';
 
@@ -27,9 +27,10 @@ function keep(event: string | undefined, data: string): SseKeep | null {
 
 export function countsOf(u: JsonObject): UsageCounts {
   const inputDetails = asObject(u.input_tokens_details);
+  const cached = count(inputDetails?.cached_tokens);
   return {
-    input: count(u.input_tokens),
-    cached: count(inputDetails?.cached_tokens),
+    input: inputWithCached(count(u.input_tokens), cached, count(u.output_tokens), u.total_tokens),
+    cached,
     cacheWrite: count(inputDetails?.cache_write_tokens),
     output: count(u.output_tokens),
     reasoning: count(asObject(u.output_tokens_details)?.reasoning_tokens),
