@@ -162,9 +162,12 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
     const record: SseEventRecord = event === undefined ? { data } : { event, data };
     if (keep.mode === 'last' && existing !== -1) kept.splice(existing, 1);
     if (kept.length >= MAX_KEPT_EVENTS) {
-      truncated = true;
-      // Appended slots lose their oldest event: with cumulative or overlaid usage the later ones matter more.
-      if (keep.mode !== 'append' || existing === -1) return;
+      // Appended slots lose their oldest event, which loses nothing: their usage is cumulative or overlaid, so the
+      // later events hold it. An event of a slot with no room at all is lost, and the capture says so.
+      if (keep.mode !== 'append' || existing === -1) {
+        truncated = true;
+        return;
+      }
       kept.splice(existing, 1);
     }
     kept.push({ slot: keep.slot, record, large });

@@ -138,17 +138,27 @@ describe('bounded event keeping', () => {
     expect(normalized('dashscope-native', c).output_tokens).toBe(2000);
   });
 
-  test("'append' slots drop their oldest when full, keep the newest, and flag truncation", () => {
+  test("'append' slots drop their oldest when full and keep the newest, which hold the usage: nothing is lost", () => {
     const start = sseEventsOf('anthropic/messages-stream.chunks.jsonl', 'typed')[0] as string;
     const deltas = Array.from({ length: 40 }, (_, i) =>
       `event: message_delta\ndata: {"type":"message_delta","delta":{},"usage":{"output_tokens":${i + 1}}}\n\n`);
     const c = captureOf('anthropic-messages', 'text/event-stream', [enc(start + deltas.join(''))]);
     if (c.kind !== 'sse') throw new Error(c.kind);
     expect(c.events).toHaveLength(MAX_KEPT_EVENTS);
-    expect(c.truncated).toBe(true);
+    expect(c.truncated).toBeUndefined();
     expect(c.events[0]?.event).toBe('message_start');
     const u = normalized('anthropic-messages', c);
     expect([u.input_tokens, u.output_tokens, u.usage_status]).toEqual([12, 40, 'reported']);
+  });
+
+  test('a usage-bearing event lost to the size cap makes what was kept a lower bound: partial, not reported', () => {
+    const good = 'data: {"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4}}\n\n';
+    const huge = `data: {"candidates":[{"inlineData":"${'A'.repeat(MAX_SSE_EVENT_BYTES)}"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9}}\n\n`;
+    const c = captureOf('gemini', 'text/event-stream', chunked(enc(good + huge), 65536));
+    if (c.kind !== 'sse') throw new Error(c.kind);
+    expect(c.truncated).toBe(true);
+    const u = normalized('gemini', c);
+    expect([u.input_tokens, u.output_tokens, u.usage_status]).toEqual([3, 4, 'partial']);
   });
 
   test('an event over the cap is cut down to its usage-bearing members, so its usage is kept', () => {

@@ -145,7 +145,7 @@ export function toCanonical(s: UsageSnippet, read: FormatReading): CanonicalUsag
     cache_write_tokens: cacheWrite,
     output_tokens: output,
     reasoning_tokens: reasoning,
-    usage_status: !found ? 'missing' : s.outcome === 'complete' && r.final !== false ? 'reported' : 'partial',
+    usage_status: !found ? 'missing' : s.outcome === 'complete' && r.final !== false && !eventsLost(s) ? 'reported' : 'partial',
   };
   if (r.onceKey && found) usage.once_key = r.onceKey;
   const cacheWrite1h = Math.min(count(c.cacheWrite1h), cacheWrite);
@@ -153,6 +153,14 @@ export function toCanonical(s: UsageSnippet, read: FormatReading): CanonicalUsag
   // Only a 2xx can hide an error in its body; other statuses already say so.
   if (r.providerError && isSuccess(s.status)) usage.provider_error = r.providerError;
   return usage;
+}
+
+/**
+ * A stream whose capture dropped a usage-bearing event (over the size cap, or cut short at the end) may have lost
+ * the latest counts with it: what was kept is a lower bound, not the call's report.
+ */
+function eventsLost(s: UsageSnippet): boolean {
+  return s.capture.kind === 'sse' && s.capture.truncated === true;
 }
 
 /** Counts with every part present, to add other counts into. */
