@@ -23,13 +23,14 @@ try {
   process.exit(2);
 }
 
-// Body limit is enforced by arouter itself (413 with a JSON error); Bun's own cap must sit above it. Bun counts bytes
-// off the socket while arouter counts what it has read, a few MiB behind on a fast upload, so the margin is wide
-// enough that Bun's bare 413 never wins the race.
+// Body limit is enforced by arouter itself (413 with a JSON error, a request id, a log line and a metric), for a
+// declared length before any byte is read and for a chunked body as it is counted. Bun's own cap is lifted out of the
+// way: a cap of its own answers a larger declared length with a bare 413 and a closed connection before arouter sees
+// the request, which SDKs report as a connection error. What a client sends after arouter's 413 Bun reads and drops.
 const server = Bun.serve({
   port: settings.env.PORT,
   hostname: settings.env.HOST,
-  maxRequestBodySize: settings.env.AROUTER_MAX_BODY_BYTES + 32 * 1024 * 1024,
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   // Guards idle keep-alive, slow headers and slow bodies; a proxied request lifts it while the provider works
   // (see ClientTimeout in src/proxy/forward.ts).
   idleTimeout: CLIENT_IDLE_TIMEOUT_S,
