@@ -86,6 +86,10 @@ class Exchange implements Cuttable {
   awaitingHeaders = true;
   over = false;
   firstByte: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** While a streamed upload waits on the provider to take its last chunk: the stall watch, then its deadline. */
+  uploadIdle: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** The client's idle timeout was lifted for a provider that stopped taking the upload. */
+  liftedForUpload = false;
   stopProbe: (() => void) | null = null;
   bytesIn: () => number = zero;
   requestModel: string;
@@ -114,8 +118,34 @@ class Exchange implements Cuttable {
     this.abort('client_abort');
   }
 
+  /**
+   * A streamed upload's turns. Waiting on the client, the server's idle timeout guards the connection as for any
+   * slow sender. Once a chunk is handed on, a provider that stops taking the body is arouter's to bound (the idle
+   * timeout between two chunks), not a silence of the client's: its connection is not cut for the provider's stall.
+   */
+  clientWait(waiting: boolean): void {
+    if (this.over) return;
+    clearTimeout(this.uploadIdle);
+    if (!waiting) {
+      this.uploadIdle = setTimeout(onUploadStall, UPLOAD_STALL_MS, this);
+    } else if (this.liftedForUpload) {
+      // Only after a stall: restoring restarts the client's clock, which a body trickled a byte at a time must not get.
+      this.liftedForUpload = false;
+      this.d.clientTimeout?.restore(this.req);
+    }
+  }
+
+  /** The provider has not taken the last chunk for UPLOAD_STALL_MS: the wait is its, up to the idle timeout. */
+  uploadStalled(): void {
+    if (this.over) return;
+    this.liftedForUpload = true;
+    this.d.clientTimeout?.lift(this.req);
+    this.uploadIdle = setTimeout(onIdleTimeout, Math.max(0, this.d.idleTimeoutMs - UPLOAD_STALL_MS), this);
+  }
+
   /** The whole request body has arrived: the provider's first-byte clock starts now (it cannot answer before). */
   received(): void {
+    clearTimeout(this.uploadIdle);
     if (this.over) return;
     this.d.clientTimeout?.lift(this.req);
     if (this.awaitingHeaders && this.firstByte === undefined) this.firstByte = setTimeout(onFirstByteTimeout, this.d.firstByteTimeoutMs, this);
@@ -125,6 +155,7 @@ class Exchange implements Cuttable {
   settled(): void {
     this.awaitingHeaders = false;
     clearTimeout(this.firstByte);
+    clearTimeout(this.uploadIdle);
     this.stopProbe?.();
   }
 
@@ -190,6 +221,7 @@ class Exchange implements Cuttable {
     const why = this.cause;
     if (why === 'timeout_first_byte') return this.fail(providerTimeout(slug, 'waiting for the first response byte', this.d.firstByteTimeoutMs), why);
     if (why === 'timeout_connect') return this.fail(providerTimeout(slug, 'connecting', this.d.connectProbe.timeoutMs), why);
+    if (why === 'timeout_idle') return this.fail(providerTimeout(slug, 'taking the request body', this.d.idleTimeoutMs), why);
     if (why === 'shutdown') return this.fail(new ArouterError(503, 'shutting_down', 'arouter is shutting down and cut this request before the provider answered; retry it.'), why);
     if (why === 'client_abort') return this.fail(new ArouterError(499, 'client_closed_request', 'The client closed the request.'), why);
     const bodyErr = findArouterError(err);
@@ -207,6 +239,10 @@ const INVALID_ANSWER_CODES = new Set(['ResponseHeadersTooLarge', 'Malformed_HTTP
 const zero = () => 0;
 const onFirstByteTimeout = (x: Exchange) => x.abort('timeout_first_byte');
 const onIdleTimeout = (x: Exchange) => x.abort('timeout_idle');
+const onUploadStall = (x: Exchange) => x.uploadStalled();
+
+/** How long a provider may hold back an upload's chunk before the wait counts as its stall rather than the client's. */
+const UPLOAD_STALL_MS = 1000;
 
 export class Forwarder {
   /** Requests in flight, so shutdown can cut them at the deadline. */
@@ -258,7 +294,12 @@ export class Forwarder {
       if (call.preparedBody) x.received();
       prepared =
         call.preparedBody ??
-        (await prepareBody(req, { maxBytes: d.maxBodyBytes, injectUsage: !!provider.injectStreamUsage?.paths.test(call.path), onReceived: () => x.received() }));
+        (await prepareBody(req, {
+          maxBytes: d.maxBodyBytes,
+          injectUsage: !!provider.injectStreamUsage?.paths.test(call.path),
+          onReceived: () => x.received(),
+          onClientWait: (waiting) => x.clientWait(waiting),
+        }));
     } catch (err) {
       if (err instanceof ArouterError) return x.fail(err, 'rejected');
       // A client cut while sending its body (it went away, or the server's idle timeout ended a trickle).

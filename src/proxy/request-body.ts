@@ -45,6 +45,11 @@ export interface BodyPolicy {
   injectUsage: boolean;
   /** Called once the whole body has arrived from the client (at once when there is none). */
   onReceived?(): void;
+  /**
+   * A streamed body's turns: true while arouter waits for the client's next bytes, false once a chunk is handed to
+   * the provider's connection (which may then hold it back: the wait is the provider's, not the client's).
+   */
+  onClientWait?(waiting: boolean): void;
 }
 
 const enc = new TextEncoder();
@@ -77,9 +82,9 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
       received();
       return prepareJsonBody(head.bytes, policy);
     }
-    return streamed(reader, head.bytes, declared, policy.maxBytes, received);
+    return streamed(reader, head.bytes, declared, policy.maxBytes, received, policy.onClientWait);
   }
-  return streamed(req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>, null, declared, policy.maxBytes, received);
+  return streamed(req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>, null, declared, policy.maxBytes, received, policy.onClientWait);
 }
 
 /** The whole body, refused with a 413 as soon as it is over maxBytes (declared or counted): never buffered past it. */
@@ -236,6 +241,7 @@ function streamed(
   declared: number | null,
   maxBytes: number,
   received: () => void,
+  clientWait: (waiting: boolean) => void = () => {},
 ): PreparedBody {
   let seen = 0;
   let pending = head;
@@ -247,11 +253,13 @@ function streamed(
           value = pending;
           pending = null;
         } else {
+          clientWait(true);
           const r = await reader.read();
           if (r.done) {
             received();
             return ctrl.close();
           }
+          clientWait(false);
           value = r.value;
         }
         seen += value.byteLength;

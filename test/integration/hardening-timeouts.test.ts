@@ -1,6 +1,7 @@
 // Slow and silent peers over real sockets: providers that never connect, never answer, go silent or drop the
 // connection are cut by arouter's timeouts with the right status and usage outcome; slow clients are cut by the server.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createServer } from 'node:net';
 import { waitFor } from '../helpers/env.ts';
 import { closedPort, fillBacklog, startBlackhole, startMockProcess, startProxyProcess, type Blackhole, type MockProcess, type ProxyProcess } from '../helpers/hardening-proc.ts';
 import { head, RawConn } from '../helpers/hardening-raw.ts';
@@ -109,6 +110,48 @@ describe('provider side: each phase has its own timeout, status and outcome', ()
       s.stop(true);
       await p.close();
       await dark.stop();
+    }
+  }, 30_000);
+
+  test('stops taking a streamed upload: 504 after AROUTER_IDLE_TIMEOUT_MS, outcome timeout_idle, not a hang', async () => {
+    // Accepts and never reads: once the socket buffers are full, arouter's upload to it stalls.
+    const stalled = createServer({ pauseOnConnect: true }, () => {});
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const address = stalled.address();
+    const p = await createTestProxy({
+      upstream: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+      env: { AROUTER_IDLE_TIMEOUT_MS: '800', AROUTER_FIRST_BYTE_TIMEOUT_MS: '20000' },
+    });
+    const s = Bun.serve({ port: 0, hostname: '127.0.0.1', development: false, fetch: (req) => p.app.handle(req) });
+    const k = (await p.createKey()).key;
+    try {
+      // 256 MiB offered in 64 KiB chunks, far more than loopback buffers hold; a client that is cut stops offering.
+      const chunk = new Uint8Array(64 * 1024);
+      let offered = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(ctrl) {
+          if (offered >= 256 * 1024 * 1024) return ctrl.close();
+          offered += chunk.length;
+          ctrl.enqueue(chunk);
+        },
+      });
+      // A hang would end at the fetch's own timeout (BOUND_MS) with an error instead of this 504.
+      const res = await fetch(`http://127.0.0.1:${s.port}/nvidia/v1/uploads`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k}`, 'content-type': 'application/octet-stream' },
+        body,
+        duplex: 'half',
+        signal: AbortSignal.timeout(BOUND_MS),
+      } as RequestInit);
+      expect(res.status).toBe(504);
+      expect(await res.text()).toContain('taking the request body');
+      const id = res.headers.get('x-arouter-request-id');
+      expect(await waitFor(() => p.snippets.find((x) => x.requestId === id), 5_000, 'the usage snippet')).toMatchObject({ status: 504, outcome: 'timeout_idle' });
+      expect(offered).toBeLessThan(256 * 1024 * 1024);
+    } finally {
+      s.stop(true);
+      await p.close();
+      stalled.close();
     }
   }, 30_000);
 
