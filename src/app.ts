@@ -4,6 +4,7 @@ import { adminGuard } from './api/admin-auth.ts';
 import { ArouterError, errorResponse, keyStoreDown, notFound, storedObjectsRefused, unauthorized, unknownProvider } from './errors.ts';
 import type { Authenticator, Principal } from './keys/auth.ts';
 import { extractClientKey } from './keys/extract.ts';
+import { splitGrant, type UploadGrants } from './keys/upload-grants.ts';
 import { ACCOUNT_ID_MAX, ACCOUNT_ID_PATTERN, type KeyStore } from './keys/store.ts';
 import type { Logger } from './log.ts';
 import { PROVIDERS, providerBySlug } from './providers/index.ts';
@@ -36,6 +37,8 @@ export interface AppDeps {
   owned?: Omit<OwnedDeps, 'forwarder'>;
   /** Reads restricted keys' request bodies for stored objects they name; built from `owned` when absent. */
   named?: NamedObjectCheck;
+  /** Upload grants the forwarder hands out (upload-grants.ts); without them an upload URL needs the arouter key. */
+  grants?: UploadGrants;
 }
 
 export type ProxyRoute = (req: Request) => Response | Promise<Response> | undefined;
@@ -58,7 +61,7 @@ const json = (body: unknown, status: number, requestId: string) =>
  * before routing, undefined for arouter's own routes. The server calls it ahead of the framework, so the hot path
  * pays for no routing or context; the app runs it in onRequest too, so app.handle() behaves the same.
  */
-export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'refused' | 'owned' | 'named'>): ProxyRoute {
+export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' | 'refused' | 'owned' | 'named' | 'grants'>): ProxyRoute {
   const recordRefusal = d.refused ?? refusalRecorder(d.log);
   const named = d.named ?? namedObjectCheck(d.owned?.ownership);
   const owned: OwnedDeps | undefined = d.owned && { ...d.owned, forwarder: d.forwarder, named };
@@ -73,8 +76,14 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
       if (!provider) throw unknownProvider(slug, SLUGS);
       path = checkProviderPath(rest, req.method === 'GET' && provider.slashedIdReads?.test(rest) === true);
       const hasQuery = search.length > 1;
-      principal = await d.auth.authenticate(extractClientKey(req.headers, hasQuery ? new URLSearchParams(search) : null));
-      const call = { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(search) : '', principal, startedAt };
+      // An upload grant is never forwarded; it stands in for the key only when no key came with the request.
+      const granted = hasQuery ? splitGrant(search) : NO_GRANT;
+      const clientKey = extractClientKey(req.headers, hasQuery ? new URLSearchParams(granted.search) : null);
+      principal =
+        clientKey === null && granted.token !== null
+          ? await grantPrincipal(d, granted.token, `${provider.slug}${path}${granted.search}`)
+          : await d.auth.authenticate(clientKey);
+      const call = { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(granted.search) : '', principal, startedAt };
       if (principal.storedObjects !== true && provider.storedObjects) {
         if (reachesStoredObjects(provider.storedObjects, path, req.method, req.headers)) {
           const target = principal.storedObjects === 'own' ? ownedTarget(provider.storedObjects, path) : null;
@@ -104,6 +113,21 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
     const { slug, rest, search } = splitTarget(req.url);
     return providerBySlug(slug) ? proxy(req, slug, rest, search) : undefined;
   };
+}
+
+const NO_GRANT = { search: '', token: null };
+
+async function grantPrincipal(d: Pick<AppDeps, 'auth' | 'grants'>, token: string, target: string): Promise<Principal> {
+  let keyHash: string | null = null;
+  if (d.grants) {
+    try {
+      keyHash = await d.grants.redeem(token, target);
+    } catch {
+      throw keyStoreDown();
+    }
+  }
+  if (!keyHash) throw unauthorized('This upload URL carries no valid arouter grant (expired, or made for another URL); start the upload again with your arouter key.');
+  return d.auth.authenticateGrant(keyHash, token);
 }
 
 export function createApp(d: AppDeps) {

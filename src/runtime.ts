@@ -18,6 +18,7 @@ import { ProxyMetrics, sampleQueue } from './api/proxy-metrics.ts';
 import { logAccess } from './proxy/access-log.ts';
 import { namedObjectCheck } from './proxy/named-objects.ts';
 import { redisOwnership } from './proxy/owned-objects.ts';
+import { redisUploadGrants } from './keys/upload-grants.ts';
 import { refusalRecorder } from './proxy/refusals.ts';
 import { createConnectProbe } from './proxy/connect-probe.ts';
 import { type Cuttable, Forwarder, type ProxyObserver, type UsageSink } from './proxy/forward.ts';
@@ -102,6 +103,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
   };
   let server: { timeout(req: Request, seconds: number): void } | null = null;
   const sink: UsageSink = { push: (s: UsageSnippet) => producer.push(s) };
+  const grants = redisUploadGrants(redis, env.AROUTER_KEY_PREFIX);
   const forwarder = new Forwarder({
     upstreams: settings.upstreams,
     providerKeys: settings.providerKeys,
@@ -112,6 +114,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
     sink,
     observer,
     log,
+    uploadGrants: grants,
     clientTimeout: {
       lift: (req) => server?.timeout(req, 0),
       restore: (req) => server?.timeout(req, CLIENT_IDLE_TIMEOUT_S),
@@ -139,7 +142,7 @@ export async function createRuntime(settings: Settings, log: Logger): Promise<Ru
       log('error', "a stored object was made but its id could not be read from the answer, so it is not the account's", { request_id: requestId, provider, account_id: accountId }),
   };
   const named = namedObjectCheck(owned.ownership);
-  const route = createProxyRoute({ forwarder, auth, log, refused, owned, named });
+  const route = createProxyRoute({ forwarder, auth, log, refused, owned, named, grants });
   const app = createApp({
     proxyRoute: route,
     forwarder,

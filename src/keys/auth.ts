@@ -9,8 +9,10 @@ export interface Principal {
   keyId: string;
   /** How far the key reaches into the providers' stored-object APIs (see StoredObjectAccess). */
   storedObjects: StoredObjectAccess;
-  /** The raw key, kept only to strip/redact it; never logged. */
+  /** The raw key, kept only to strip/redact it; never logged. (For a request on an upload grant: the grant.) */
   secret: string;
+  /** Hash of the arouter key the request acts for (what an upload grant records). */
+  keyHash?: string;
 }
 
 const MINUTE_MS = 60_000;
@@ -55,7 +57,27 @@ export class Authenticator {
     if (!record || !sameHash(hash, record.hash)) throw unauthorized('Unknown arouter key.');
     if (record.revoked) throw new KeyRefusedError(401, 'authentication_error', 'This arouter key has been revoked.', record.id, record.account);
     this.checkRate(record);
-    return { accountId: record.account, keyId: record.id, storedObjects: record.storedObjects, secret: key };
+    return { accountId: record.account, keyId: record.id, storedObjects: record.storedObjects, secret: key, keyHash: hash };
+  }
+
+  /**
+   * A request on an upload grant (see upload-grants.ts) acts for the key that started the session: refused like that
+   * key would be when it is gone, revoked or over its limit.
+   */
+  async authenticateGrant(keyHash: string, grant: string): Promise<Principal> {
+    let record = this.cache.peek(keyHash);
+    if (record === undefined) {
+      try {
+        record = await this.cache.get(keyHash);
+      } catch (err) {
+        if (err instanceof KeyStoreUnavailable) throw keyStoreUnavailable();
+        throw err;
+      }
+    }
+    if (!record) throw unauthorized('The arouter key that started this upload no longer exists.');
+    if (record.revoked) throw new KeyRefusedError(401, 'authentication_error', 'The arouter key that started this upload has been revoked.', record.id, record.account);
+    this.checkRate(record);
+    return { accountId: record.account, keyId: record.id, storedObjects: record.storedObjects, secret: grant, keyHash };
   }
 
   /**

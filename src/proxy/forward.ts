@@ -15,6 +15,7 @@ import { bodyDecoded, inboundHeaders, outboundHeaders, rewriteProviderUrls } fro
 import { containsAny, containsSecret, createRedactor, type Replacement } from './redact.ts';
 import { relayBody } from './relay.ts';
 import { prepareBody, type PreparedBody } from './request-body.ts';
+import { type UploadGrants, withGrant } from '../keys/upload-grants.ts';
 
 export interface UsageSink {
   push(s: UsageSnippet): void;
@@ -48,6 +49,8 @@ export interface ForwarderDeps {
   observer: ProxyObserver;
   log: Logger;
   clientTimeout?: ClientTimeout;
+  /** Grants for upload URLs handed out to clients; without it such URLs need the arouter key to be followed. */
+  uploadGrants?: UploadGrants;
 }
 
 export interface ForwardCall {
@@ -360,7 +363,10 @@ export class Forwarder {
     const rewrites = provider.bodyUrlPaths?.test(call.path) ? bodyUrlRewrites([upstreamBase, provider.baseUrl], provider.slug, clientOrigin(req)) : NO_REWRITES;
     // A rewrite changes the body's length (Bun sends a streamed body chunked, but the header must not claim otherwise).
     if (rewrites.length > 0) headers.delete('content-length');
-    if (provider.urlHeaders || headers.has('location')) rewriteProviderUrls(headers, provider.urlHeaders, [upstreamBase, provider.baseUrl], provider.slug, () => clientOrigin(req));
+    if (provider.urlHeaders || headers.has('location')) {
+      const handedOut = rewriteProviderUrls(headers, provider.urlHeaders, [upstreamBase, provider.baseUrl], provider.slug, () => clientOrigin(req));
+      if (handedOut.length > 0) await this.grantUploads(headers, handedOut, call);
+    }
     const contentType = upstream.headers.get('content-type');
     const isSse = contentType !== null && contentType.toLowerCase().includes('text/event-stream');
     x.stream = x.stream || isSse;
@@ -393,6 +399,22 @@ export class Forwarder {
       },
     });
     return new Response(body, { status: upstream.status, headers });
+  }
+
+  /**
+   * A URL the provider handed out to send more to (an upload session) gets a grant for the key that asked, so a
+   * client that follows it with no credential, as Google's upload steps do, is still that key's (upload-grants.ts).
+   */
+  private async grantUploads(headers: Headers, handedOut: ReadonlyArray<{ name: string; path: string }>, call: ForwardCall): Promise<void> {
+    const grants = this.d.uploadGrants;
+    const keyHash = call.principal.keyHash;
+    if (!grants || !keyHash) return;
+    for (const { name, path } of handedOut) {
+      const token = await grants.mint({ keyHash, target: `${call.provider.slug}${path}` });
+      const url = headers.get(name);
+      if (token && url !== null) headers.set(name, withGrant(url, token));
+      else if (!token) this.d.log('warn', 'upload URL handed out without a grant (Redis unreachable): following it needs the arouter key', { request_id: call.requestId, provider: call.provider.slug });
+    }
   }
 
   /** A small, complete, identity-encoded answer: read whole, captured, and written to the client in one piece. */

@@ -112,18 +112,28 @@ export function inboundHeaders(upstream: Headers, requestId: string, secrets: re
  * survives a TLS-terminating load balancer; a provider's URL header must stay absolute, so it gets the client's
  * origin. Anything pointing elsewhere is left as it is.
  */
-export function rewriteProviderUrls(headers: Headers, urlHeaders: readonly string[] | undefined, bases: readonly string[], slug: string, clientOrigin: () => string): void {
+export function rewriteProviderUrls(
+  headers: Headers,
+  urlHeaders: readonly string[] | undefined,
+  bases: readonly string[],
+  slug: string,
+  clientOrigin: () => string,
+): Array<{ name: string; path: string }> {
   const location = headers.get('location');
   if (location !== null) {
     const path = providerPath(location, bases);
     if (path !== null) headers.set('location', `/${slug}${path}`);
   }
-  if (!urlHeaders) return;
+  const rewritten: Array<{ name: string; path: string }> = [];
+  if (!urlHeaders) return rewritten;
   for (const name of urlHeaders) {
     const value = headers.get(name);
     const path = value === null ? null : providerPath(value, bases);
-    if (path !== null) headers.set(name, `${clientOrigin()}/${slug}${path}`);
+    if (path === null) continue;
+    headers.set(name, `${clientOrigin()}/${slug}${path}`);
+    rewritten.push({ name, path });
   }
+  return rewritten;
 }
 
 /** The path-and-query of a URL on one of the provider's bases (or already path-absolute), else null. */

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../../src/log.ts';
 import { envName, PROVIDERS } from '../../src/providers/index.ts';
 import { createConnectProbe } from '../../src/proxy/connect-probe.ts';
 import { Forwarder } from '../../src/proxy/forward.ts';
+import { redisUploadGrants } from '../../src/keys/upload-grants.ts';
 import { redisOwnership } from '../../src/proxy/owned-objects.ts';
 import type { UsageSnippet } from '../../src/usage/snippet.ts';
 import { TEST_REDIS_URL, uniqueName } from './env.ts';
@@ -56,6 +57,7 @@ export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
   const logLines: string[] = [];
   const log: Logger = createLogger('debug', (l) => void logLines.push(l));
   const snippets: UsageSnippet[] = [];
+  const grants = redisUploadGrants(redis, keys.prefix);
   const forwarder = new Forwarder({
     upstreams: settings.upstreams,
     providerKeys: settings.providerKeys,
@@ -66,6 +68,7 @@ export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
     sink: { push: (s) => void snippets.push(s) },
     observer: { finished() {}, streamOpened() {}, streamClosed() {} },
     log,
+    uploadGrants: grants,
   });
   const app = createApp({
     forwarder,
@@ -76,6 +79,7 @@ export async function createTestProxy(o: TestProxyOptions): Promise<TestProxy> {
     metrics: () => '',
     ready: async () => ({ ok: true, detail: {} }),
     owned: { ownership: redisOwnership(redis, keys.prefix) },
+    grants,
   });
   return {
     app,

@@ -124,16 +124,62 @@ describe("the provider's own URLs in answers point back through arouter", () => 
     mock.on('/upload/v1beta/files', { raw: () => new Response('{}', { headers: { 'content-type': 'application/json', 'x-goog-upload-url': `${mock.url}/upload/v1beta/files?upload_id=abc&upload_protocol=resumable` } }) });
     const init = { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', 'x-goog-upload-protocol': 'resumable' }, body: '{}' };
     const res = await handle('/google/upload/v1beta/files', init);
-    expect(res.headers.get('x-goog-upload-url')).toBe('http://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
+    expect(res.headers.get('x-goog-upload-url')).toStartWith('http://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable&arouter_upload=');
     const behindTls = await handle('/google/upload/v1beta/files', { ...init, headers: { ...init.headers, 'x-forwarded-proto': 'https' } });
-    expect(behindTls.headers.get('x-goog-upload-url')).toBe('https://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
+    expect(behindTls.headers.get('x-goog-upload-url')).toStartWith('https://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable&arouter_upload=');
     // Behind a proxy that rewrites Host (nginx's default), the host the client used comes in X-Forwarded-Host.
     const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'llm.example.com:8443, inner.proxy' };
     const behindProxy = await handle('/google/upload/v1beta/files', { ...init, headers: { ...init.headers, ...forwarded } });
-    expect(behindProxy.headers.get('x-goog-upload-url')).toBe('https://llm.example.com:8443/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
+    expect(behindProxy.headers.get('x-goog-upload-url')).toStartWith('https://llm.example.com:8443/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable&arouter_upload=');
     // Not a host (it would add a path or user info): the request's own Host.
     const odd = await handle('/google/upload/v1beta/files', { ...init, headers: { ...init.headers, 'x-forwarded-host': 'evil.example/x@' } });
-    expect(odd.headers.get('x-goog-upload-url')).toBe('http://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable');
+    expect(odd.headers.get('x-goog-upload-url')).toStartWith('http://arouter.test/google/upload/v1beta/files?upload_id=abc&upload_protocol=resumable&arouter_upload=');
+  });
+
+  test("Gemini's upload URL carries a grant for the key that started it: the bytes may follow with no credential, as Python's SDK sends them", async () => {
+    const uploadUrl = `${mock.url}/upload/v1beta/files?upload_id=up1&upload_protocol=resumable`;
+    mock.on('/upload/v1beta/files', { raw: () => new Response('{"file":{"name":"files/f1"}}', { headers: { 'content-type': 'application/json', 'x-goog-upload-url': uploadUrl } }) });
+    const start = await handle('/google/upload/v1beta/files', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json', 'x-goog-upload-protocol': 'resumable' }, body: '{}' });
+    const handedOut = new URL(start.headers.get('x-goog-upload-url') ?? '');
+    const token = handedOut.searchParams.get('arouter_upload') ?? '';
+    expect(token.length).toBeGreaterThan(20);
+    expect(handedOut.pathname + handedOut.search).toBe(`/google/upload/v1beta/files?upload_id=up1&upload_protocol=resumable&arouter_upload=${token}`);
+
+    // The upload itself: only Google's upload headers, no key of any kind.
+    const bytes = { method: 'POST', headers: { 'x-goog-upload-command': 'upload, finalize', 'x-goog-upload-offset': '0' }, body: 'file bytes' };
+    const before = mock.received.length;
+    const up = await handle(handedOut.pathname + handedOut.search, bytes);
+    expect(up.status).toBe(200);
+    const got = mock.received.slice(before);
+    expect(got.map((r) => [r.path, r.search, new TextDecoder().decode(r.body), r.headers['x-goog-api-key']])).toEqual([['/upload/v1beta/files', '?upload_id=up1&upload_protocol=resumable', 'file bytes', PROVIDER_SECRET('google')]]);
+    // The upload's usage row is the starting key's.
+    const rowOf = (res: Response) => proxy.snippets.find((x) => x.requestId === res.headers.get('x-arouter-request-id'));
+    expect(rowOf(up)?.keyId).toBeTruthy();
+    expect([rowOf(up)?.keyId, rowOf(up)?.accountId]).toEqual([rowOf(start)?.keyId, rowOf(start)?.accountId]);
+
+    // Nothing else opens with it: another URL, another upload id, a forged token; each is a 401 that reaches no one.
+    const refused = [
+      `/google/v1beta/models/gemini-2.5-flash:generateContent?arouter_upload=${token}`,
+      `/google/upload/v1beta/files?upload_id=up2&upload_protocol=resumable&arouter_upload=${token}`,
+      `/google/upload/v1beta/files?upload_id=up1&upload_protocol=resumable&arouter_upload=${token}x`,
+    ];
+    for (const path of refused) {
+      const r = await handle(path, bytes);
+      expect([path, r.status]).toEqual([path, 401]);
+    }
+    expect(mock.received.length).toBe(before + 1);
+  });
+
+  test('an upload grant dies with its key: revoked, the next chunk is refused', async () => {
+    const own = await proxy.createKey();
+    const uploadUrl = `${mock.url}/upload/v1beta/files?upload_id=up3&upload_protocol=resumable`;
+    mock.on('/upload/v1beta/files', { raw: () => new Response('{}', { headers: { 'content-type': 'application/json', 'x-goog-upload-url': uploadUrl } }) });
+    const start = await handle('/google/upload/v1beta/files', { method: 'POST', headers: { authorization: `Bearer ${own.key}`, 'content-type': 'application/json' }, body: '{}' });
+    const handedOut = new URL(start.headers.get('x-goog-upload-url') ?? '');
+    const chunk = () => handle(handedOut.pathname + handedOut.search, { method: 'POST', headers: { 'x-goog-upload-command': 'upload', 'x-goog-upload-offset': '0' }, body: 'x' });
+    expect((await chunk()).status).toBe(200);
+    await proxy.keys.revoke(own.id);
+    await waitFor(async () => (await chunk()).status === 401, 5_000, 'the revoked key refused');
   });
 });
 
