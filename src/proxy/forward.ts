@@ -127,7 +127,9 @@ class Exchange implements Cuttable {
    * timeout between two chunks), not a silence of the client's: its connection is not cut for the provider's stall.
    */
   clientWait(waiting: boolean): void {
-    if (this.over) return;
+    // Once the provider has answered, a body it still reads is part of its answer's exchange: no stall watch (its
+    // abort would cut the answer), and the client's idle timeout stays lifted until the exchange ends.
+    if (this.over || !this.awaitingHeaders) return;
     clearTimeout(this.uploadIdle);
     if (!waiting) {
       this.uploadIdle = setTimeout(onUploadStall, UPLOAD_STALL_MS, this);
@@ -140,7 +142,7 @@ class Exchange implements Cuttable {
 
   /** The provider has not taken the last chunk for UPLOAD_STALL_MS: the wait is its, up to the idle timeout. */
   uploadStalled(): void {
-    if (this.over) return;
+    if (this.over || !this.awaitingHeaders) return;
     this.liftedForUpload = true;
     this.d.clientTimeout?.lift(this.req);
     this.uploadIdle = setTimeout(onIdleTimeout, Math.max(0, this.d.idleTimeoutMs - UPLOAD_STALL_MS), this);

@@ -259,9 +259,9 @@ function streamed(
             received();
             return ctrl.close();
           }
-          clientWait(false);
           value = r.value;
         }
+        clientWait(false);
         seen += value.byteLength;
         if (seen > maxBytes) {
           const err = bodyTooLarge(maxBytes);

@@ -1,7 +1,7 @@
 // Slow and silent peers over real sockets: providers that never connect, never answer, go silent or drop the
 // connection are cut by arouter's timeouts with the right status and usage outcome; slow clients are cut by the server.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { waitFor } from '../helpers/env.ts';
 import { closedPort, fillBacklog, startBlackhole, startMockProcess, startProxyProcess, type Blackhole, type MockProcess, type ProxyProcess } from '../helpers/hardening-proc.ts';
 import { head, RawConn } from '../helpers/hardening-raw.ts';
@@ -113,46 +113,94 @@ describe('provider side: each phase has its own timeout, status and outcome', ()
     }
   }, 30_000);
 
-  test('stops taking a streamed upload: 504 after AROUTER_IDLE_TIMEOUT_MS, outcome timeout_idle, not a hang', async () => {
-    // Accepts and never reads: once the socket buffers are full, arouter's upload to it stalls.
-    const stalled = createServer({ pauseOnConnect: true }, () => {});
-    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
-    const address = stalled.address();
-    const p = await createTestProxy({
-      upstream: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
-      env: { AROUTER_IDLE_TIMEOUT_MS: '800', AROUTER_FIRST_BYTE_TIMEOUT_MS: '20000' },
+  /** 256 MiB offered in 64 KiB chunks, far more than loopback buffers hold; `offered` says how far the client got. */
+  function bigUpload() {
+    const chunk = new Uint8Array(64 * 1024).fill(0x20);
+    const state = { offered: 0 };
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        if (state.offered >= 256 * 1024 * 1024) return ctrl.close();
+        state.offered += chunk.length;
+        ctrl.enqueue(chunk);
+      },
     });
+    return { body, state };
+  }
+
+  async function withProvider(server: Server, env: Record<string, string>, run: (url: string, key: string, p: TestProxy) => Promise<void>) {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const p = await createTestProxy({ upstream: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, env });
     const s = Bun.serve({ port: 0, hostname: '127.0.0.1', development: false, fetch: (req) => p.app.handle(req) });
-    const k = (await p.createKey()).key;
     try {
-      // 256 MiB offered in 64 KiB chunks, far more than loopback buffers hold; a client that is cut stops offering.
-      const chunk = new Uint8Array(64 * 1024);
-      let offered = 0;
-      const body = new ReadableStream<Uint8Array>({
-        pull(ctrl) {
-          if (offered >= 256 * 1024 * 1024) return ctrl.close();
-          offered += chunk.length;
-          ctrl.enqueue(chunk);
-        },
+      await run(`http://127.0.0.1:${s.port}`, (await p.createKey()).key, p);
+    } finally {
+      s.stop(true);
+      await p.close();
+      server.close();
+    }
+  }
+
+  // A JSON body sent chunked is read up to 32 MiB first and then streamed: that head is watched too.
+  for (const contentType of ['application/octet-stream', 'application/json']) {
+    test(`stops taking a streamed upload (${contentType}): 504 after AROUTER_IDLE_TIMEOUT_MS, outcome timeout_idle, not a hang`, async () => {
+      // Accepts and never reads: once the socket buffers are full, arouter's upload to it stalls.
+      const stalled = createServer({ pauseOnConnect: true }, () => {});
+      await withProvider(stalled, { AROUTER_IDLE_TIMEOUT_MS: '800', AROUTER_FIRST_BYTE_TIMEOUT_MS: '20000' }, async (url, k, p) => {
+        const { body, state } = bigUpload();
+        // A hang would end at the fetch's own timeout (BOUND_MS) with an error instead of this 504.
+        const res = await fetch(`${url}/nvidia/v1/uploads`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${k}`, 'content-type': contentType },
+          body,
+          duplex: 'half',
+          signal: AbortSignal.timeout(BOUND_MS),
+        } as RequestInit);
+        expect(res.status).toBe(504);
+        expect(await res.text()).toContain('taking the request body');
+        const id = res.headers.get('x-arouter-request-id');
+        expect(await waitFor(() => p.snippets.find((x) => x.requestId === id), 5_000, 'the usage snippet')).toMatchObject({ status: 504, outcome: 'timeout_idle' });
+        expect(state.offered).toBeLessThan(256 * 1024 * 1024);
       });
-      // A hang would end at the fetch's own timeout (BOUND_MS) with an error instead of this 504.
-      const res = await fetch(`http://127.0.0.1:${s.port}/nvidia/v1/uploads`, {
+    }, 30_000);
+  }
+
+  test('answers early and stops taking the upload while its answer streams on: the answer is not cut by the upload watch', async () => {
+    // Answers once 256 KiB have arrived, stops reading the upload 300 ms later, and streams 12 events 200 ms apart:
+    // longer than the idle timeout in all, never silent for as long.
+    const early = createServer((c) => {
+      c.on('error', () => {});
+      let seen = 0;
+      c.on('data', (d) => {
+        if (seen > 256 * 1024) return;
+        seen += d.length;
+        if (seen <= 256 * 1024) return;
+        setTimeout(() => c.pause(), 300);
+        c.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n');
+        let n = 0;
+        const t = setInterval(() => {
+          const ev = `data: {"n":${n++}}\n\n`;
+          c.write(`${Buffer.byteLength(ev).toString(16)}\r\n${ev}\r\n`);
+          if (n === 12) {
+            clearInterval(t);
+            c.end('0\r\n\r\n');
+          }
+        }, 200);
+      });
+    });
+    await withProvider(early, { AROUTER_IDLE_TIMEOUT_MS: '1500', AROUTER_FIRST_BYTE_TIMEOUT_MS: '20000' }, async (url, k) => {
+      const { body } = bigUpload();
+      const res = await fetch(`${url}/nvidia/v1/uploads`, {
         method: 'POST',
         headers: { authorization: `Bearer ${k}`, 'content-type': 'application/octet-stream' },
         body,
         duplex: 'half',
         signal: AbortSignal.timeout(BOUND_MS),
       } as RequestInit);
-      expect(res.status).toBe(504);
-      expect(await res.text()).toContain('taking the request body');
-      const id = res.headers.get('x-arouter-request-id');
-      expect(await waitFor(() => p.snippets.find((x) => x.requestId === id), 5_000, 'the usage snippet')).toMatchObject({ status: 504, outcome: 'timeout_idle' });
-      expect(offered).toBeLessThan(256 * 1024 * 1024);
-    } finally {
-      s.stop(true);
-      await p.close();
-      stalled.close();
-    }
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text.match(/data:/g)?.length).toBe(12);
+    });
   }, 30_000);
 
   test('connects but never answers: 504 after AROUTER_FIRST_BYTE_TIMEOUT_MS, outcome timeout_first_byte', async () => {
