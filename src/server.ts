@@ -26,7 +26,22 @@ try {
 // Body limit is enforced by arouter itself (413 with a JSON error, a request id, a log line and a metric), for a
 // declared length before any byte is read and for a chunked body as it is counted. Bun's own cap is lifted out of the
 // way: a cap of its own answers a larger declared length with a bare 413 and a closed connection before arouter sees
-// the request, which SDKs report as a connection error. What a client sends after arouter's 413 Bun reads and drops.
+// the request, which SDKs report as a connection error.
+//
+// What a client sends after an answer Bun reads and drops, so the connection stays usable and a client still sending
+// reads the answer rather than a reset. A declared length far over the limit can never be accepted, and draining it
+// would be work without bound for anyone (a 401 too): such an answer closes the connection instead.
+const drainMaxBytes = settings.env.AROUTER_MAX_BODY_BYTES + 32 * 1024 * 1024;
+const closing = (res: Response): Response => {
+  const headers = new Headers(res.headers);
+  headers.set('connection', 'close');
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+};
+const fetchAndClose = (req: Request): Response | Promise<Response> => {
+  const res = rt.fetch(req);
+  if (!(Number(req.headers.get('content-length')) > drainMaxBytes)) return res;
+  return res instanceof Promise ? res.then(closing) : closing(res);
+};
 const server = Bun.serve({
   port: settings.env.PORT,
   hostname: settings.env.HOST,
@@ -37,7 +52,7 @@ const server = Bun.serve({
   // Bun's development mode (its default unless NODE_ENV=production) prints every cut response stream to stderr with
   // source excerpts, breaking the JSON-lines log, and answers a thrown error with an HTML page showing source.
   development: false,
-  fetch: rt.fetch,
+  fetch: fetchAndClose,
 });
 rt.setServer(server);
 // The port Bun actually bound (PORT=0 picks a free one): tests and scripts read it from this line.

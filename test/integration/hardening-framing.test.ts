@@ -231,12 +231,33 @@ describe('body limit (AROUTER_MAX_BODY_BYTES)', () => {
         expect(r.status).toBe(413);
         expect(r.headers['x-arouter-request-id']).toBeTruthy();
         expect(JSON.parse(r.body)).toMatchObject({ error: { type: 'request_too_large', request_id: r.headers['x-arouter-request-id'] } });
+        // Within 32 MiB of the limit what follows is read and dropped (the connection stays usable); beyond, draining
+        // would be unbounded work, so the connection closes.
+        if (declared > LIMIT + 32 * 1024 * 1024) {
+          expect(r.headers.connection).toBe('close');
+          await c.waitForClose(10_000);
+        } else {
+          expect(r.headers.connection).not.toBe('close');
+        }
       } finally {
         c.destroy();
       }
       expect(await providerHeads()).toBe(before);
     });
   }
+
+  test('any early answer to a declared length far over the limit closes the connection (a 401 too): no unbounded drain', async () => {
+    const c = await RawConn.open(proxy.port);
+    try {
+      c.write(head('POST /openai/framing/declared HTTP/1.1', 'Host: arouter', 'Content-Type: application/octet-stream', `Content-Length: ${2 ** 50}`));
+      const r = await c.waitForResponse();
+      expect(r.status).toBe(401);
+      expect(r.headers.connection).toBe('close');
+      await c.waitForClose(10_000);
+    } finally {
+      c.destroy();
+    }
+  });
 
   test(
     'a chunked body over the limit: 413 mid-stream, streamed through rather than buffered, and never a complete request upstream',
