@@ -125,6 +125,8 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
   let truncated = false;
   /** Set while the parser hands over what was left unterminated at the end of the stream. */
   let atEnd = false;
+  /** An event over the size cap came after the last usage-bearing one kept. */
+  let lostSinceKept = false;
   const members = largeEventMembers(format);
 
   const shrink = (data: string): string | null => {
@@ -133,9 +135,10 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
   };
 
   function keepEvent(event: string | undefined, data: string, dataTruncated: boolean): void {
-    // A cut JSON text can never be parsed, and its usage may have been in the part cut off: flag it, keep nothing.
+    // A cut JSON text can never be parsed, and its usage may have been in the part cut off (usage comes last, so its
+    // prefix cannot tell). A later whole usage-bearing event carries the running or final counts, which settles it.
     if (dataTruncated) {
-      truncated = true;
+      lostSinceKept = true;
       return;
     }
     const keep: SseKeep | null = format.sseKeep(event, data);
@@ -171,6 +174,7 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
       kept.splice(existing, 1);
     }
     kept.push({ slot: keep.slot, record, large });
+    lostSinceKept = false;
   }
 
   const parser: SseParser = createSseParser(keepEvent, { maxDataBytes: MAX_SSE_EVENT_BYTES });
@@ -189,7 +193,7 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
         if (small === null) truncated = true;
         else events.push({ ...k.record, data: small });
       }
-      return truncated ? { kind: 'sse', events, truncated: true } : { kind: 'sse', events };
+      return truncated || lostSinceKept ? { kind: 'sse', events, truncated: true } : { kind: 'sse', events };
     },
   };
 }

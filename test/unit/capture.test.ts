@@ -161,6 +161,21 @@ describe('bounded event keeping', () => {
     expect([u.input_tokens, u.output_tokens, u.usage_status]).toEqual([3, 4, 'partial']);
   });
 
+  test('an event over the cap followed by a whole usage-bearing one loses nothing: reported', () => {
+    const huge = `data: {"candidates":[{"inlineData":"${'A'.repeat(MAX_SSE_EVENT_BYTES)}"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9}}\n\n`;
+    const last = 'data: {"candidates":[{"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1295}}\n\n';
+    const c = captureOf('gemini', 'text/event-stream', chunked(enc(huge + last), 65536));
+    if (c.kind !== 'sse') throw new Error(c.kind);
+    expect(c.truncated).toBeUndefined();
+    const u = normalized('gemini', c);
+    expect([u.input_tokens, u.output_tokens, u.usage_status]).toEqual([3, 1295, 'reported']);
+    // A huge content delta in an OpenAI-style stream, usage in its last chunk: the same.
+    const delta = `data: {"choices":[{"delta":{"content":"${'x'.repeat(MAX_SSE_EVENT_BYTES)}"}}]}\n\n`;
+    const usage = 'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}\n\ndata: [DONE]\n\n';
+    const o = normalized('openai-chat', captureOf('openai-chat', 'text/event-stream', chunked(enc(delta + usage), 65536)));
+    expect([o.input_tokens, o.output_tokens, o.usage_status]).toEqual([5, 7, 'reported']);
+  });
+
   test('an event over the cap is cut down to its usage-bearing members, so its usage is kept', () => {
     const good = 'data: {"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4}}\n\n';
     const huge = `data: {"candidates":[{"inlineData":"${'A'.repeat(MAX_EVENT_DATA_BYTES)}"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9},"modelVersion":"gemini-2.5-flash"}\n\n`;
