@@ -96,10 +96,10 @@ export class PriceTable {
 }
 
 /**
- * What providers append to a model id for a snapshot or alias of it: -latest, or a date or version number
- * (-2025-04-14, -20250929, -0919, -08-2024, -001).
+ * What providers append to a model id for a snapshot or alias of it: -latest or -beta (xAI's grok-3-mini-beta), or a
+ * date or version number (-2025-04-14, -20250929, Gemini's month-day -05-20, -0919, -08-2024, -001).
  */
-const SNAPSHOT_SUFFIX = /-(?:latest|\d{4}-\d{2}-\d{2}|\d{8}|\d{2}-\d{4}|\d{3,4})$/;
+const SNAPSHOT_SUFFIX = /-(?:latest|beta|\d{4}-\d{2}-\d{2}|\d{8}|\d{2}-\d{4}|\d{2}-\d{2}|\d{3,4})$/;
 
 export function parsePriceTable(json: unknown): PriceTable {
   if (!Value.Check(PriceFileSchema, json)) {

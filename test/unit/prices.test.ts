@@ -33,6 +33,8 @@ describe('lookup', () => {
     expect(table.lookup('openai', 'gpt-4.1-latest')?.key).toBe('gpt-4.1');
     expect(table.lookup('openai', 'gpt-4.1-20250414')?.key).toBe('gpt-4.1');
     expect(table.lookup('openai', 'gpt-4.1-0414')?.key).toBe('gpt-4.1');
+    expect(table.lookup('openai', 'gpt-4.1-04-14')?.key).toBe('gpt-4.1');
+    expect(table.lookup('openai', 'gpt-4.1-beta')?.key).toBe('gpt-4.1');
     expect(table.lookup('openai', 'gpt-4.1-mini')).toBeUndefined();
     expect(table.lookup('openai', 'gpt-4.1-mini-2025-04-14')).toBeUndefined();
     expect(table.lookup('openai', 'gpt-4.1-nano-batch')).toBeUndefined();
@@ -99,6 +101,7 @@ describe('the shipped table', () => {
     expect(shipped.lookup('xai', 'grok-3-mini-fast')).toBeUndefined();
     expect(shipped.lookup('xai', 'grok-3-mini-fast-latest')).toBeUndefined();
     expect(shipped.lookup('xai', 'grok-3-mini-latest')?.key).toBe('grok-3-mini');
+    expect(shipped.lookup('xai', 'grok-3-mini-beta')?.key).toBe('grok-3-mini');
   });
   test('leaves out models it has no agreed price for', () => {
     expect(shipped.lookup('deepseek', 'deepseek-chat')).toBeUndefined();
