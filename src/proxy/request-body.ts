@@ -63,7 +63,8 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
   }
   const declared = parseLength(req.headers.get('content-length'));
   if (declared !== null && declared > policy.maxBytes) throw bodyTooLarge(policy.maxBytes);
-  const ct = req.headers.get('content-type') ?? '';
+  // Media types are case-insensitive (RFC 9110 8.3.1): Application/JSON is JSON too.
+  const ct = (req.headers.get('content-type') ?? '').toLowerCase();
   if (declared !== null && declared <= WHOLE_JSON_MAX_BYTES && ct.includes('json')) {
     const buf = new Uint8Array(await req.arrayBuffer());
     received();

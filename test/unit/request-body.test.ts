@@ -1,6 +1,6 @@
 // prepareJsonBody: the model and stream flag read from the top level, include_usage added without re-encoding.
 import { describe, expect, test } from 'bun:test';
-import { prepareJsonBody } from '../../src/proxy/request-body.ts';
+import { prepareBody, prepareJsonBody } from '../../src/proxy/request-body.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -99,5 +99,15 @@ describe('prepareJsonBody', () => {
     expect(prepare('{"model":"gpt\\u002d4.1"}').model).toBe('gpt-4.1');
     expect(prepare('{"model":42,"stream":"true"}').model).toBe('');
     expect(prepare('{"model":42,"stream":"true"}').stream).toBe(false);
+  });
+});
+
+describe('prepareBody', () => {
+  test('a JSON content type in any case is read as JSON (RFC 9110 8.3.1): model, stream flag, include_usage added', async () => {
+    for (const contentType of ['application/json', 'Application/JSON', 'APPLICATION/JSON; charset=UTF-8']) {
+      const req = new Request('http://a/x', { method: 'POST', headers: { 'content-type': contentType }, body: '{"model":"m","stream":true}' });
+      const p = await prepareBody(req, { maxBytes: 1 << 20, injectUsage: true });
+      expect([contentType, p.model, p.stream, p.injectedUsage]).toEqual([contentType, 'm', true, true]);
+    }
   });
 });
