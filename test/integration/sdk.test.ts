@@ -224,6 +224,26 @@ describe('google genai SDK', () => {
     expect(got).toEqual(jsonLines('gemini/streamGenerateContent.chunks.jsonl').map((c) => c.usageMetadata));
     expect(lastReceived().search).toBe('?alt=sse');
   });
+
+  test('files.upload (resumable): the upload URL comes back through arouter and the bytes reach the provider', async () => {
+    // Google's resumable protocol: a start request answered with the upload URL, then the bytes sent to that URL.
+    mock.on('/upload/v1beta/files', {
+      raw: (req) =>
+        (req.headers.get('x-goog-upload-command') ?? '').includes('start')
+          ? new Response('', { headers: { 'x-goog-upload-status': 'active', 'x-goog-upload-url': `${mock.url}/upload/v1beta/files?upload_id=sdk1&upload_protocol=resumable` } })
+          : Response.json({ file: { name: 'files/sdk1', mimeType: 'text/plain', sizeBytes: '11' } }, { headers: { 'x-goog-upload-status': 'final' } }),
+    });
+    const before = mock.received.length;
+    const file = await client().files.upload({ file: new Blob(['hello bytes'], { type: 'text/plain' }), config: { mimeType: 'text/plain' } });
+    expect(file.name).toBe('files/sdk1');
+    const got = mock.received.slice(before);
+    expect(got.map((r) => [r.path, r.search, r.headers['x-goog-api-key']])).toEqual([
+      ['/upload/v1beta/files', '', PROVIDER_SECRET('google')],
+      ['/upload/v1beta/files', '?upload_id=sdk1&upload_protocol=resumable', PROVIDER_SECRET('google')],
+    ]);
+    expect(new TextDecoder().decode(got[1]?.body)).toBe('hello bytes');
+    noArouterKey();
+  });
 });
 
 describe('cohere SDK', () => {
