@@ -15,7 +15,7 @@ import { forwardNamingChecked } from './proxy/checked-forward.ts';
 import { namedObjectCheck, type NamedObjectCheck } from './proxy/named-objects.ts';
 import { forwardOwned, ownedTarget, type OwnedDeps } from './proxy/owned-objects.ts';
 import { refusalRecorder, type RefusalRecorder } from './proxy/refusals.ts';
-import { reachesStoredObjects } from './proxy/stored-objects.ts';
+import { METHOD_OVERRIDES, reachesStoredObjects } from './proxy/stored-objects.ts';
 import { checkProviderPath, splitTarget, stripKeyFromQuery } from './proxy/target.ts';
 
 export interface AppDeps {
@@ -81,7 +81,7 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
       const clientKey = extractClientKey(req.headers, hasQuery ? new URLSearchParams(granted.search) : null);
       principal =
         clientKey === null && granted.token !== null
-          ? await grantPrincipal(d, granted.token, `${provider.slug}${path}${granted.search}`)
+          ? await grantPrincipal(d, granted.token, req, provider, `${provider.slug}${path}${granted.search}`)
           : await d.auth.authenticate(clientKey);
       const call = { requestId, provider, path, search: hasQuery ? stripKeyFromQuery(granted.search) : '', principal, startedAt };
       if (principal.storedObjects !== true && provider.storedObjects) {
@@ -117,9 +117,11 @@ export function createProxyRoute(d: Pick<AppDeps, 'forwarder' | 'auth' | 'log' |
 
 const NO_GRANT = { search: '', token: null };
 
-async function grantPrincipal(d: Pick<AppDeps, 'auth' | 'grants'>, token: string, target: string): Promise<Principal> {
+async function grantPrincipal(d: Pick<AppDeps, 'auth' | 'grants'>, token: string, req: Request, provider: ProviderSpec, target: string): Promise<Principal> {
   let keyHash: string | null = null;
-  if (d.grants) {
+  // Only the session's own methods, asked for plainly: a grant sends bytes to its upload, nothing else.
+  const methods = provider.uploadSessions?.methods ?? [];
+  if (d.grants && methods.includes(req.method) && !METHOD_OVERRIDES.some((h) => req.headers.has(h))) {
     try {
       keyHash = await d.grants.redeem(token, target);
     } catch {

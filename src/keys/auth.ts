@@ -13,6 +13,8 @@ export interface Principal {
   secret: string;
   /** Hash of the arouter key the request acts for (what an upload grant records). */
   keyHash?: string;
+  /** The upload grant the request came with instead of a key. */
+  grant?: string;
 }
 
 const MINUTE_MS = 60_000;
@@ -77,7 +79,7 @@ export class Authenticator {
     if (!record) throw unauthorized('The arouter key that started this upload no longer exists.');
     if (record.revoked) throw new KeyRefusedError(401, 'authentication_error', 'The arouter key that started this upload has been revoked.', record.id, record.account);
     this.checkRate(record);
-    return { accountId: record.account, keyId: record.id, storedObjects: record.storedObjects, secret: grant, keyHash };
+    return { accountId: record.account, keyId: record.id, storedObjects: record.storedObjects, secret: grant, keyHash, grant };
   }
 
   /**

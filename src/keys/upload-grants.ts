@@ -3,8 +3,8 @@
 // Google's resumable upload answers its start request with an upload URL; the Python SDK and Google's own REST steps
 // then send the bytes there with no credential at all (the provider's upload_id is the capability). arouter turns
 // the URL into one through itself, so it appends a grant: a random token, kept in Redis (as its hash) with the key
-// that started the session and the exact URL it is good for. A request to that URL without an arouter key is then
-// the starting key's, revocation and rate limit included; nothing else can be reached with the token.
+// that started the session and the exact URL it is good for. A request to that URL with no credential, by the
+// session's methods, is then the starting key's, revocation and rate limit included, until the session ends.
 import { createHash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 
@@ -26,6 +26,8 @@ export interface UploadGrants {
   mint(grant: UploadGrant): Promise<string | null>;
   /** The key hash a grant stands for at `target`, or null when it is unknown, expired or for another URL. */
   redeem(token: string, target: string): Promise<string | null>;
+  /** The session is over: the grant opens nothing any more. */
+  drop(token: string): Promise<void>;
 }
 
 export class GrantStoreUnavailable extends Error {}
@@ -55,26 +57,54 @@ export function redisUploadGrants(redis: Redis, prefix: string): UploadGrants {
       const grant = JSON.parse(raw) as Partial<UploadGrant>;
       return grant.target === target && typeof grant.keyHash === 'string' ? grant.keyHash : null;
     },
+    async drop(token) {
+      // Best effort: a grant left behind still expires, and opens only its finished session.
+      await redis.del(key(token)).catch(() => 0);
+    },
   };
 }
 
-/** The query without the grant parameter ('' or '?...'), and the grant's value if there was one. */
+/** Whether a query pair names the grant, however spelled (percent-encoded, any case): such a pair is never forwarded. */
+function namesGrant(pair: string): boolean {
+  const eq = pair.indexOf('=');
+  const raw = eq < 0 ? pair : pair.slice(0, eq);
+  let name = raw;
+  try {
+    name = decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    // A malformed escape is not the grant's name.
+  }
+  return name.toLowerCase() === GRANT_PARAM;
+}
+
+/**
+ * The query without any grant parameter ('' or '?...'), and the grant's value when there was exactly one, spelled
+ * as arouter writes it (two, or another spelling, are no grant: the request then needs a key).
+ */
 export function splitGrant(search: string): { search: string; token: string | null } {
-  if (!search.includes(`${GRANT_PARAM}=`)) return { search, token: null };
-  let token: string | null = null;
+  if (!search.includes('%') && !search.toLowerCase().includes(GRANT_PARAM)) return { search, token: null };
+  const found: string[] = [];
   const kept = search
     .slice(1)
     .split('&')
     .filter((pair) => {
-      if (!pair.startsWith(`${GRANT_PARAM}=`)) return true;
-      token ??= pair.slice(GRANT_PARAM.length + 1);
+      if (!namesGrant(pair)) return true;
+      found.push(pair);
       return false;
     });
   const rest = kept.join('&');
-  return { search: rest ? `?${rest}` : '', token };
+  const only = found.length === 1 ? (found[0] as string) : '';
+  return { search: rest ? `?${rest}` : '', token: only.startsWith(`${GRANT_PARAM}=`) ? only.slice(GRANT_PARAM.length + 1) : null };
 }
 
-/** `url` with the grant appended to its query. */
+/** `url` with the grant appended to its query (the URL has no fragment: see ProviderSpec.uploadSessions). */
 export function withGrant(url: string, token: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}${GRANT_PARAM}=${token}`;
+}
+
+/** A handed-out URL's path and query that may carry a grant: the provider's upload session, with no credential in it. */
+export function grantable(pathAndQuery: string, session: { url: RegExp }): boolean {
+  if (!session.url.test(pathAndQuery)) return false;
+  const q = pathAndQuery.indexOf('?');
+  return q < 0 || !pathAndQuery.slice(q + 1).split('&').some((pair) => namesGrant(pair) || /^key=/i.test(pair));
 }

@@ -47,6 +47,13 @@ export const google: ProviderSpec = {
   injectStreamUsage: { paths: /^\/v1beta\/openai\/chat\/completions$/ },
   // The Files API's resumable upload answers its start request with the URL to send the bytes to.
   urlHeaders: ['x-goog-upload-url'],
+  // Google's upload steps and its Python SDK send the bytes to that URL with no credential, by POST (or PUT); the
+  // session ends with x-goog-upload-status final or cancelled.
+  uploadSessions: {
+    url: /^\/upload\/v1(?:beta|alpha)?\/[a-z]+\?(?:[^#&]*&)*upload_id=[^&#]+(?:&[^#]*)?$/i,
+    methods: ['POST', 'PUT'],
+    done: ['x-goog-upload-status', /^\s*(?:final|cancelled)\s*$/i],
+  },
   storedObjects: {
     prefixes: STORED_PREFIXES,
     routes: [

@@ -137,6 +137,12 @@ export interface ProviderSpec {
   /** Response headers (lower-case) besides Location whose value is an absolute URL of the provider's own, which a
    *  client calls next (Gemini's resumable upload URL): rewritten to go through arouter. */
   urlHeaders?: readonly string[];
+  /**
+   * Upload sessions among those URLs, which clients follow with no credential (the provider's session id is the
+   * capability): a handed-out URL matching `url` (path and query) gets an upload grant (src/keys/upload-grants.ts),
+   * usable with `methods` only, and dropped once an answer on it carries `done` (the session is over).
+   */
+  uploadSessions?: { url: RegExp; methods: readonly string[]; done: readonly [header: string, value: RegExp] };
   /** Paths whose answers carry the provider's own absolute URLs as JSON strings for the client to call next
    *  (Anthropic's batch `results_url`): each becomes the same URL through arouter. */
   bodyUrlPaths?: RegExp;

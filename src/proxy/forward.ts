@@ -15,7 +15,7 @@ import { bodyDecoded, inboundHeaders, outboundHeaders, rewriteProviderUrls } fro
 import { containsAny, containsSecret, createRedactor, type Replacement } from './redact.ts';
 import { relayBody } from './relay.ts';
 import { prepareBody, type PreparedBody } from './request-body.ts';
-import { type UploadGrants, withGrant } from '../keys/upload-grants.ts';
+import { grantable, type UploadGrants, withGrant } from '../keys/upload-grants.ts';
 
 export interface UsageSink {
   push(s: UsageSnippet): void;
@@ -367,8 +367,9 @@ export class Forwarder {
     if (rewrites.length > 0) headers.delete('content-length');
     if (provider.urlHeaders || headers.has('location')) {
       const handedOut = rewriteProviderUrls(headers, provider.urlHeaders, [upstreamBase, provider.baseUrl], provider.slug, () => clientOrigin(req));
-      if (handedOut.length > 0) await this.grantUploads(headers, handedOut, call);
+      if (handedOut.length > 0 && upstream.status < 300) await this.grantUploads(headers, handedOut, call);
     }
+    if (call.principal.grant && provider.uploadSessions) this.endGrantIfDone(upstream.headers, provider.uploadSessions.done, call.principal.grant);
     const contentType = upstream.headers.get('content-type');
     const isSse = contentType !== null && contentType.toLowerCase().includes('text/event-stream');
     x.stream = x.stream || isSse;
@@ -409,14 +410,23 @@ export class Forwarder {
    */
   private async grantUploads(headers: Headers, handedOut: ReadonlyArray<{ name: string; path: string }>, call: ForwardCall): Promise<void> {
     const grants = this.d.uploadGrants;
+    const session = call.provider.uploadSessions;
     const keyHash = call.principal.keyHash;
-    if (!grants || !keyHash) return;
+    if (!grants || !session || !keyHash) return;
     for (const { name, path } of handedOut) {
+      // Only an upload session's URL: any other URL the provider hands out is followed with the key, as before.
+      if (!grantable(path, session)) continue;
       const token = await grants.mint({ keyHash, target: `${call.provider.slug}${path}` });
       const url = headers.get(name);
       if (token && url !== null) headers.set(name, withGrant(url, token));
       else if (!token) this.d.log('warn', 'upload URL handed out without a grant (Redis unreachable): following it needs the arouter key', { request_id: call.requestId, provider: call.provider.slug });
     }
+  }
+
+  /** The provider says the session a grant was for is over: the grant is dropped (in the background). */
+  private endGrantIfDone(answer: Headers, [header, value]: readonly [string, RegExp], grant: string): void {
+    const status = answer.get(header);
+    if (status !== null && value.test(status)) void this.d.uploadGrants?.drop(grant);
   }
 
   /** A small, complete, identity-encoded answer: read whole, captured, and written to the client in one piece. */

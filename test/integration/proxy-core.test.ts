@@ -170,6 +170,49 @@ describe("the provider's own URLs in answers point back through arouter", () => 
     expect(mock.received.length).toBe(before + 1);
   });
 
+  test('a grant is only for an upload session, by its methods, until the session ends', async () => {
+    const answer = (url: string, status = 200) => ({ raw: () => new Response('{}', { status, headers: { 'content-type': 'application/json', 'x-goog-upload-url': url } }) });
+    const start = async () => {
+      const r = await handle('/google/upload/v1beta/files', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: '{}' });
+      return new URL(r.headers.get('x-goog-upload-url') ?? '');
+    };
+    // Not an upload session (another route, no upload_id, a key or a fragment in it, an error answer): no grant.
+    for (const [url, status] of [
+      [`${mock.url}/v1beta/files`, 200],
+      [`${mock.url}/upload/v1beta/files`, 200],
+      [`${mock.url}/upload/v1beta/files?upload_id=x&key=abc`, 200],
+      [`${mock.url}/upload/v1beta/files?upload_id=x#f`, 200],
+      [`${mock.url}/upload/v1beta/files?upload_id=x`, 500],
+    ] as const) {
+      mock.on('/upload/v1beta/files', answer(url, status));
+      expect([url, status, (await start()).searchParams.has('arouter_upload')]).toEqual([url, status, false]);
+    }
+
+    mock.on('/upload/v1beta/files', answer(`${mock.url}/upload/v1beta/files?upload_id=s1&upload_protocol=resumable`));
+    const url = await start();
+    const target = url.pathname + url.search;
+    const before = mock.received.length;
+    // Other methods, or POST asking to be read as another one: refused before any provider call.
+    expect((await handle(target, { method: 'GET' })).status).toBe(401);
+    expect((await handle(target, { method: 'DELETE' })).status).toBe(401);
+    expect((await handle(target, { method: 'POST', headers: { 'x-http-method-override': 'GET' }, body: 'x' })).status).toBe(401);
+    expect(mock.received.length).toBe(before);
+    // The last chunk's answer ends the session: the grant opens nothing after it.
+    mock.on('/upload/v1beta/files', { raw: () => Response.json({ file: { name: 'files/s1' } }, { headers: { 'x-goog-upload-status': 'final' } }) });
+    expect((await handle(target, { method: 'POST', headers: { 'x-goog-upload-command': 'upload, finalize' }, body: 'x' })).status).toBe(200);
+    await waitFor(async () => (await handle(target, { method: 'POST', headers: { 'x-goog-upload-command': 'upload' }, body: 'x' })).status === 401, 5_000, 'the finished session refused');
+  });
+
+  test('the grant parameter is never forwarded, however it is spelled', async () => {
+    mock.on('/upload/v1beta/files', { raw: () => new Response('{}', { headers: { 'content-type': 'application/json' } }) });
+    for (const name of ['arouter_upload', '%61router_upload', 'Arouter_Upload', 'arouter%5Fupload']) {
+      const before = mock.received.length;
+      const r = await handle(`/google/upload/v1beta/files?upload_id=z&${name}=tok&${name}=tok2`, { method: 'POST', headers: auth(), body: 'x' });
+      expect([name, r.status]).toEqual([name, 200]);
+      expect(mock.received.slice(before).map((x) => x.search)).toEqual(['?upload_id=z']);
+    }
+  });
+
   test('an upload grant dies with its key: revoked, the next chunk is refused', async () => {
     const own = await proxy.createKey();
     const uploadUrl = `${mock.url}/upload/v1beta/files?upload_id=up3&upload_protocol=resumable`;
