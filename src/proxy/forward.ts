@@ -295,6 +295,7 @@ export class Forwarder {
     if (!credential) return x.fail(providerNotConfigured(provider.slug, `${envName(provider.slug)}_API_KEY`), 'rejected');
 
     let prepared: PreparedBody;
+    let readSoFar = 0;
     try {
       if (call.preparedBody) x.received();
       prepared =
@@ -304,8 +305,11 @@ export class Forwarder {
           injectUsage: !!provider.injectStreamUsage?.paths.test(call.path),
           onReceived: () => x.received(),
           onClientWait: (waiting) => x.clientWait(waiting),
+          onBytesRead: (total) => (readSoFar = total),
         }));
     } catch (err) {
+      // What arrived before the failure still came in: the row and the byte counter say so.
+      if (readSoFar > 0) x.bytesIn = () => readSoFar;
       if (err instanceof ArouterError) return x.fail(err, 'rejected');
       // A client cut while sending its body (it went away, or the server's idle timeout ended a trickle).
       if (req.signal?.aborted) return x.fail(new ArouterError(499, 'client_closed_request', 'The client closed the request while sending its body.'), 'client_abort');

@@ -50,6 +50,8 @@ export interface BodyPolicy {
    * the provider's connection (which may then hold it back: the wait is the provider's, not the client's).
    */
   onClientWait?(waiting: boolean): void;
+  /** Bytes of a chunked JSON body read so far, as they arrive: what the row counts if reading it then fails. */
+  onBytesRead?(total: number): void;
 }
 
 const enc = new TextEncoder();
@@ -74,7 +76,7 @@ export async function prepareBody(req: Request, policy: BodyPolicy): Promise<Pre
     // Chunked JSON: read a bounded prefix; a body that ends within it is as good as a declared small one.
     // The prefix stops at the limit, so a chunked body over it is refused before any provider is contacted.
     const reader = req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-    const head = await readUpTo(reader, Math.min(WHOLE_JSON_MAX_BYTES, policy.maxBytes));
+    const head = await readUpTo(reader, Math.min(WHOLE_JSON_MAX_BYTES, policy.maxBytes), policy.onBytesRead);
     if (head.bytes.byteLength > policy.maxBytes) {
       await reader.cancel().catch(() => {});
       throw bodyTooLarge(policy.maxBytes);
@@ -129,7 +131,7 @@ const TINY_CHUNK_READS = 131_072;
 const TINY_CHUNK_BYTES = 32;
 
 /** Up to `limit` bytes (one chunk more tells that there are more), copied into one growing buffer. */
-async function readUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number): Promise<{ bytes: Uint8Array; done: boolean }> {
+async function readUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number, onBytes?: (total: number) => void): Promise<{ bytes: Uint8Array; done: boolean }> {
   // One buffer, not a list of the chunks: a view per chunk costs about a hundred bytes, a hundredfold for tiny ones.
   let buf = new Uint8Array(16 * 1024);
   let n = 0;
@@ -144,6 +146,7 @@ async function readUpTo(reader: ReadableStreamDefaultReader<Uint8Array>, limit: 
     }
     buf.set(value, n);
     n += value.byteLength;
+    onBytes?.(n);
     if (++reads >= TINY_CHUNK_READS && n < reads * TINY_CHUNK_BYTES) {
       await reader.cancel().catch(() => {});
       throw bodyChunksTooSmall(TINY_CHUNK_BYTES, TINY_CHUNK_READS);

@@ -66,6 +66,18 @@ describe('errors arouter raises', () => {
     const res = await fetch(`http://127.0.0.1:${server.port}/openai/v1/files`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/octet-stream' }, body, duplex: 'half' } as RequestInit);
     expect(res.status).toBe(413);
   });
+  test('a chunked JSON body over the limit: 413, and its row counts the bytes that did arrive', async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 5; i++) c.enqueue(new TextEncoder().encode(`{"pad":"${'x'.repeat(392)}`));
+        c.close();
+      },
+    });
+    const res = await fetch(`http://127.0.0.1:${server.port}/openai/v1/chat/completions`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+    const row = await waitFor(() => proxy.snippets.find((x) => x.requestId === res.headers.get('x-arouter-request-id')), 5_000, 'the 413 row');
+    expect(row.bytesIn).toBeGreaterThan(1000);
+  });
   test('502 when the provider is unreachable', async () => {
     const dead = Bun.serve({ port: 0, fetch: () => new Response('') });
     const port = dead.port;

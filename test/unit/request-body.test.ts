@@ -110,4 +110,21 @@ describe('prepareBody', () => {
       expect([contentType, p.model, p.stream, p.injectedUsage]).toEqual([contentType, 'm', true, true]);
     }
   });
+
+  test('a chunked JSON body over the limit is refused, and what was read of it is reported as it arrives', async () => {
+    const chunk = new TextEncoder().encode(`{"pad":"${'x'.repeat(4000)}`);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        if (sent >= 5) return ctrl.close();
+        sent++;
+        ctrl.enqueue(chunk);
+      },
+    });
+    const req = new Request('http://a/x', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    let read = 0;
+    const refused = await prepareBody(req, { maxBytes: 10_000, injectUsage: false, onBytesRead: (n) => (read = n) }).catch((e: unknown) => e);
+    expect((refused as { status?: number }).status).toBe(413);
+    expect(read).toBeGreaterThan(10_000);
+  });
 });
