@@ -3,6 +3,7 @@ import type { Capture, SseEventRecord } from './snippet.ts';
 import type { SseKeep, UsageFormat } from './formats/types.ts';
 import { createLinesCapture } from './lines.ts';
 import { createJsonCapture, keptValue, MAX_CAPTURED_VALUE_BYTES, type JsonCapture, type OversizeValues } from './json-capture.ts';
+import { parseJsonOrUndefined } from './json-bytes.ts';
 import { createMemberReader, type MemberReader } from './json-top-level.ts';
 import { pickMembers, topLevelMembers, type MemberTree } from './large-event.ts';
 import { createSseParser, type SseParser } from './sse.ts';
@@ -148,7 +149,7 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
     // An event the stream ended inside (a client gone, a reset) is cut short: it must not replace the last whole one,
     // whose cumulative usage is then the call's lower bound. A stream that merely lacks its final blank line still
     // ends in whole JSON, which does replace it.
-    if (atEnd && keep.mode === 'last' && existing !== -1 && !parses(data)) {
+    if (atEnd && keep.mode === 'last' && existing !== -1 && parseJsonOrUndefined(data) === undefined) {
       truncated = true;
       return;
     }
@@ -196,15 +197,6 @@ function sseBody(format: UsageFormat): { push(chunk: Uint8Array): void; finish()
       return truncated || lostSinceKept ? { kind: 'sse', events, truncated: true } : { kind: 'sse', events };
     },
   };
-}
-
-function parses(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const largeEventTrees = new WeakMap<UsageFormat, MemberTree>();
