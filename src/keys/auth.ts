@@ -45,14 +45,17 @@ export class Authenticator {
   }
 
   private async lookup(key: string, hash: string): Promise<Principal> {
-    let record: KeyRecord | null;
+    return this.admit(key, hash, await this.recordOf(hash));
+  }
+
+  /** The key's record from the cache, or Redis when it is not cached; a 503 when Redis is needed and unreachable. */
+  private async recordOf(hash: string): Promise<KeyRecord | null> {
     try {
-      record = await this.cache.get(hash);
+      return await this.cache.get(hash);
     } catch (err) {
       if (err instanceof KeyStoreUnavailable) throw keyStoreUnavailable();
       throw err;
     }
-    return this.admit(key, hash, record);
   }
 
   private admit(key: string, hash: string, record: KeyRecord | null): Principal {
@@ -67,15 +70,7 @@ export class Authenticator {
    * key would be when it is gone, revoked or over its limit.
    */
   async authenticateGrant(keyHash: string, grant: string): Promise<Principal> {
-    let record = this.cache.peek(keyHash);
-    if (record === undefined) {
-      try {
-        record = await this.cache.get(keyHash);
-      } catch (err) {
-        if (err instanceof KeyStoreUnavailable) throw keyStoreUnavailable();
-        throw err;
-      }
-    }
+    const record = await this.recordOf(keyHash);
     if (!record) throw unauthorized('The arouter key that started this upload no longer exists.');
     if (record.revoked) throw new KeyRefusedError(401, 'authentication_error', 'The arouter key that started this upload has been revoked.', record.id, record.account);
     this.checkRate(record);
