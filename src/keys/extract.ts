@@ -7,6 +7,16 @@ export const KEY_QUERY_PARAM = 'key';
 
 const BEARER = /^Bearer\s+(.+)$/i;
 
+/**
+ * The name of one `name=value` pair of a query string, decoded as URLSearchParams decodes it (so as extractClientKey
+ * reads it): what a parameter is called however the client escaped it.
+ */
+export function queryParamName(pair: string): string {
+  const eq = pair.indexOf('=');
+  for (const [name] of new URLSearchParams(`${eq < 0 ? pair : pair.slice(0, eq)}=`)) return name;
+  return '';
+}
+
 /** The first key-looking credential the client sent, preferring an lr_live_ key. */
 export function extractClientKey(headers: Headers, searchParams: URLSearchParams | null): string | null {
   let fallback: string | null = null;

@@ -7,6 +7,7 @@
 // session's methods, is then the starting key's, revocation and rate limit included, until the session ends.
 import { createHash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
+import { queryParamName } from './extract.ts';
 
 /** The query parameter the grant rides in; stripped before anything is forwarded. */
 export const GRANT_PARAM = 'arouter_upload';
@@ -24,13 +25,11 @@ export interface UploadGrant {
 export interface UploadGrants {
   /** A new grant for `target`, or null when it cannot be recorded (the URL then goes out without one). */
   mint(grant: UploadGrant): Promise<string | null>;
-  /** The key hash a grant stands for at `target`, or null when it is unknown, expired or for another URL. */
+  /** The key hash a grant stands for at `target`, or null when it is unknown, expired or for another URL; throws when the store cannot be read. */
   redeem(token: string, target: string): Promise<string | null>;
   /** The session is over: the grant opens nothing any more. */
   drop(token: string): Promise<void>;
 }
-
-export class GrantStoreUnavailable extends Error {}
 
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('base64url');
 
@@ -47,12 +46,8 @@ export function redisUploadGrants(redis: Redis, prefix: string): UploadGrants {
       }
     },
     async redeem(token, target) {
-      let raw: string | null;
-      try {
-        raw = await redis.get(key(token));
-      } catch {
-        throw new GrantStoreUnavailable();
-      }
+      // Redis's own errors reach the caller: an unreachable store refuses (503), it never grants.
+      const raw = await redis.get(key(token));
       if (raw === null) return null;
       const grant = JSON.parse(raw) as Partial<UploadGrant>;
       return grant.target === target && typeof grant.keyHash === 'string' ? grant.keyHash : null;
@@ -66,15 +61,7 @@ export function redisUploadGrants(redis: Redis, prefix: string): UploadGrants {
 
 /** Whether a query pair names the grant, however spelled (percent-encoded, any case): such a pair is never forwarded. */
 function namesGrant(pair: string): boolean {
-  const eq = pair.indexOf('=');
-  const raw = eq < 0 ? pair : pair.slice(0, eq);
-  let name = raw;
-  try {
-    name = decodeURIComponent(raw.replaceAll('+', ' '));
-  } catch {
-    // A malformed escape is not the grant's name.
-  }
-  return name.toLowerCase() === GRANT_PARAM;
+  return queryParamName(pair).toLowerCase() === GRANT_PARAM;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Builds the outbound URL: always the provider's base plus the client's path; anything that could leave the base is refused.
 import { badPath } from '../errors.ts';
-import { KEY_QUERY_PARAM } from '../keys/extract.ts';
+import { KEY_QUERY_PARAM, queryParamName } from '../keys/extract.ts';
 
 // Encoded dot, slash, backslash or NUL: legitimate provider paths never need them, and
 // RFC 3986 section 6.2.2.2 lets an intermediary decode them, which would let a path climb out of the base. Encoded
@@ -78,12 +78,9 @@ export function stripKeyFromQuery(search: string): string {
   return s ? `?${s}` : '';
 }
 
+/** Decoded as extractClientKey decodes it, so whatever name authenticates is removed. */
 function namesKey(pair: string): boolean {
-  const eq = pair.indexOf('=');
-  const rawName = eq < 0 ? pair : pair.slice(0, eq);
-  // Decoded exactly as extractClientKey's URLSearchParams decodes it, so whatever name authenticates is removed.
-  for (const [name] of new URLSearchParams(`${rawName}=`)) return name === KEY_QUERY_PARAM;
-  return false;
+  return queryParamName(pair) === KEY_QUERY_PARAM;
 }
 
 /**
