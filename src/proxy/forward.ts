@@ -412,18 +412,17 @@ export class Forwarder {
    * A URL the provider handed out to send more to (an upload session) gets a grant for the key that asked, so a
    * client that follows it with no credential, as Google's upload steps do, is still that key's (upload-grants.ts).
    */
-  private async grantUploads(headers: Headers, handedOut: ReadonlyArray<{ name: string; path: string }>, call: ForwardCall): Promise<void> {
+  private async grantUploads(headers: Headers, handedOut: ReadonlyArray<{ name: string; path: string; url: string }>, call: ForwardCall): Promise<void> {
     const grants = this.d.uploadGrants;
     const session = call.provider.uploadSessions;
     const keyHash = call.principal.keyHash;
     if (!grants || !session || !keyHash) return;
-    for (const { name, path } of handedOut) {
+    for (const { name, path, url } of handedOut) {
       // Only an upload session's URL: any other URL the provider hands out is followed with the key, as before.
       if (!grantable(path, session)) continue;
       const token = await grants.mint({ keyHash, target: `${call.provider.slug}${path}` });
-      const url = headers.get(name);
-      if (token && url !== null) headers.set(name, withGrant(url, token));
-      else if (!token) this.d.log('warn', 'upload URL handed out without a grant (Redis unreachable): following it needs the arouter key', { request_id: call.requestId, provider: call.provider.slug });
+      if (token) headers.set(name, withGrant(url, token));
+      else this.d.log('warn', 'upload URL handed out without a grant (Redis unreachable): following it needs the arouter key', { request_id: call.requestId, provider: call.provider.slug });
     }
   }
 

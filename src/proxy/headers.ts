@@ -118,20 +118,21 @@ export function rewriteProviderUrls(
   bases: readonly string[],
   slug: string,
   clientOrigin: () => string,
-): Array<{ name: string; path: string }> {
+): Array<{ name: string; path: string; url: string }> {
   const location = headers.get('location');
   if (location !== null) {
     const path = providerPath(location, bases);
     if (path !== null) headers.set('location', `/${slug}${path}`);
   }
-  const rewritten: Array<{ name: string; path: string }> = [];
+  const rewritten: Array<{ name: string; path: string; url: string }> = [];
   if (!urlHeaders) return rewritten;
   for (const name of urlHeaders) {
     const value = headers.get(name);
     const path = value === null ? null : providerPath(value, bases);
     if (path === null) continue;
-    headers.set(name, `${clientOrigin()}/${slug}${path}`);
-    rewritten.push({ name, path });
+    const url = `${clientOrigin()}/${slug}${path}`;
+    headers.set(name, url);
+    rewritten.push({ name, path, url });
   }
   return rewritten;
 }
