@@ -28,7 +28,8 @@ const bytesPerMs = (cfg.rateMiBps * 1024 * 1024) / 1000;
  * A token bucket: the reader may run ahead of the rate by this much, no more. Credit does not pile up while the
  * sender is slower than the cap, so a later burst is paced too (a budget counted from the start would let it through).
  */
-const BURST_BYTES = 256 * 1024;const DONE = Buffer.from("data: [DONE]");
+const BURST_BYTES = 256 * 1024;
+const DONE = Buffer.from("data: [DONE]");
 
 // fetch() would drain the socket into its own buffers; a paused net.Socket leaves bytes in the kernel.
 const result = await new Promise<SlowReaderResult>((resolve) => {
